@@ -1,0 +1,42 @@
+"""
+pais_deblend: detection and partial-attribution deblending of astronomical
+sources (Hausen & Robertson 2022, arXiv:2201.04714).
+
+Each pixel's flux is shared among the overlapping sources with continuous
+weights, so the deblended source images add up to the input image.
+
+The public names below are imported on first use, so that
+``import pais_deblend`` stays fast and pulls in neither photutils' full
+segmentation stack nor any heavy optional dependency (TensorFlow, GalSim,
+scarlet2, dask).
+"""
+
+import importlib
+
+from .version import version as __version__  # noqa: F401
+
+# public name -> the subpackage that defines it
+_LAZY_NAMES = {
+    'PartialSegmentationImage': 'segmentation',
+    'SourceCutout': 'segmentation',
+    'PCR': 'pcr',
+    'encode_pcr': 'pcr',
+    'decode_pcr': 'pcr',
+    'find_centers': 'pcr',
+}
+
+__all__ = ['__version__', *_LAZY_NAMES]
+
+
+def __getattr__(name):
+    if name in _LAZY_NAMES:
+        module = importlib.import_module(f'.{_LAZY_NAMES[name]}', __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    msg = f'module {__name__!r} has no attribute {name!r}'
+    raise AttributeError(msg)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_NAMES))

@@ -1,0 +1,8 @@
+"""
+Segmentation images with partial attribution.
+"""
+
+from .cutout import *  # noqa: F401, F403
+from .partial import *  # noqa: F401, F403
+
+__all__ = ['SourceCutout', 'PartialSegmentationImage']

@@ -1,0 +1,159 @@
+"""
+numba kernels for the sparse partial form of a segmentation image.
+
+Each kernel has a slow pure-NumPy twin in ``_reference.py`` that the tests
+compare it with.
+"""
+
+import numba
+import numpy as np
+
+__all__ = ['dominant_labels', 'label_weight_sums', 'label_bounding_boxes',
+           'weight_map', 'remap_and_merge', 'present_labels']
+
+
+@numba.njit(parallel=True, cache=True)
+def dominant_labels(contributors, weights):
+    """
+    Label of the largest-weight contributor of each pixel (0 if none).
+
+    Ties go to the earlier slot, which holds the nearer source.
+    """
+    height, width, n_slots = contributors.shape
+    result = np.zeros((height, width), dtype=np.int32)
+    for y in numba.prange(height):
+        for x in range(width):
+            best_weight = 0.0
+            best_label = 0
+            for k in range(n_slots):
+                label = contributors[y, x, k]
+                weight = weights[y, x, k]
+                if label > 0 and weight > best_weight:
+                    best_weight = weight
+                    best_label = label
+            result[y, x] = best_label
+    return result
+
+
+# The three reductions below scatter into per-label arrays; a parallel loop
+# would race on those, and one pass over h*w*n values is already fast.
+@numba.njit(cache=True)
+def label_weight_sums(contributors, weights, max_label):
+    """
+    Sum of the weights of every label (its effective area in pixels).
+    """
+    sums = np.zeros(max_label + 1, dtype=np.float64)
+    height, width, n_slots = contributors.shape
+    for y in range(height):
+        for x in range(width):
+            for k in range(n_slots):
+                label = contributors[y, x, k]
+                if label > 0:
+                    sums[label] += weights[y, x, k]
+    return sums
+
+
+@numba.njit(cache=True)
+def present_labels(labels_2d, max_label):
+    """
+    Boolean array telling which labels occur in an integer image.
+    """
+    present = np.zeros(max_label + 1, dtype=np.bool_)
+    height, width = labels_2d.shape
+    for y in range(height):
+        for x in range(width):
+            present[labels_2d[y, x]] = True
+    present[0] = False
+    return present
+
+
+@numba.njit(cache=True)
+def label_bounding_boxes(contributors, weights, max_label):
+    """
+    Inclusive bounding box (y_min, y_max, x_min, x_max) of the pixels where
+    each label has positive weight; y_min = -1 for absent labels.
+    """
+    boxes = np.full((max_label + 1, 4), -1, dtype=np.int64)
+    height, width, n_slots = contributors.shape
+    for y in range(height):
+        for x in range(width):
+            for k in range(n_slots):
+                label = contributors[y, x, k]
+                if label > 0 and weights[y, x, k] > 0:
+                    if boxes[label, 0] < 0:
+                        boxes[label, 0] = y
+                        boxes[label, 1] = y
+                        boxes[label, 2] = x
+                        boxes[label, 3] = x
+                    else:
+                        boxes[label, 1] = y
+                        if x < boxes[label, 2]:
+                            boxes[label, 2] = x
+                        if x > boxes[label, 3]:
+                            boxes[label, 3] = x
+    return boxes
+
+
+@numba.njit(parallel=True, cache=True)
+def weight_map(contributors, weights, label):
+    """
+    The (h, w) fraction map M_label.
+    """
+    height, width, n_slots = contributors.shape
+    result = np.zeros((height, width), dtype=np.float32)
+    for y in numba.prange(height):
+        for x in range(width):
+            total = 0.0
+            for k in range(n_slots):
+                if contributors[y, x, k] == label:
+                    total += weights[y, x, k]
+            result[y, x] = total
+    return result
+
+
+@numba.njit(parallel=True, cache=True)
+def remap_and_merge(contributors, weights, label_map):
+    """
+    Relabel contributors through ``label_map`` and restore consistency.
+
+    Slots whose new label is 0 lose their weight to the remaining slots of
+    the pixel; slots that end up with the same label are merged (weights
+    added, first slot kept); weights are renormalised to sum to 1. A pixel
+    with no remaining contributor gets all-zero slots.
+    """
+    height, width, n_slots = contributors.shape
+    new_contributors = np.zeros_like(contributors)
+    new_weights = np.zeros_like(weights)
+    for y in numba.prange(height):
+        for x in range(width):
+            n_kept = 0
+            total = 0.0
+            for k in range(n_slots):
+                old = contributors[y, x, k]
+                if old == 0:
+                    continue
+                label = label_map[old]
+                weight = weights[y, x, k]
+                if label == 0:
+                    continue
+                merged = False
+                for j in range(n_kept):
+                    if new_contributors[y, x, j] == label:
+                        new_weights[y, x, j] += weight
+                        merged = True
+                        break
+                if not merged:
+                    new_contributors[y, x, n_kept] = label
+                    new_weights[y, x, n_kept] = weight
+                    n_kept += 1
+                total += weight
+            if n_kept == 0:
+                continue
+            if total > 0:
+                for j in range(n_kept):
+                    new_weights[y, x, j] = new_weights[y, x, j] / total
+            else:
+                # every remaining contributor had weight 0: share equally
+                for j in range(n_kept):
+                    new_weights[y, x, j] = 1.0 / n_kept
+    return new_contributors, new_weights

@@ -1,0 +1,150 @@
+"""
+Input checks shared by the public functions.
+
+Every check raises `TypeError` or `ValueError` whose message names the
+parameter and the offending value, so a user never gets a silent wrong
+answer from bad input.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ['as_image', 'check_positive_int', 'check_nonnegative_int',
+           'check_finite_float', 'check_same_shape', 'check_in']
+
+
+def _describe(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+def as_image(data, name='data', *, ndim=(2,), allow_empty=False,
+             dtype=np.float64):
+    """
+    Return ``data`` as a read-only view or copy of a real-valued ndarray.
+
+    The caller's array is never modified: a view is made read-only-safe by
+    copying when a conversion is needed.
+
+    Parameters
+    ----------
+    data : array_like
+        The input image.
+    name : str, optional
+        The parameter name used in error messages.
+    ndim : tuple of int, optional
+        The allowed numbers of dimensions.
+    allow_empty : bool, optional
+        Whether an array with zero size is acceptable.
+    dtype : dtype, optional
+        The floating-point type of the result.
+
+    Returns
+    -------
+    image : `~numpy.ndarray`
+        The image as ``dtype`` (a copy unless it already had that type).
+    """
+    if isinstance(data, (str, bytes)) or data is None:
+        msg = f'{name} must be an array, got {_describe(data)}'
+        raise TypeError(msg)
+    array = np.asanyarray(data)
+    if isinstance(array, np.ma.MaskedArray):
+        array = array.filled(np.nan) if array.dtype.kind == 'f' else (
+            array.astype(dtype).filled(np.nan))
+    if array.dtype.kind not in 'biuf':
+        msg = (f'{name} must hold real numbers, got an array of dtype '
+               f'{array.dtype}')
+        raise TypeError(msg)
+    if array.ndim not in ndim:
+        expected = ' or '.join(str(n) for n in ndim)
+        msg = (f'{name} must be {expected}-dimensional, got shape '
+               f'{array.shape} ({array.ndim} dimensions)')
+        raise ValueError(msg)
+    if array.size == 0 and not allow_empty:
+        msg = f'{name} must not be empty, got shape {array.shape}'
+        raise ValueError(msg)
+    return np.asarray(array, dtype=dtype)
+
+
+def check_positive_int(value, name):
+    """
+    Return ``value`` as an int after checking it is an integer >= 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f'{name} must be a positive integer, got {_describe(value)}'
+        raise TypeError(msg)
+    if value < 1:
+        msg = f'{name} must be a positive integer, got {value}'
+        raise ValueError(msg)
+    return int(value)
+
+
+def check_nonnegative_int(value, name):
+    """
+    Return ``value`` as an int after checking it is an integer >= 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f'{name} must be a non-negative integer, got {_describe(value)}'
+        raise TypeError(msg)
+    if value < 0:
+        msg = f'{name} must be a non-negative integer, got {value}'
+        raise ValueError(msg)
+    return int(value)
+
+
+def check_finite_float(value, name, *, minimum=None, maximum=None,
+                       include_minimum=False):
+    """
+    Return ``value`` as a float after checking it is finite and in range.
+
+    Parameters
+    ----------
+    value : float
+        The value to check.
+    name : str
+        The parameter name used in error messages.
+    minimum, maximum : float, optional
+        Bounds; ``minimum`` is exclusive unless ``include_minimum``,
+        ``maximum`` is inclusive.
+    include_minimum : bool, optional
+        Whether ``value == minimum`` is allowed.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        msg = f'{name} must be a real number, got {_describe(value)}'
+        raise TypeError(msg)
+    value = float(value)
+    if not np.isfinite(value):
+        msg = f'{name} must be finite, got {value}'
+        raise ValueError(msg)
+    if minimum is not None:
+        too_small = value < minimum if include_minimum else value <= minimum
+        if too_small:
+            relation = '>=' if include_minimum else '>'
+            msg = f'{name} must be {relation} {minimum}, got {value}'
+            raise ValueError(msg)
+    if maximum is not None and value > maximum:
+        msg = f'{name} must be <= {maximum}, got {value}'
+        raise ValueError(msg)
+    return value
+
+
+def check_same_shape(shape, expected, name, expected_name):
+    """
+    Raise `ValueError` unless ``shape == expected``.
+    """
+    if tuple(shape) != tuple(expected):
+        msg = (f'{name} has shape {tuple(shape)} but {expected_name} has '
+               f'shape {tuple(expected)}; they must match')
+        raise ValueError(msg)
+
+
+def check_in(value, allowed, name):
+    """
+    Raise `ValueError` unless ``value`` is one of ``allowed``.
+    """
+    if value not in allowed:
+        choices = ', '.join(repr(a) for a in allowed)
+        msg = f'{name} must be one of {choices}, got {_describe(value)}'
+        raise ValueError(msg)
+    return value
