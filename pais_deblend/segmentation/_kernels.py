@@ -118,8 +118,9 @@ def remap_and_merge(contributors, weights, label_map):
 
     Slots whose new label is 0 lose their weight to the remaining slots of
     the pixel; slots that end up with the same label are merged (weights
-    added, first slot kept); weights are renormalised to sum to 1. A pixel
-    with no remaining contributor gets all-zero slots.
+    added, first slot kept); weights are then renormalised to sum to 1.
+    Pixels where nothing was dropped or merged keep their weights bit for
+    bit. A pixel with no remaining contributor gets all-zero slots.
     """
     height, width, n_slots = contributors.shape
     new_contributors = np.zeros_like(contributors)
@@ -128,6 +129,7 @@ def remap_and_merge(contributors, weights, label_map):
         for x in range(width):
             n_kept = 0
             total = 0.0
+            changed = False
             for k in range(n_slots):
                 old = contributors[y, x, k]
                 if old == 0:
@@ -135,19 +137,21 @@ def remap_and_merge(contributors, weights, label_map):
                 label = label_map[old]
                 weight = weights[y, x, k]
                 if label == 0:
+                    changed = True
                     continue
                 merged = False
                 for j in range(n_kept):
                     if new_contributors[y, x, j] == label:
                         new_weights[y, x, j] += weight
                         merged = True
+                        changed = True
                         break
                 if not merged:
                     new_contributors[y, x, n_kept] = label
                     new_weights[y, x, n_kept] = weight
                     n_kept += 1
                 total += weight
-            if n_kept == 0:
+            if n_kept == 0 or not changed:
                 continue
             if total > 0:
                 for j in range(n_kept):

@@ -44,13 +44,23 @@ def remap_and_merge_reference(contributors, weights, label_map):
     for y in range(height):
         for x in range(width):
             merged = {}
+            changed = False
             for k in range(n_slots):
                 old = contributors[y, x, k]
-                if old == 0 or label_map[old] == 0:
+                if old == 0:
                     continue
                 label = label_map[old]
+                if label == 0 or label in merged:
+                    changed = True
+                if label == 0:
+                    continue
                 merged[label] = merged.get(label, 0.0) + float(weights[y, x, k])
             if not merged:
+                continue
+            if not changed:
+                kept = contributors[y, x] > 0
+                new_contributors[y, x, kept] = label_map[contributors[y, x, kept]]
+                new_weights[y, x] = weights[y, x]
                 continue
             labels = list(merged)
             values = np.array([merged[label] for label in labels])
