@@ -4,7 +4,6 @@ pixels may be shared by several sources with continuous weights.
 """
 
 import os
-import tempfile
 import warnings
 
 import numpy as np
@@ -13,6 +12,7 @@ from astropy.table import Table
 from astropy.utils import lazyproperty
 from photutils.segmentation import SegmentationImage
 
+from ..utils._io import atomic_output
 from ..utils._validation import as_image, check_nonnegative_int
 from ..utils.exceptions import PaisDeblendWarning
 from . import _kernels
@@ -478,11 +478,6 @@ class PartialSegmentationImage(SegmentationImage):
         """
         from ..version import version
 
-        filename = os.fspath(filename)
-        if os.path.exists(filename) and not overwrite:
-            msg = (f'{filename!r} already exists; pass overwrite=True to '
-                   'replace it')
-            raise FileExistsError(msg)
         primary = fits.PrimaryHDU()
         primary.header['NCONTRIB'] = (self.n_contributors,
                                       'contributor slots per pixel')
@@ -502,7 +497,8 @@ class PartialSegmentationImage(SegmentationImage):
                         names=('label', 'y', 'x'))
         hdus.append(fits.table_to_hdu(centers))
         hdus[-1].name = 'CENTERS'
-        _write_atomically(fits.HDUList(hdus), filename)
+        with atomic_output(filename, overwrite=overwrite) as temporary:
+            fits.HDUList(hdus).writeto(temporary, overwrite=True)
 
     @classmethod
     def read(cls, filename):
@@ -548,19 +544,6 @@ class PartialSegmentationImage(SegmentationImage):
             # FITS data are big-endian; store native-endian copies
             return cls(contributors.astype(np.int32),
                        weights.astype(np.float32), centers=centers)
-
-
-def _write_atomically(hdulist, filename):
-    directory = os.path.dirname(os.path.abspath(filename))
-    handle, temporary = tempfile.mkstemp(suffix='.fits.tmp', dir=directory)
-    os.close(handle)
-    try:
-        hdulist.writeto(temporary, overwrite=True)
-        os.replace(temporary, filename)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def _consecutive(label_map):
