@@ -1,0 +1,153 @@
+"""
+The `PCR` container and the input checks shared by the PCR functions.
+"""
+
+import numpy as np
+
+__all__ = ['PCR']
+
+
+class PCR:
+    """
+    A Partial Contribution Representation (PCR) of an image.
+
+    The PCR (Hausen & Robertson 2022, arXiv:2201.04714, section 2) is a
+    fixed-size encoding of a variable number of per-source fraction maps
+    M_i with ``n`` contributors per pixel: a centre-of-mass map, the
+    offsets from each pixel to its ``n`` contributors, and the fraction of
+    the pixel's flux that each contributor owns.
+
+    Parameters
+    ----------
+    center_of_mass : array_like, shape (h, w)
+        C^c: a unit-peak 2-D Gaussian at every source centre, overlaps
+        combined by their maximum. Stored as float32.
+    contribution_vectors : array_like, shape (h, w, n, 2)
+        C^v: offsets (dy, dx) = centre - pixel, in pixels, to each pixel's
+        ``n`` contributors, nearest first. Stored as float32.
+    contribution_maps : array_like, shape (h, w, n)
+        C^m: the fraction of the pixel's flux owned by each contributor
+        (summing to 1 over the ``n`` slots), or unnormalised logits when
+        ``maps_are_logits`` is True (network output). Stored as float32.
+    maps_are_logits : bool, optional
+        Whether ``contribution_maps`` holds logits; `decode_pcr` then
+        applies a softmax over the slots.
+    centers : array_like, shape (N, 2), optional
+        The (y, x) source centres the PCR was encoded from, if known.
+
+    Notes
+    -----
+    The arrays are converted to float32 (a copy only when the input had
+    another type) and never modified by the package.
+    """
+
+    def __init__(self, center_of_mass, contribution_vectors,
+                 contribution_maps, *, maps_are_logits=False, centers=None):
+        center_of_mass = _as_float32(center_of_mass, 'center_of_mass')
+        contribution_vectors = _as_float32(contribution_vectors,
+                                           'contribution_vectors')
+        contribution_maps = _as_float32(contribution_maps,
+                                        'contribution_maps')
+        if center_of_mass.ndim != 2:
+            msg = ('center_of_mass must be 2-dimensional (h, w), got shape '
+                   f'{center_of_mass.shape}')
+            raise ValueError(msg)
+        if contribution_maps.ndim != 3:
+            msg = ('contribution_maps must be 3-dimensional (h, w, n), got '
+                   f'shape {contribution_maps.shape}')
+            raise ValueError(msg)
+        if contribution_vectors.ndim != 4 or contribution_vectors.shape[3] != 2:
+            msg = ('contribution_vectors must have shape (h, w, n, 2), got '
+                   f'shape {contribution_vectors.shape}')
+            raise ValueError(msg)
+        shape = center_of_mass.shape
+        if contribution_maps.shape[:2] != shape:
+            msg = (f'contribution_maps has shape {contribution_maps.shape} '
+                   f'but center_of_mass has shape {shape}; the first two '
+                   'axes must match')
+            raise ValueError(msg)
+        if contribution_vectors.shape[:3] != contribution_maps.shape:
+            msg = ('contribution_vectors has shape '
+                   f'{contribution_vectors.shape} but contribution_maps has '
+                   f'shape {contribution_maps.shape}; expected (h, w, n, 2) '
+                   'with the same (h, w, n)')
+            raise ValueError(msg)
+        if contribution_maps.shape[2] < 1:
+            msg = 'contribution_maps must have at least one slot (n >= 1)'
+            raise ValueError(msg)
+        if not isinstance(maps_are_logits, (bool, np.bool_)):
+            msg = f'maps_are_logits must be a bool, got {maps_are_logits!r}'
+            raise TypeError(msg)
+        self.center_of_mass = center_of_mass
+        self.contribution_vectors = contribution_vectors
+        self.contribution_maps = contribution_maps
+        self.maps_are_logits = bool(maps_are_logits)
+        self.centers = None if centers is None else as_centers(centers)
+
+    @property
+    def n_contributors(self):
+        """The number ``n`` of contributor slots per pixel."""
+        return self.contribution_maps.shape[2]
+
+    @property
+    def shape(self):
+        """The (h, w) shape of the image."""
+        return self.center_of_mass.shape
+
+    def fractions(self):
+        """
+        The contribution maps as fractions, shape (h, w, n) float32.
+
+        A softmax over the slots when ``maps_are_logits`` (NaN logits
+        count as -inf), otherwise a copy of ``contribution_maps``.
+        """
+        if not self.maps_are_logits:
+            return self.contribution_maps.copy()
+        from ._reference import reference_softmax
+
+        return reference_softmax(self.contribution_maps).astype(np.float32)
+
+    def __repr__(self):
+        n_centers = 'unknown' if self.centers is None else len(self.centers)
+        return (f'<PCR shape={self.shape} n_contributors='
+                f'{self.n_contributors} maps_are_logits='
+                f'{self.maps_are_logits} n_centers={n_centers}>')
+
+
+def _as_float32(array, name):
+    if isinstance(array, (str, bytes)) or array is None:
+        msg = f'{name} must be an array, got {array!r}'
+        raise TypeError(msg)
+    array = np.asarray(array)
+    if array.dtype.kind not in 'biuf':
+        msg = f'{name} must hold real numbers, got dtype {array.dtype}'
+        raise TypeError(msg)
+    return np.asarray(array, dtype=np.float32)
+
+
+def as_centers(centers, name='centers'):
+    """
+    Return ``centers`` as a C-contiguous (N, 2) float64 array of finite
+    (y, x) positions; an empty sequence gives shape (0, 2).
+    """
+    if isinstance(centers, (str, bytes)) or centers is None:
+        msg = f'{name} must be an (N, 2) array of (y, x), got {centers!r}'
+        raise TypeError(msg)
+    if isinstance(centers, dict):
+        msg = (f'{name} must be an (N, 2) array of (y, x) in label order, '
+               'got a dict')
+        raise TypeError(msg)
+    array = np.asarray(centers)
+    if array.dtype.kind not in 'biuf':
+        msg = f'{name} must hold real numbers, got dtype {array.dtype}'
+        raise TypeError(msg)
+    if array.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        msg = f'{name} must have shape (N, 2), got shape {array.shape}'
+        raise ValueError(msg)
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        msg = f'{name} must be finite, got non-finite values'
+        raise ValueError(msg)
+    return array

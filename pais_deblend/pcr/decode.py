@@ -1,0 +1,147 @@
+"""
+Decoding a Partial Contribution Representation into a partial
+segmentation image.
+"""
+
+import numpy as np
+
+from ..utils._validation import as_image, check_same_shape
+from .core import PCR, as_centers
+from .peaks import find_centers
+
+__all__ = ['decode_pcr']
+
+
+def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
+               threshold=0.5, min_separation=2):
+    """
+    Decode a PCR into a `~pais_deblend.segmentation.PartialSegmentationImage`.
+
+    The non-learned PCR decoder of Hausen & Robertson (2022,
+    arXiv:2201.04714, Fig. 1), following DESIGN section 2:
+
+    1. Centres: ``centers`` if given, else the peaks of
+       ``pcr.center_of_mass`` found by `find_centers` (with
+       ``threshold`` and ``min_separation``). Source i (0-based, in the
+       order of the centres) gets label i + 1.
+    2. When ``pcr.maps_are_logits`` the contribution maps go through a
+       softmax over the ``n`` slots; otherwise they are used as
+       fractions (negative or non-finite values count as 0).
+    3. For each pixel p and slot k the target p + v_k is assigned to the
+       nearest centre (exactly, in float64, ties to the lower label; the
+       targets and the centres may lie outside the frame).
+    4. Slots reaching the same centre add their weights; the contributors
+       are sorted by weight, largest first (ties: lower label), and the
+       weights renormalised to sum to 1 (in float64, stored as float32
+       with the largest set to one minus the others so that their sum is
+       1 to float32 rounding).
+
+    The nearest-centre look-up uses per-tile candidate lists (see
+    `pais_deblend.pcr._kernels`), so decoding is O(h w n) and runs in a
+    parallel numba kernel.
+
+    Parameters
+    ----------
+    pcr : `~pais_deblend.pcr.PCR`
+        The representation to decode (from `encode_pcr` or a network).
+    data : array_like of shape (h, w)
+        The image. Only used to find pixels that cannot be attributed:
+        NaN pixels (and masked pixels of a masked array) get no
+        contributor. Multiply the result's weights by ``data`` (e.g. with
+        ``source_images(data)``) to get the deblended sources.
+    centers : array_like of shape (N, 2), optional
+        Known (y, x) centres; skips peak finding (use the true centres to
+        measure the encoding efficacy).
+    footprint : array_like of shape (h, w) or `~photutils.segmentation.SegmentationImage`, optional
+        Pixels outside the footprint (False / label 0) are not attributed.
+    mask : array_like of bool, shape (h, w), optional
+        Masked (True) pixels are not attributed.
+    threshold, min_separation : optional
+        Peak-finding options passed to `find_centers` when ``centers`` is
+        None.
+
+    Returns
+    -------
+    segmentation : `~pais_deblend.segmentation.PartialSegmentationImage`
+        With ``n = pcr.n_contributors`` slots and ``centers`` =
+        {label: (y, x)} for every centre. Pixels that are invalid, outside
+        the footprint or masked have all contributors 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For bad input; the message names the parameter.
+    """
+    contributors, weights, centers = _decode_arrays(
+        pcr, data, centers=centers, footprint=footprint, mask=mask,
+        threshold=threshold, min_separation=min_separation)
+    from ..segmentation import PartialSegmentationImage
+
+    center_dict = {i + 1: (float(cy), float(cx))
+                   for i, (cy, cx) in enumerate(centers)}
+    return PartialSegmentationImage(contributors, weights,
+                                    centers=center_dict, check=False)
+
+
+def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
+                   threshold=0.5, min_separation=2):
+    """
+    The work of `decode_pcr` without building the segmentation object.
+
+    Returns
+    -------
+    contributors : (h, w, n) int32
+    weights : (h, w, n) float32
+    centers : (N, 2) float64
+    """
+    if not isinstance(pcr, PCR):
+        msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'
+        raise TypeError(msg)
+    data = as_image(data, 'data', ndim=(2,), dtype=None)
+    check_same_shape(data.shape, pcr.shape, 'data', 'pcr')
+    valid = _valid_pixels(data, footprint, mask)
+    if centers is None:
+        centers = find_centers(pcr.center_of_mass, threshold=threshold,
+                               min_separation=min_separation)
+    else:
+        centers = as_centers(centers)
+    height, width = pcr.shape
+    n = pcr.n_contributors
+    if len(centers) == 0:
+        return (np.zeros((height, width, n), dtype=np.int32),
+                np.zeros((height, width, n), dtype=np.float32), centers)
+
+    from . import _kernels
+
+    index = _kernels.TileIndex(centers, pcr.shape, 1)
+    contributors, weights = _kernels.decode(
+        pcr.contribution_vectors, pcr.contribution_maps, valid,
+        pcr.maps_are_logits, *index.arguments)
+    return contributors, weights, centers
+
+
+def _valid_pixels(data, footprint, mask):
+    """Boolean (h, w) map of the pixels that may be attributed."""
+    if data.dtype.kind == 'f':
+        valid = np.isfinite(data)
+    else:
+        valid = np.ones(data.shape, dtype=bool)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            msg = f'mask must be a boolean array, got dtype {mask.dtype}'
+            raise TypeError(msg)
+        check_same_shape(mask.shape, data.shape, 'mask', 'data')
+        valid &= ~mask
+    if footprint is not None:
+        if hasattr(footprint, 'data') and not isinstance(footprint,
+                                                          np.ndarray):
+            footprint = footprint.data  # a SegmentationImage
+        footprint = np.asarray(footprint)
+        if footprint.dtype.kind not in 'biu':
+            msg = ('footprint must be a boolean or integer label array, got '
+                   f'dtype {footprint.dtype}')
+            raise TypeError(msg)
+        check_same_shape(footprint.shape, data.shape, 'footprint', 'data')
+        valid &= footprint != 0
+    return valid
