@@ -93,7 +93,8 @@ def _draw_positions(rng, shape, n_sources, close_pair_fraction,
         angle = rng.uniform(0, 2 * np.pi)
         second = first + separation * np.array([np.sin(angle), np.cos(angle)])
         centers[index] = first
-        centers[index + 1] = second
+        # keep the pair's second member inside the frame too
+        centers[index + 1] = np.clip(second, 0.0, (height - 1.0, width - 1.0))
         index += 2
     # the rest uniformly inside the frame
     n_left = n_sources - index

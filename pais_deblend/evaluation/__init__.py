@@ -1,0 +1,20 @@
+"""
+Quality metrics for partial-attribution deblending (DESIGN section 5):
+flux conservation, PCR encoding efficacy, detection matching, instance-mask
+average precision and per-source photometry.
+"""
+
+from .conservation import *  # noqa: F401, F403
+from .detection import *  # noqa: F401, F403
+from .efficacy import *  # noqa: F401, F403
+from .masks import *  # noqa: F401, F403
+from .photometry import *  # noqa: F401, F403
+
+__all__ = ['flux_conservation',
+           'SourceMatches', 'DetectionScores', 'match_sources',
+           'detection_scores',
+           'flux_radius', 'r90_ks_test', 'encoding_efficacy',
+           'efficacy_summary', 'PAPER_TABLE2',
+           'truth_masks', 'predicted_masks', 'average_precision',
+           'relative_flux_error', 'reconstruction_error', 'blendedness',
+           'flux_error_summary']

@@ -1,0 +1,217 @@
+"""
+Per-source photometric quality metrics: relative flux error,
+reconstruction error and blendedness (DESIGN section 5).
+"""
+
+import numpy as np
+from astropy.table import Table
+
+from pais_deblend.evaluation._utils import (as_source_cutouts, paste,
+                                            union_window)
+from pais_deblend.segmentation.cutout import SourceCutout
+
+__all__ = ['relative_flux_error', 'reconstruction_error', 'blendedness',
+           'flux_error_summary']
+
+
+def _as_finite_vector(values, name):
+    array = np.asarray(values)
+    if array.dtype.kind not in 'biuf':
+        msg = f'{name} must hold real numbers, got dtype {array.dtype}'
+        raise TypeError(msg)
+    if array.ndim > 1:
+        msg = f'{name} must be a scalar or 1-D, got shape {array.shape}'
+        raise ValueError(msg)
+    array = np.asarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        msg = f'{name} must be finite, got non-finite values'
+        raise ValueError(msg)
+    return array
+
+
+def relative_flux_error(recovered_flux, true_flux):
+    """
+    Relative flux error ``(F_rec - F_true) / F_true`` per source.
+
+    Parameters
+    ----------
+    recovered_flux : float or array_like
+        Recovered (deblended) fluxes, shape () or (N,), any flux unit.
+    true_flux : float or array_like
+        True fluxes in the same unit and shape; must be nonzero.
+
+    Returns
+    -------
+    error : float or `~numpy.ndarray`
+        The signed relative errors (dimensionless), same shape as the
+        inputs (a float for scalar inputs).
+    """
+    recovered = _as_finite_vector(recovered_flux, 'recovered_flux')
+    true = _as_finite_vector(true_flux, 'true_flux')
+    if recovered.shape != true.shape:
+        msg = (f'recovered_flux has shape {recovered.shape} but true_flux '
+               f'has shape {true.shape}; they must match')
+        raise ValueError(msg)
+    if np.any(true == 0):
+        msg = 'true_flux must be nonzero, got a zero flux'
+        raise ValueError(msg)
+    error = (recovered - true) / true
+    return float(error) if error.ndim == 0 else error
+
+
+def reconstruction_error(recovered_image, true_image):
+    """
+    Reconstruction error ``||S_rec - S_true||_1 / ||S_true||_1`` of one
+    source.
+
+    Parameters
+    ----------
+    recovered_image, true_image : array_like or `SourceCutout`
+        The recovered and true images of the source: either two arrays of
+        the same shape (2-D, or 3-D with a band axis), or two
+        `~pais_deblend.segmentation.SourceCutout` in the same frame (the
+        L1 norms are then taken over the union of their boxes, with zero
+        outside each cutout).
+
+    Returns
+    -------
+    error : float
+        The L1 reconstruction error (dimensionless, >= 0; 0 is perfect).
+    """
+    cutouts = [isinstance(im, SourceCutout)
+               for im in (recovered_image, true_image)]
+    if any(cutouts) and not all(cutouts):
+        msg = ('recovered_image and true_image must both be arrays or both '
+               'be SourceCutout')
+        raise TypeError(msg)
+    if all(cutouts):
+        (recovered_cut, true_cut), _ = as_source_cutouts(
+            [recovered_image, true_image], 'recovered_image/true_image')
+        window = union_window(recovered_cut, true_cut)
+        if window is None:
+            msg = 'true_image must have a positive L1 norm, got an empty image'
+            raise ValueError(msg)
+        recovered = paste(recovered_cut, window)
+        true = paste(true_cut, window)
+    else:
+        recovered = np.asarray(recovered_image, dtype=np.float64)
+        true = np.asarray(true_image, dtype=np.float64)
+        if recovered.shape != true.shape:
+            msg = (f'recovered_image has shape {recovered.shape} but '
+                   f'true_image has shape {true.shape}; they must match')
+            raise ValueError(msg)
+        for name, array in (('recovered_image', recovered),
+                            ('true_image', true)):
+            if not np.all(np.isfinite(array)):
+                msg = f'{name} must be finite, got non-finite pixels'
+                raise ValueError(msg)
+    norm = np.abs(true).sum()
+    if norm == 0:
+        msg = 'true_image must have a positive L1 norm, got an all-zero image'
+        raise ValueError(msg)
+    return float(np.abs(recovered - true).sum() / norm)
+
+
+def blendedness(source_images, *, shape=None):
+    """
+    Blendedness of each source, ``beta_i = 1 - (S_i . S_i) / (S_i . sum_j
+    S_j)``.
+
+    beta_i is 0 for an isolated source and grows towards 1 as the other
+    sources dominate the pixels where source i has flux (Bosch et al. 2018
+    definition, used by DESIGN section 5). The dot products run over all
+    pixels of the frame.
+
+    Parameters
+    ----------
+    source_images : array_like or sequence of `SourceCutout`
+        The noiseless per-source images S_i: an (N, h, w) array or N
+        cutouts in one frame.
+    shape : tuple of int, optional
+        The (h, w) frame shape (for cutouts; defaults to the largest slice
+        stops).
+
+    Returns
+    -------
+    beta : `~numpy.ndarray`
+        (N,) float64 blendedness; NaN for a source with ``S_i . sum_j S_j
+        == 0`` (e.g. an all-zero or fully off-frame source).
+    """
+    cutouts, shape = as_source_cutouts(source_images, 'source_images',
+                                       shape=shape)
+    total = np.zeros(shape)
+    for cutout in cutouts:
+        total[cutout.slices] += cutout.data
+    beta = np.full(len(cutouts), np.nan)
+    for i, cutout in enumerate(cutouts):
+        self_dot = float(np.sum(cutout.data * cutout.data))
+        cross = float(np.sum(cutout.data * total[cutout.slices]))
+        if cross != 0:
+            beta[i] = 1.0 - self_dot / cross
+    return beta
+
+
+def flux_error_summary(relative_errors, blendedness, *,
+                       bins=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)):
+    """
+    Summarise relative flux errors in bins of blendedness.
+
+    Parameters
+    ----------
+    relative_errors : array_like
+        (N,) signed relative flux errors (see `relative_flux_error`).
+        Non-finite entries are ignored.
+    blendedness : array_like
+        (N,) blendedness of the same sources (see `blendedness`).
+        Sources with non-finite blendedness are ignored.
+    bins : array_like, optional
+        Increasing bin edges; bins are half-open ``[low, high)`` except
+        the last, which includes its upper edge.
+
+    Returns
+    -------
+    summary : `~astropy.table.Table`
+        One row per bin with columns ``blendedness_min``,
+        ``blendedness_max``, ``n_sources``, ``median_abs_error`` (median
+        of |error|), ``bias`` (median signed error), ``mean_error`` and
+        ``std_error``; NaN where a bin is empty. ``meta`` holds the same
+        statistics over all sources (``median_abs_error``, ``bias``,
+        ``n_sources``).
+    """
+    errors = np.asarray(relative_errors, dtype=np.float64)
+    beta = np.asarray(blendedness, dtype=np.float64)
+    if errors.ndim != 1:
+        msg = f'relative_errors must be 1-D, got shape {errors.shape}'
+        raise ValueError(msg)
+    if beta.shape != errors.shape:
+        msg = (f'blendedness has shape {beta.shape} but relative_errors has '
+               f'shape {errors.shape}; they must match')
+        raise ValueError(msg)
+    edges = np.asarray(bins, dtype=np.float64)
+    if (edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges))
+            or np.any(np.diff(edges) <= 0)):
+        msg = f'bins must be at least two finite increasing edges, got {bins!r}'
+        raise ValueError(msg)
+    good = np.isfinite(errors) & np.isfinite(beta)
+    errors, beta = errors[good], beta[good]
+    rows = []
+    for k in range(edges.size - 1):
+        low, high = edges[k], edges[k + 1]
+        last = k == edges.size - 2
+        inside = (beta >= low) & ((beta <= high) if last else (beta < high))
+        rows.append((low, high) + _stats(errors[inside]))
+    table = Table(rows=rows, names=('blendedness_min', 'blendedness_max',
+                                    'n_sources', 'median_abs_error', 'bias',
+                                    'mean_error', 'std_error'),
+                  dtype=(float, float, int, float, float, float, float))
+    n_all, median_abs, bias, _, _ = _stats(errors)
+    table.meta.update(n_sources=n_all, median_abs_error=median_abs, bias=bias)
+    return table
+
+
+def _stats(errors):
+    if errors.size == 0:
+        return (0, np.nan, np.nan, np.nan, np.nan)
+    return (int(errors.size), float(np.median(np.abs(errors))),
+            float(np.median(errors)), float(np.mean(errors)),
+            float(np.std(errors)))
