@@ -1,0 +1,63 @@
+"""Tests of the pais-deblend command line and the example job."""
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from pais_deblend.cli import main
+from pais_deblend.segmentation import PartialSegmentationImage
+
+
+@pytest.fixture(scope='module')
+def example_outputs(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp('example')
+    status = main(['example', '--output-dir', str(output_dir)])
+    return status, output_dir
+
+
+def test_example_writes_its_outputs(example_outputs):
+    status, output_dir = example_outputs
+    assert status == 0
+    partial = PartialSegmentationImage.read(output_dir / 'hlf_goodss_partial.fits')
+    catalog = Table.read(output_dir / 'hlf_goodss_catalog.ecsv')
+    # every one of the 7 catalog sources is found again by peak finding
+    assert sorted(catalog['catalog_index']) == list(range(7))
+    assert len(partial.centers) == 7
+    png = (output_dir / 'hlf_goodss_overview.png').read_bytes()
+    assert png.startswith(b'\x89PNG')
+
+
+def test_example_conserves_flux(example_outputs):
+    from pais_deblend.datasets import load_hlf_goodss
+    from pais_deblend.evaluation import flux_conservation
+
+    _, output_dir = example_outputs
+    partial = PartialSegmentationImage.read(output_dir / 'hlf_goodss_partial.fits')
+    image = load_hlf_goodss().flux[..., 0].astype(np.float64)
+    assert flux_conservation(partial, image) <= 1e-6
+
+
+def test_example_never_overwrites_silently(example_outputs, capsys):
+    _, output_dir = example_outputs
+    path = output_dir / 'hlf_goodss_catalog.ecsv'
+    before = path.read_bytes()
+    status = main(['example', '--output-dir', str(output_dir)])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert 'already exists' in error and '--overwrite' in error
+    assert len(error.strip().splitlines()) == 1
+    assert path.read_bytes() == before
+
+
+def test_unknown_command_exits_with_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(['no-such-command'])
+    assert info.value.code == 2
+    assert 'invalid choice' in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(['--version'])
+    assert info.value.code == 0
+    assert 'pais-deblend' in capsys.readouterr().out
