@@ -118,8 +118,15 @@ def test_flux_error_summary():
     assert empty['n_sources'][0] == 0 and np.isnan(empty['bias'][0])
     with pytest.raises(ValueError, match='bins must be at least two'):
         flux_error_summary(errors, beta, bins=(0.5, 0.1))
-    with pytest.raises(ValueError, match='blendedness has shape'):
+    with pytest.raises(ValueError, match='values has shape'):
         flux_error_summary(errors, beta[:2])
+    with pytest.raises(TypeError, match='name must be a non-empty string'):
+        flux_error_summary(errors, beta, name='')
+    # any binning quantity, e.g. pair separation in PSF FWHM
+    by_separation = flux_error_summary(errors, [0.5, 1.5, 2.5, 3.5, 1.0],
+                                       bins=(0, 1, 2, 4), name='separation')
+    assert list(by_separation['n_sources']) == [1, 1, 2]
+    assert by_separation.colnames[:2] == ['separation_min', 'separation_max']
 
 
 @settings(max_examples=30, deadline=None)

@@ -199,6 +199,14 @@ def detection_scores(predicted_xy, true_xy, *, max_distance=None,
     -------
     scores : `DetectionScores`
         precision, recall, f1, the counts and the radius used.
+
+    Examples
+    --------
+    >>> from pais_deblend.evaluation import detection_scores
+    >>> scores = detection_scores([[10.0, 10.0], [40.0, 5.0]],
+    ...                           [[10.5, 10.0], [20.0, 20.0]], psf_fwhm=2.0)
+    >>> print(scores.precision, scores.recall, scores.f1)
+    0.5 0.5 0.5
     """
     matches = match_sources(predicted_xy, true_xy, max_distance=max_distance,
                             psf_fwhm=psf_fwhm, fwhm_factor=fwhm_factor)

@@ -163,6 +163,16 @@ def r90_ks_test(reference_image, decoded_image, center):
         The p-value in [0, 1].
     r90 : float
         The r90 radius, pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pais_deblend.evaluation import r90_ks_test
+    >>> yy, xx = np.indices((21, 21))
+    >>> source = np.exp(-((yy - 10) ** 2 + (xx - 10) ** 2) / 8.0)
+    >>> statistic, pvalue, r90 = r90_ks_test(source, 2 * source, (10, 10))
+    >>> print(statistic, pvalue, round(r90, 2))
+    0.0 1.0 4.24
     """
     reference = as_image(reference_image, 'reference_image')
     decoded = as_image(decoded_image, 'decoded_image')

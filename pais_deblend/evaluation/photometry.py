@@ -151,56 +151,68 @@ def blendedness(source_images, *, shape=None):
     return beta
 
 
-def flux_error_summary(relative_errors, blendedness, *,
-                       bins=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)):
+def flux_error_summary(relative_errors, values, *,
+                       bins=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0),
+                       name='blendedness'):
     """
-    Summarise relative flux errors in bins of blendedness.
+    Summarise relative flux errors in bins of a per-source quantity.
+
+    DESIGN section 5 reports the per-source relative flux error as median
+    |error| and bias binned by blendedness (`blendedness`) and, for pairs,
+    by separation (in PSF FWHM) and flux ratio; this helper does any of
+    these.
 
     Parameters
     ----------
     relative_errors : array_like
         (N,) signed relative flux errors (see `relative_flux_error`).
-        Non-finite entries are ignored.
-    blendedness : array_like
-        (N,) blendedness of the same sources (see `blendedness`).
-        Sources with non-finite blendedness are ignored.
+    values : array_like
+        (N,) the binning quantity of the same sources (e.g. their
+        blendedness). Sources where either value is non-finite are
+        ignored.
     bins : array_like, optional
         Increasing bin edges; bins are half-open ``[low, high)`` except
-        the last, which includes its upper edge.
+        the last, which includes its upper edge. Sources outside all bins
+        are left out of the rows but counted in ``meta``.
+    name : str, optional
+        Name of the quantity, used for the bin-edge columns.
 
     Returns
     -------
     summary : `~astropy.table.Table`
-        One row per bin with columns ``blendedness_min``,
-        ``blendedness_max``, ``n_sources``, ``median_abs_error`` (median
-        of |error|), ``bias`` (median signed error), ``mean_error`` and
-        ``std_error``; NaN where a bin is empty. ``meta`` holds the same
-        statistics over all sources (``median_abs_error``, ``bias``,
-        ``n_sources``).
+        One row per bin with columns ``<name>_min``, ``<name>_max``,
+        ``n_sources``, ``median_abs_error`` (median of |error|), ``bias``
+        (median signed error), ``mean_error`` and ``std_error``; NaN where
+        a bin is empty. ``meta`` holds ``n_sources``,
+        ``median_abs_error`` and ``bias`` over all (finite) sources.
     """
     errors = np.asarray(relative_errors, dtype=np.float64)
-    beta = np.asarray(blendedness, dtype=np.float64)
+    quantity = np.asarray(values, dtype=np.float64)
     if errors.ndim != 1:
         msg = f'relative_errors must be 1-D, got shape {errors.shape}'
         raise ValueError(msg)
-    if beta.shape != errors.shape:
-        msg = (f'blendedness has shape {beta.shape} but relative_errors has '
+    if quantity.shape != errors.shape:
+        msg = (f'values has shape {quantity.shape} but relative_errors has '
                f'shape {errors.shape}; they must match')
         raise ValueError(msg)
+    if not isinstance(name, str) or not name:
+        msg = f'name must be a non-empty string, got {name!r}'
+        raise TypeError(msg)
     edges = np.asarray(bins, dtype=np.float64)
     if (edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges))
             or np.any(np.diff(edges) <= 0)):
         msg = f'bins must be at least two finite increasing edges, got {bins!r}'
         raise ValueError(msg)
-    good = np.isfinite(errors) & np.isfinite(beta)
-    errors, beta = errors[good], beta[good]
+    good = np.isfinite(errors) & np.isfinite(quantity)
+    errors, quantity = errors[good], quantity[good]
     rows = []
     for k in range(edges.size - 1):
         low, high = edges[k], edges[k + 1]
         last = k == edges.size - 2
-        inside = (beta >= low) & ((beta <= high) if last else (beta < high))
+        inside = (quantity >= low) & ((quantity <= high) if last
+                                      else (quantity < high))
         rows.append((low, high) + _stats(errors[inside]))
-    table = Table(rows=rows, names=('blendedness_min', 'blendedness_max',
+    table = Table(rows=rows, names=(f'{name}_min', f'{name}_max',
                                     'n_sources', 'median_abs_error', 'bias',
                                     'mean_error', 'std_error'),
                   dtype=(float, float, int, float, float, float, float))
