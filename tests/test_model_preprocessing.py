@@ -1,0 +1,242 @@
+"""
+Tests of the NumPy-only parts of pais_deblend.model: normalisation,
+augmentation and the training-data stream (no TensorFlow needed).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pais_deblend.model.augmentation import (augment_array, augment_centers,
+                                             augment_sample, augment_vectors)
+from pais_deblend.model.data import (BatchStream, ShardDataset,
+                                     make_training_sample, write_shard)
+from pais_deblend.model.normalization import estimate_noise, normalize_image
+
+
+def gaussian_scene(shape=(32, 40), n_sources=4, seed=0, noise=0.05,
+                   n_bands=1):
+    """Seeded scene of round Gaussian sources: image, source images, centres."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    yy, xx = np.mgrid[:height, :width]
+    centers = np.column_stack([rng.uniform(2, height - 3, n_sources),
+                               rng.uniform(2, width - 3, n_sources)])
+    sources = []
+    for (cy, cx) in centers:
+        flux = rng.uniform(1, 10)
+        width_px = rng.uniform(1.5, 3.0)
+        profile = flux * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2)
+                                / (2 * width_px ** 2))
+        if n_bands > 1:
+            profile = profile[..., None] * rng.uniform(0.5, 1.5, n_bands)
+        sources.append(profile)
+    sources = np.array(sources)
+    image = sources.sum(axis=0) + noise * rng.standard_normal(
+        sources.shape[1:])
+    return image.astype(np.float32), sources, centers
+
+
+# --------------------------------------------------------------------------
+# normalisation
+
+def test_noise_estimate_matches_gaussian_noise():
+    rng = np.random.default_rng(1)
+    image = 0.3 * rng.standard_normal((200, 200))
+    image[90:110, 90:110] += 50.0  # a bright source barely moves the MAD
+    sigma = estimate_noise(image)
+    assert sigma.shape == (1,)
+    assert sigma[0] == pytest.approx(0.3, rel=0.05)
+
+
+@settings(max_examples=30, deadline=None)
+@given(scale=st.floats(1e-6, 1e6), seed=st.integers(0, 1000))
+def test_normalization_is_unit_invariant(scale, seed):
+    image, _, _ = gaussian_scene(seed=seed, n_bands=2)
+    reference = normalize_image(image)
+    scaled = normalize_image(image * scale)
+    np.testing.assert_allclose(scaled, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_normalization_per_band_and_shapes():
+    image, _, _ = gaussian_scene(n_bands=3)
+    image = image * np.array([1.0, 1e3, 1e-3])  # bands in different units
+    normalized = normalize_image(image)
+    assert normalized.shape == image.shape
+    assert normalized.dtype == np.float32
+    # each band's noise maps to about 1/softening
+    for band in range(3):
+        assert estimate_noise(normalized[..., band])[0] == pytest.approx(
+            1 / 3, rel=0.3)
+    # 2-D input gives one band; the input is not modified
+    flat = image[..., 0].copy()
+    assert normalize_image(flat).shape == flat.shape + (1,)
+    np.testing.assert_array_equal(flat, image[..., 0])
+
+
+def test_normalization_nan_mask_and_degenerate_images():
+    image, _, _ = gaussian_scene()
+    image[3, 4] = np.nan
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[5, 6] = True
+    normalized = normalize_image(image, mask=mask)
+    assert np.all(np.isfinite(normalized))
+    assert normalized[3, 4, 0] == 0 and normalized[5, 6, 0] == 0
+    # all-zero and mostly-zero images do not divide by zero
+    assert np.all(normalize_image(np.zeros((8, 8))) == 0)
+    sparse = np.zeros((16, 16))
+    sparse[4, 4], sparse[9, 9] = 5.0, 7.0
+    assert np.all(np.isfinite(normalize_image(sparse)))
+    # explicit noise_sigma is used as given
+    np.testing.assert_allclose(
+        normalize_image(np.full((4, 4), 6.0), noise_sigma=2.0,
+                        softening=3.0), np.arcsinh(1.0), rtol=1e-6)
+
+
+def test_normalization_bad_input():
+    with pytest.raises(ValueError, match='softening'):
+        normalize_image(np.ones((4, 4)), softening=0)
+    with pytest.raises(ValueError, match='noise_sigma'):
+        normalize_image(np.ones((4, 4, 2)), noise_sigma=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match='noise_sigma'):
+        normalize_image(np.ones((4, 4)), noise_sigma=-1.0)
+    with pytest.raises(ValueError, match='image'):
+        normalize_image(np.ones(4))
+    with pytest.raises(TypeError, match='image'):
+        normalize_image('image')
+    with pytest.raises(ValueError, match='mask'):
+        normalize_image(np.ones((4, 4)), mask=np.ones((3, 3), bool))
+
+
+# --------------------------------------------------------------------------
+# augmentation
+
+@pytest.mark.parametrize('transform', range(8))
+def test_augmentation_commutes_with_encoding(transform):
+    from pais_deblend.pcr import encode_pcr
+
+    shape = (28, 36)
+    image, sources, centers = gaussian_scene(shape, n_sources=5, seed=3)
+    pcr = encode_pcr(sources, centers, n_contributors=3, sigma=3.0)
+    labels = {'image': image[..., None],
+              'center_of_mass': pcr.center_of_mass,
+              'contribution_vectors': pcr.contribution_vectors,
+              'contribution_maps': pcr.contribution_maps}
+    augmented = augment_sample(labels, transform)
+
+    moved_sources = np.array([augment_array(s, transform) for s in sources])
+    moved_centers = augment_centers(centers, shape, transform)
+    expected = encode_pcr(moved_sources, moved_centers, n_contributors=3,
+                          sigma=3.0)
+    np.testing.assert_allclose(augmented['center_of_mass'],
+                               expected.center_of_mass, atol=1e-6)
+    np.testing.assert_allclose(augmented['contribution_vectors'],
+                               expected.contribution_vectors, atol=1e-4)
+    np.testing.assert_allclose(augmented['contribution_maps'],
+                               expected.contribution_maps, atol=1e-6)
+    np.testing.assert_array_equal(
+        augmented['image'][..., 0], augment_array(image, transform))
+
+
+def test_augmentation_group_structure():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(5, 7, 3, 2))
+    # four quarter turns are the identity, and a flip is an involution
+    turned = vectors
+    for _ in range(4):
+        turned = augment_vectors(turned, 1)
+    np.testing.assert_array_equal(turned, vectors)
+    np.testing.assert_array_equal(
+        augment_vectors(augment_vectors(vectors, 4), 4), vectors)
+    # all 8 transforms of an asymmetric array are distinct
+    array = np.arange(12.0).reshape(3, 4)
+    seen = {augment_array(array, t).tobytes() + bytes(augment_array(
+        array, t).shape) for t in range(8)}
+    assert len(seen) == 8
+    # the centre map of a point follows the point
+    centers = np.array([[0.0, 3.0]])
+    moved = augment_centers(centers, (3, 4), 1)
+    point = np.zeros((3, 4))
+    point[0, 3] = 1
+    assert augment_array(point, 1)[tuple(moved[0].astype(int))] == 1
+
+
+def test_augmentation_bad_input():
+    with pytest.raises(ValueError, match='transform'):
+        augment_array(np.zeros((3, 3)), 8)
+    with pytest.raises(TypeError, match='transform'):
+        augment_array(np.zeros((3, 3)), 1.5)
+    with pytest.raises(ValueError, match='vectors'):
+        augment_vectors(np.zeros((3, 3, 3)), 1)
+
+
+# --------------------------------------------------------------------------
+# training data
+
+def write_dataset(directory, n_shards=3, per_shard=2, shape=(32, 32),
+                  n_bands=1):
+    seed = 0
+    for shard in range(n_shards):
+        samples = []
+        for _ in range(per_shard):
+            image, sources, centers = gaussian_scene(shape, seed=seed,
+                                                     n_bands=n_bands)
+            samples.append(make_training_sample(image, sources, centers,
+                                                sigma=3.0, seed=seed))
+            seed += 1
+        write_shard(directory / f'shard_{shard:03d}.npz', samples)
+    return directory
+
+
+def test_training_sample_and_shards(tmp_path):
+    image, sources, centers = gaussian_scene(n_bands=2)
+    sample = make_training_sample(image, sources, centers, sigma=3.0,
+                                  seed=7)
+    assert sample['image'].shape == (32, 40, 2)
+    assert sample['contribution_vectors'].shape == (32, 40, 3, 2)
+    weight = sample['pixel_weight']
+    assert set(np.unique(weight)) <= {0.0, 1.0}
+    assert 0 < weight.mean() < 1
+    for cy, cx in centers:
+        assert weight[int(round(cy)), int(round(cx))] == 1
+
+    write_dataset(tmp_path, n_shards=3, per_shard=2)
+    dataset = ShardDataset(tmp_path)
+    assert len(dataset) == 6 and dataset.counts == [2, 2, 2]
+    assert dataset[3]['seed'] == 3
+    assert dataset.seeds() == list(range(6))
+    train, validation = dataset.split(0.3)
+    assert list(validation) == [4, 5] and list(train) == [0, 1, 2, 3]
+
+    with pytest.raises(ValueError, match='validation_fraction'):
+        dataset.split(1.5)
+    with pytest.raises(FileNotFoundError, match='source'):
+        ShardDataset(tmp_path / 'missing')
+    np.savez(tmp_path / 'bad.npz', image=np.zeros((1, 4, 4)))
+    with pytest.raises(ValueError, match='lacks'):
+        ShardDataset(tmp_path)
+
+
+def test_batch_stream_is_deterministic(tmp_path):
+    write_dataset(tmp_path, n_shards=2, per_shard=3)
+    dataset = ShardDataset(tmp_path)
+    stream = BatchStream(dataset, batch_size=4, seed=5, crop_size=24)
+    images, labels = stream.batch(3)
+    assert images.shape == (4, 24, 24, 1)
+    assert labels['contribution_vectors'].shape == (4, 24, 24, 3, 2)
+    assert labels['pixel_weight'].shape == (4, 24, 24)
+    again = BatchStream(ShardDataset(tmp_path), batch_size=4, seed=5,
+                        crop_size=24)
+    images2, labels2 = again.batch(3)
+    np.testing.assert_array_equal(images, images2)
+    for key in labels:
+        np.testing.assert_array_equal(labels[key], labels2[key])
+    # each epoch visits every sample once
+    seen = np.concatenate([stream.sample_indices(step)[:2]
+                           for step in range(0)] + [
+        BatchStream(dataset, batch_size=2, seed=1).sample_indices(step)
+        for step in range(3)])
+    assert sorted(seen.tolist()) == list(range(6))
+    with pytest.raises(ValueError, match='crop_size'):
+        BatchStream(dataset, batch_size=1, crop_size=64).batch(0)
