@@ -15,12 +15,13 @@ def _brute_force_max_matches(predicted, true, radius):
     """Largest number of one-to-one pairs within radius (tiny inputs)."""
     import itertools
 
+    if len(predicted) > len(true):
+        predicted, true = true, predicted
     best = 0
-    n_pred, n_true = len(predicted), len(true)
-    for perm in itertools.permutations(range(n_pred),
-                                       min(n_pred, n_true)):
+    # every injective assignment of the (fewer) predictions to true sources
+    for perm in itertools.permutations(range(len(true)), len(predicted)):
         count = sum(np.hypot(*(predicted[p] - true[t])) <= radius
-                    for t, p in enumerate(perm))
+                    for p, t in enumerate(perm))
         best = max(best, count)
     return best
 

@@ -124,13 +124,18 @@ def match_sources(predicted_xy, true_xy, *, max_distance=None, psf_fwhm=None,
         return SourceMatches(empty, empty.copy(), np.zeros(0),
                              np.arange(n_pred), np.arange(n_true))
 
-    # 'ndarray' output keeps pairs at zero distance (a sparse matrix would
-    # drop them)
+    # candidate pairs from a KD-tree with a slightly padded radius ('ndarray'
+    # output keeps pairs at zero distance, a sparse matrix would drop them),
+    # then the exact test with np.hypot, so that the result does not depend
+    # on the tree's rounding
     pairs = cKDTree(predicted).sparse_distance_matrix(
-        cKDTree(true), radius, output_type='ndarray')
+        cKDTree(true), radius * (1 + 1e-9) + 1e-12, output_type='ndarray')
     pred_index = pairs['i'].astype(np.intp)
     true_index = pairs['j'].astype(np.intp)
-    distance = pairs['v'].astype(np.float64)
+    distance = np.hypot(*(predicted[pred_index] - true[true_index]).T)
+    keep = distance <= radius
+    pred_index, true_index = pred_index[keep], true_index[keep]
+    distance = distance[keep]
 
     matched_pred, matched_true, matched_distance = [], [], []
     if pred_index.size:
