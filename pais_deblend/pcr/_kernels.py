@@ -21,6 +21,11 @@ tile, the centres inside that radius makes each look-up an exact search
 over a handful of candidates, so decoding costs O(h w n) rather than
 O(h w n N), with no approximation from rasterising a Voronoi map (a
 rasterised map misses centres closer than about a pixel to each other).
+For the single-nearest queries of decoding the lists are pruned further:
+a centre ``c`` is kept only if it can be nearer than the tile centre's
+nearest centre ``c0`` to some point of the tile; ``|q - c|^2 - |q - c0|^2``
+is linear in ``q``, so testing the four tile corners is exact. Most tiles
+then hold a single candidate and need no distance computation at all.
 Points outside the tiled region fall back to a linear scan.
 
 Distances are compared as ``(qy - cy) ** 2 + (qx - cx) ** 2`` in float64
@@ -70,9 +75,12 @@ def _bucket_centers(centers, y_lo, x_lo, cell, n_cy, n_cx):
 def _kth_distance2(ty, tx, centers, start, order, y_lo, x_lo, cell, n_cy,
                    n_cx, k, best):
     """
-    Squared distance from (ty, tx) to its k-th nearest centre (k >= 1),
-    by a ring search over the coarse grid. ``best`` is scratch of size k.
+    Squared distance from (ty, tx) to its k-th nearest centre (k >= 1)
+    and the index of its nearest centre, by a ring search over the coarse
+    grid. ``best`` is scratch of size k.
     """
+    nearest = -1
+    nearest_d2 = np.inf
     for i in range(k):
         best[i] = np.inf
     c0y = min(max(int((ty - y_lo) / cell), 0), n_cy - 1)
@@ -93,6 +101,10 @@ def _kth_distance2(ty, tx, centers, start, order, y_lo, x_lo, cell, n_cy,
                         dy = ty - centers[i, 0]
                         dx = tx - centers[i, 1]
                         d2 = dy * dy + dx * dx
+                        if d2 < nearest_d2 or (d2 == nearest_d2
+                                               and i < nearest):
+                            nearest_d2 = d2
+                            nearest = i
                         if d2 < best[k - 1]:
                             m = k - 1
                             while m > 0 and best[m - 1] > d2:
@@ -106,7 +118,30 @@ def _kth_distance2(ty, tx, centers, start, order, y_lo, x_lo, cell, n_cy,
         bound = ring * cell
         if best[k - 1] <= bound * bound:
             break
-    return best[k - 1]
+    return best[k - 1], nearest
+
+
+@numba.njit(cache=True, inline='always')
+def _may_be_nearest(i, i0, ty, tx, half, centers):
+    """
+    Whether centre i can be nearer than centre i0 to some point of the
+    square tile of centre (ty, tx) and half-side ``half``. The difference
+    of squared distances is linear in the point, so checking the corners
+    is exact; ties count as "can".
+    """
+    if i == i0:
+        return True
+    ay, ax = centers[i, 0], centers[i, 1]
+    by, bx = centers[i0, 0], centers[i0, 1]
+    for sy in (-1.0, 1.0):
+        for sx in (-1.0, 1.0):
+            qy = ty + sy * half
+            qx = tx + sx * half
+            da = (qy - ay) * (qy - ay) + (qx - ax) * (qx - ax)
+            db = (qy - by) * (qy - by) + (qx - bx) * (qx - bx)
+            if da <= db + 1e-9 * (1.0 + db):
+                return True
+    return False
 
 
 @numba.njit(parallel=True, cache=True)
@@ -132,22 +167,31 @@ def build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx, k,
     Returns
     -------
     tile_start : (n_ty * n_tx + 1,) int64
-    tile_candidates : (M,) int64
+    tile_candidates : (M,) int32
         Centre indices, sorted ascending within each tile.
+    single : (n_ty * n_tx,) int32
+        The only candidate of each tile that has exactly one, else -1 (one
+        memory access for the common case).
     """
     n_centers = centers.shape[0]
     k = min(k, n_centers)
     start, order = _bucket_centers(centers, y_lo, x_lo, cell, n_cy, n_cx)
     n_tiles = n_ty * n_tx
     radius2 = np.empty(n_tiles, dtype=np.float64)
+    nearest_of_tile = np.empty(n_tiles, dtype=np.int64)
     counts = np.zeros(n_tiles + 1, dtype=np.int64)
     half_diagonal = tile * math.sqrt(0.5)
+    # half-side, slightly enlarged to cover rounding in the tile index
+    half = 0.5 * tile * (1.0 + 1e-9) + 1e-9
+    tight = k == 1
     for t in numba.prange(n_tiles):
         best = np.empty(k, dtype=np.float64)
         ty = y_lo + (t // n_tx + 0.5) * tile
         tx = x_lo + (t % n_tx + 0.5) * tile
-        dk = math.sqrt(_kth_distance2(ty, tx, centers, start, order, y_lo,
-                                      x_lo, cell, n_cy, n_cx, k, best))
+        dk2, i0 = _kth_distance2(ty, tx, centers, start, order, y_lo,
+                                 x_lo, cell, n_cy, n_cx, k, best)
+        dk = math.sqrt(dk2)
+        nearest_of_tile[t] = i0
         # slack covers rounding in the tile index of a query
         radius = dk + 2.0 * half_diagonal + 1e-6 * (1.0 + dk + tile)
         radius2[t] = radius * radius
@@ -163,11 +207,15 @@ def build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx, k,
                     i = order[j]
                     dy = ty - centers[i, 0]
                     dx = tx - centers[i, 1]
-                    if dy * dy + dx * dx <= radius2[t]:
+                    if dy * dy + dx * dx <= radius2[t] and (
+                            not tight or _may_be_nearest(
+                                i, nearest_of_tile[t], ty, tx, half,
+                                centers)):
                         count += 1
         counts[t + 1] = count
     tile_start = np.cumsum(counts)
-    candidates = np.empty(tile_start[-1], dtype=np.int64)
+    candidates = np.empty(tile_start[-1], dtype=np.int32)
+    single = np.empty(n_tiles, dtype=np.int32)
     for t in numba.prange(n_tiles):
         ty = y_lo + (t // n_tx + 0.5) * tile
         tx = x_lo + (t % n_tx + 0.5) * tile
@@ -184,11 +232,15 @@ def build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx, k,
                     i = order[j]
                     dy = ty - centers[i, 0]
                     dx = tx - centers[i, 1]
-                    if dy * dy + dx * dx <= radius2[t]:
+                    if dy * dy + dx * dx <= radius2[t] and (
+                            not tight or _may_be_nearest(
+                                i, nearest_of_tile[t], ty, tx, half,
+                                centers)):
                         candidates[pos] = i
                         pos += 1
         candidates[tile_start[t]:pos].sort()
-    return tile_start, candidates
+        single[t] = candidates[tile_start[t]] if pos - tile_start[t] == 1 else -1
+    return tile_start, candidates, single
 
 
 class TileIndex:
@@ -229,14 +281,16 @@ class TileIndex:
         self.centers = centers
         self.y_lo, self.x_lo, self.tile = y_lo, x_lo, tile
         self.n_ty, self.n_tx = n_ty, n_tx
-        self.tile_start, self.tile_candidates = build_tile_candidates(
-            centers, y_lo, x_lo, tile, n_ty, n_tx, int(k), cell, n_cy, n_cx)
+        self.tile_start, self.tile_candidates, self.single = (
+            build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx,
+                                  int(k), cell, n_cy, n_cx))
 
     @property
     def arguments(self):
         """The arrays and scalars the query kernels take, in order."""
         return (self.centers, self.tile_start, self.tile_candidates,
-                self.y_lo, self.x_lo, 1.0 / self.tile, self.n_ty, self.n_tx)
+                self.single, self.y_lo, self.x_lo, 1.0 / self.tile,
+                self.n_ty, self.n_tx)
 
 
 @numba.njit(cache=True, inline='always')
@@ -252,15 +306,29 @@ def _candidate_range(qy, qx, tile_start, y_lo, x_lo, inverse_tile, n_ty,
 
 
 @numba.njit(cache=True, inline='always')
-def _nearest_one(qy, qx, centers, tile_start, candidates, y_lo, x_lo,
-                 inverse_tile, n_ty, n_tx):
-    """Index of the centre nearest to (qy, qx); ties -> lowest index."""
-    first, stop = _candidate_range(qy, qx, tile_start, y_lo, x_lo,
-                                   inverse_tile, n_ty, n_tx)
+def _nearest_one(qy, qx, slot, cache_tile, cache_label, centers, tile_start,
+                 candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx):
+    """
+    Index of the centre nearest to (qy, qx); ties -> lowest index.
+
+    ``cache_tile[slot]`` / ``cache_label[slot]`` remember the last
+    single-candidate tile seen by this slot: neighbouring pixels' targets
+    mostly fall in the same tile, so most look-ups touch no table at all.
+    """
+    fy = (qy - y_lo) * inverse_tile
+    fx = (qx - x_lo) * inverse_tile
     best = -1
     best_d2 = np.inf
-    if first >= 0:
-        for j in range(first, stop):
+    if fy >= 0.0 and fx >= 0.0 and fy < n_ty and fx < n_tx:
+        t = int(fy) * n_tx + int(fx)
+        if t == cache_tile[slot]:
+            return cache_label[slot]
+        only = single[t]
+        if only >= 0:
+            cache_tile[slot] = t
+            cache_label[slot] = only
+            return only
+        for j in range(tile_start[t], tile_start[t + 1]):
             i = candidates[j]
             dy = qy - centers[i, 0]
             dx = qx - centers[i, 1]
@@ -281,7 +349,7 @@ def _nearest_one(qy, qx, centers, tile_start, candidates, y_lo, x_lo,
 
 @numba.njit(parallel=True, cache=True)
 def nearest_centers(shape_y, shape_x, k, centers, tile_start, candidates,
-                    y_lo, x_lo, inverse_tile, n_ty, n_tx):
+                    single, y_lo, x_lo, inverse_tile, n_ty, n_tx):
     """
     Indices of the ``k`` centres nearest to every pixel centre.
 
@@ -566,9 +634,10 @@ def _softmax(maps, y, x, out):
         out[k] /= s
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model='numpy')
 def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
-           candidates, y_lo, x_lo, inverse_tile, n_ty, n_tx):
+           candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
+           contributors, weights):
     """
     Decode C^v and C^m into contributor labels and weights.
 
@@ -584,40 +653,43 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
     not finite count as 0. Invalid pixels, pixels whose slots all have
     zero weight and slots whose vector is not finite are not attributed.
 
-    Returns
-    -------
-    contributors : (h, w, n) int32
-    weights : (h, w, n) float32
+    The outputs ``contributors`` (h, w, n) int32 and ``weights``
+    (h, w, n) float32 are filled in place: allocating them in NumPy lets
+    it request transparent huge pages, which makes their first touch
+    several times cheaper than numba's own allocation on large frames.
     """
     height, width, n = maps.shape
-    contributors = np.empty((height, width, n), dtype=np.int32)
-    weights = np.empty((height, width, n), dtype=np.float32)
     for y in numba.prange(height):
         labels = np.empty(n, dtype=np.int64)
         values = np.empty(n, dtype=np.float64)
         slot_w = np.empty(n, dtype=np.float64)
+        cache_tile = np.full(n, -1, dtype=np.int64)
+        cache_label = np.empty(n, dtype=np.int64)
         for x in range(width):
             n_used = 0
+            total = 0.0
             if valid[y, x]:
-                # slot weights
                 if maps_are_logits:
                     _softmax(maps, y, x, slot_w)
-                else:
-                    for k in range(n):
-                        v = np.float64(maps[y, x, k])
-                        slot_w[k] = v if (v > 0.0 and v < np.inf) else 0.0
                 # targets -> nearest centre, merging equal labels
                 for k in range(n):
-                    w = slot_w[k]
+                    if maps_are_logits:
+                        w = slot_w[k]
+                    else:
+                        w = np.float64(maps[y, x, k])
+                        if not w < np.inf:
+                            w = 0.0
                     if not w > 0.0:
                         continue
                     qy = y + np.float64(vectors[y, x, k, 0])
                     qx = x + np.float64(vectors[y, x, k, 1])
                     if not (math.isfinite(qy) and math.isfinite(qx)):
                         continue
-                    label = 1 + _nearest_one(qy, qx, centers, tile_start,
-                                             candidates, y_lo, x_lo,
-                                             inverse_tile, n_ty, n_tx)
+                    label = 1 + _nearest_one(
+                        qy, qx, k, cache_tile, cache_label, centers,
+                        tile_start, candidates, single, y_lo, x_lo,
+                        inverse_tile, n_ty, n_tx)
+                    total += w
                     found = False
                     for m in range(n_used):
                         if labels[m] == label:
@@ -628,10 +700,15 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
                         labels[n_used] = label
                         values[n_used] = w
                         n_used += 1
-            total = 0.0
-            for m in range(n_used):
-                total += values[m]
-            if not total > 0.0 or not math.isfinite(total):
+            if n_used == 1 and math.isfinite(total):
+                # the common case: a single contributor
+                contributors[y, x, 0] = labels[0]
+                weights[y, x, 0] = 1.0
+                for m in range(1, n):
+                    contributors[y, x, m] = 0
+                    weights[y, x, m] = 0
+                continue
+            if not math.isfinite(total):
                 n_used = 0
             # sort by weight (desc), ties by label (asc)
             for a in range(1, n_used):
@@ -643,25 +720,22 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
                     labels[m - 1], labels[m] = labels[m], labels[m - 1]
                     m -= 1
             rest = 0.0
-            n_kept = 0
             for m in range(n_used):
                 w32 = np.float32(values[m] / total)
                 if m > 0 and w32 > 0:
                     rest += np.float64(w32)
                     weights[y, x, m] = w32
                     contributors[y, x, m] = labels[m]
-                    n_kept += 1
                 elif m > 0:
                     weights[y, x, m] = 0
                     contributors[y, x, m] = 0
             if n_used > 0:
                 weights[y, x, 0] = np.float32(1.0 - rest)
                 contributors[y, x, 0] = labels[0]
-                n_kept += 1
             for m in range(n_used, n):
                 weights[y, x, m] = 0
                 contributors[y, x, m] = 0
-    return contributors, weights
+    return
 
 
 # --------------------------------------------------------------------------

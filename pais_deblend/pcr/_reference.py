@@ -172,6 +172,9 @@ def reference_decode(vectors, maps, valid, maps_are_logits, centers, *,
         labels = np.argmin(d2, axis=-1) + 1  # first minimum: lowest index
         slot_w = np.where(finite & ok[..., None], slot_w, 0.0)
         labels = np.where(slot_w > 0, labels, 0)
+        total = np.zeros(slot_w.shape[:-1] + (1,))
+        for k in range(n):  # in slot order, as the kernel adds them
+            total[..., 0] += slot_w[..., k]
         # merge slots that reach the same centre into the earliest slot
         for k in range(n):
             for j in range(k):
@@ -179,7 +182,6 @@ def reference_decode(vectors, maps, valid, maps_are_logits, centers, *,
                 slot_w[..., j] += np.where(same, slot_w[..., k], 0.0)
                 slot_w[..., k] = np.where(same, 0.0, slot_w[..., k])
                 labels[..., k] = np.where(same, 0, labels[..., k])
-        total = slot_w.sum(axis=-1, keepdims=True)
         good = (total > 0) & np.isfinite(total)
         slot_w = np.where(good, slot_w, 0.0)
         labels = np.where(good & (slot_w > 0), labels, 0)

@@ -1,0 +1,174 @@
+"""
+Speed benchmark of PCR encoding and decoding (issue 2, "Must show").
+
+Builds a 4096 x 4096 scene of 2,000 elliptical exponential-profile sources
+(some centred outside the frame), each stored as a cutout, encodes it with
+`encode_pcr` from the cutouts, and times `decode_pcr` with n = 3:
+
+- the decode kernels alone (``_decode_arrays``) and the full `decode_pcr`
+  (which also builds the PartialSegmentationImage), with the true centres
+  given (no peak finding) and with peak finding (`find_centers` on C^c);
+- the pure-NumPy reference decoder (`_reference.reference_decode`) on a
+  central crop, scaled to the full frame by pixel count (it is O(N) per
+  target, so its cost per pixel does not depend on the crop size), and
+  checked to give identical contributors and weights on that crop;
+- flux conservation L1 of the decoded image.
+
+All numba kernels are compiled (or loaded from the on-disk cache) by a
+small warm-up run first; each timing is the best of ``--repeat`` runs.
+
+Usage::
+
+    python benchmarks/bench_pcr_speed.py [--size 4096] [--sources 2000]
+        [--repeat 3] [--crop 128]
+"""
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from pais_deblend.pcr import decode_pcr, encode_pcr, find_centers
+from pais_deblend.pcr._reference import reference_decode
+from pais_deblend.pcr.decode import _decode_arrays
+from pais_deblend.segmentation import SourceCutout
+
+
+def make_scene(size, n_sources, seed=0):
+    """Cutouts of elliptical exponential profiles and their sum."""
+    rng = np.random.default_rng(seed)
+    centers = np.column_stack([rng.uniform(-20, size + 20, n_sources),
+                               rng.uniform(-20, size + 20, n_sources)])
+    image = np.zeros((size, size), dtype=np.float32)
+    cutouts = []
+    for cy, cx in centers:
+        scale = rng.uniform(1.5, 6.0)
+        q = rng.uniform(0.4, 1.0)
+        angle = rng.uniform(0, np.pi)
+        flux = 10 ** rng.uniform(1, 3)
+        half = int(np.ceil(8 * scale))
+        y0, y1 = max(int(cy) - half, 0), min(int(cy) + half + 1, size)
+        x0, x1 = max(int(cx) - half, 0), min(int(cx) + half + 1, size)
+        if y1 <= y0 or x1 <= x0:
+            data = np.zeros((0, 0), dtype=np.float32)
+            y0 = y1 = x0 = x1 = 0
+        else:
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            dy, dx = yy - cy, xx - cx
+            u = dx * np.cos(angle) + dy * np.sin(angle)
+            v = (-dx * np.sin(angle) + dy * np.cos(angle)) / q
+            data = (flux * np.exp(-np.hypot(u, v) / scale)).astype(np.float32)
+            image[y0:y1, x0:x1] += data
+        cutouts.append(SourceCutout(data, (slice(y0, y1), slice(x0, x1))))
+    return centers, cutouts, image
+
+
+def best_of(function, repeat):
+    times = []
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def warm_up():
+    """Compile (or load from cache) every kernel on a tiny scene."""
+    centers, cutouts, image = make_scene(64, 5, seed=1)
+    for choice in ('nearest', 'most_flux'):
+        pcr = encode_pcr(cutouts, centers, shape=image.shape,
+                         contributor_choice=choice)
+    decode_pcr(pcr, image, centers=centers)
+    decode_pcr(pcr, image)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('--size', type=int, default=4096)
+    parser.add_argument('--sources', type=int, default=2000)
+    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--crop', type=int, default=128)
+    args = parser.parse_args()
+    size, n_pixels = args.size, args.size ** 2
+
+    import numba
+
+    print(f'machine: {platform.processor() or platform.machine()}, '
+          f'{os.cpu_count()} cores, numba {numba.__version__} with '
+          f'{numba.get_num_threads()} threads')
+    start = time.perf_counter()
+    warm_up()
+    print(f'warm-up (compile or load cached kernels): '
+          f'{time.perf_counter() - start:.1f} s')
+
+    start = time.perf_counter()
+    centers, cutouts, image = make_scene(size, args.sources)
+    area = sum(c.data.size for c in cutouts)
+    print(f'scene: {size}x{size}, {args.sources} sources, total cutout '
+          f'area {area / 1e6:.1f} Mpix, built in '
+          f'{time.perf_counter() - start:.1f} s')
+
+    for choice in ('most_flux', 'nearest'):
+        seconds, pcr = best_of(
+            lambda: encode_pcr(cutouts, centers, shape=image.shape,
+                               n_contributors=3, contributor_choice=choice),
+            1)
+        print(f'encode_pcr from cutouts ({choice}, n=3): {seconds:.2f} s '
+              f'({n_pixels / seconds / 1e6:.1f} Mpix/s)')
+
+    seconds, _ = best_of(lambda: _decode_arrays(pcr, image, centers=centers),
+                         args.repeat)
+    kernel_rate = n_pixels / seconds
+    print(f'decode kernels, true centres given:  {seconds:.3f} s = '
+          f'{kernel_rate / 1e6:.1f} Mpix/s')
+    seconds, segmentation = best_of(
+        lambda: decode_pcr(pcr, image, centers=centers), args.repeat)
+    print(f'decode_pcr, true centres given:      {seconds:.3f} s = '
+          f'{n_pixels / seconds / 1e6:.1f} Mpix/s (includes building the '
+          'PartialSegmentationImage)')
+    seconds, peaks = best_of(lambda: find_centers(pcr.center_of_mass),
+                             args.repeat)
+    print(f'find_centers alone:                  {seconds:.3f} s '
+          f'({len(peaks)} peaks for {args.sources} sources)')
+    seconds, _ = best_of(lambda: _decode_arrays(pcr, image), args.repeat)
+    print(f'decode kernels with peak finding:    {seconds:.3f} s = '
+          f'{n_pixels / seconds / 1e6:.1f} Mpix/s')
+    seconds, _ = best_of(lambda: decode_pcr(pcr, image), args.repeat)
+    print(f'decode_pcr with peak finding:        {seconds:.3f} s = '
+          f'{n_pixels / seconds / 1e6:.1f} Mpix/s')
+
+    weights = segmentation.weights.astype(np.float64)
+    attributed = segmentation.contributors[..., 0] > 0
+    reconstructed = weights.sum(axis=-1) * image
+    l1 = (np.abs(reconstructed - image)[attributed].sum()
+          / np.abs(image[attributed]).sum())
+    print(f'flux conservation L1 on the full frame: {l1:.2e}')
+
+    # reference on a central crop: shift the frame origin to the crop
+    crop = args.crop
+    y0 = x0 = size // 2 - crop // 2
+    rows, cols = slice(y0, y0 + crop), slice(x0, x0 + crop)
+    crop_centers = centers - [y0, x0]
+    valid = np.isfinite(image[rows, cols])
+    start = time.perf_counter()
+    ref_contributors, ref_weights = reference_decode(
+        pcr.contribution_vectors[rows, cols],
+        pcr.contribution_maps[rows, cols], valid, False, crop_centers)
+    ref_seconds = time.perf_counter() - start
+    ref_rate = crop * crop / ref_seconds
+    same = (np.array_equal(ref_contributors,
+                           segmentation.contributors[rows, cols])
+            and np.array_equal(ref_weights, segmentation.weights[rows, cols]))
+    print(f'NumPy reference decode on a {crop}x{crop} crop: '
+          f'{ref_seconds:.2f} s = {ref_rate / 1e6:.4f} Mpix/s '
+          f'(full frame scaled: {n_pixels / ref_rate:.0f} s); identical '
+          f'to the kernels on the crop: {same}')
+    print(f'speed-up of the decode kernels over the reference: '
+          f'{kernel_rate / ref_rate:.0f}x')
+
+
+if __name__ == '__main__':
+    main()
