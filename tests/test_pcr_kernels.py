@@ -1,0 +1,212 @@
+"""
+The PCR numba kernels against their pure-NumPy references on random
+inputs (exact equality: both compute the same float64 expressions).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pais_deblend.pcr import _kernels as kernels
+from pais_deblend.pcr import _reference as reference
+from pais_deblend.pcr import encode_pcr
+
+
+def random_centers(rng, n_centers, shape, *, outside=5.0, integer=False):
+    height, width = shape
+    centers = np.column_stack([
+        rng.uniform(-outside, height - 1 + outside, n_centers),
+        rng.uniform(-outside, width - 1 + outside, n_centers)])
+    if integer:  # many exact distance ties
+        centers = np.round(centers)
+    return centers
+
+
+def random_images(rng, centers, shape):
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    images = []
+    for cy, cx in centers:
+        scale = rng.uniform(0.8, 4.0)
+        image = rng.uniform(0.1, 10) * np.exp(
+            -((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * scale ** 2))
+        image[image < 1e-2] = 0.0  # plenty of zero-flux pixels
+        images.append(image)
+    return np.array(images).reshape(len(centers), height, width)
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('k', [1, 3])
+def test_nearest_centers_matches_reference(seed, k):
+    rng = np.random.default_rng(seed)
+    shape = (23, 31)
+    n_centers = [1, 2, 7, 40][seed]
+    centers = random_centers(rng, n_centers, shape, integer=seed % 2 == 0)
+    if seed == 3:
+        centers[5] = centers[4]  # duplicate centre
+    # small tiles and margin exercise the tiling and the linear fallback
+    for tile in (1.0, 4.0, 50.0):
+        index = kernels.TileIndex(centers, shape, k, tile=tile, margin=0.5)
+        result = kernels.nearest_centers(*shape, k, *index.arguments)
+        expected = reference.reference_nearest_centers(shape, k, centers)
+        np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_draw_center_of_mass_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    shape = (30, 26)
+    centers = random_centers(rng, 6, shape, outside=10)
+    sigma, radius = rng.uniform(1, 5), rng.uniform(2, 12)
+    order = np.argsort(centers[:, 0], kind='stable')
+    result = kernels.draw_center_of_mass(
+        *shape, np.ascontiguousarray(centers[order]), sigma, radius)
+    expected = reference.reference_draw_center_of_mass(shape, centers,
+                                                       sigma, radius)
+    np.testing.assert_array_equal(result, expected)
+
+
+def _kernel_decode(vectors, maps, valid, logits, centers, tile=8.0,
+                   margin=32.0):
+    index = kernels.TileIndex(centers, maps.shape[:2], 1, tile=tile,
+                              margin=margin)
+    contributors = np.empty(maps.shape, dtype=np.int32)
+    weights = np.empty(maps.shape, dtype=np.float32)
+    kernels.decode(vectors, maps, valid, logits, *index.arguments,
+                   contributors, weights)
+    return contributors, weights
+
+
+def random_pcr_arrays(rng, shape, n, n_centers, *, logits, integer=False):
+    height, width = shape
+    centers = random_centers(rng, n_centers, shape, outside=8,
+                             integer=integer)
+    # targets near the centres, anywhere in and around the frame, and far
+    # away (fallback path)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    pick = rng.integers(0, n_centers, size=(height, width, n))
+    targets = centers[pick] + rng.normal(0, 3, size=(height, width, n, 2))
+    wild = rng.random((height, width, n)) < 0.2
+    targets[wild] = rng.uniform(-60, max(shape) + 60, size=(wild.sum(), 2))
+    if integer:
+        targets = np.round(targets)
+    vectors = (targets - np.stack([yy, xx], axis=-1)[:, :, None, :])
+    vectors = vectors.astype(np.float32)
+    if logits:
+        maps = rng.normal(0, 3, size=(height, width, n)).astype(np.float32)
+        special = rng.random(maps.shape)
+        maps[special < 0.03] = np.nan
+        maps[(special >= 0.03) & (special < 0.05)] = -np.inf
+        maps[(special >= 0.05) & (special < 0.06)] = np.inf
+    else:
+        maps = rng.random((height, width, n)).astype(np.float32)
+        maps[rng.random(maps.shape) < 0.3] = 0.0
+        maps /= np.maximum(maps.sum(axis=-1, keepdims=True), 1e-30)
+        maps[rng.random(maps.shape) < 0.02] = np.nan
+        maps[rng.random(maps.shape) < 0.02] = -0.5
+    vectors[rng.random((height, width, n)) < 0.02, 0] = np.nan
+    valid = rng.random(shape) > 0.1
+    return vectors, maps, valid, centers
+
+
+@pytest.mark.parametrize('seed', range(6))
+@pytest.mark.parametrize('logits', [False, True])
+def test_decode_matches_reference(seed, logits):
+    rng = np.random.default_rng(seed)
+    shape = (19, 27)
+    n = [1, 2, 3, 3, 4, 5][seed]
+    n_centers = [1, 3, 9, 25, 4, 12][seed]
+    vectors, maps, valid, centers = random_pcr_arrays(
+        rng, shape, n, n_centers, logits=logits, integer=seed % 2 == 1)
+    expected = reference.reference_decode(vectors, maps, valid, logits,
+                                          centers)
+    for tile, margin in ((8.0, 32.0), (1.0, 0.5), (3.0, 2.0)):
+        result = _kernel_decode(vectors, maps, valid, logits, centers,
+                                tile=tile, margin=margin)
+        np.testing.assert_array_equal(result[0], expected[0])
+        np.testing.assert_array_equal(result[1], expected[1])
+
+
+def test_decode_kernel_ties_go_to_lower_label():
+    # the target (0, 1) is equidistant from both centres
+    centers = np.array([[0.0, 2.0], [0.0, 0.0]])
+    vectors = np.zeros((1, 3, 1, 2), dtype=np.float32)
+    vectors[0, :, 0, 1] = [1.0, 0.0, -1.0]  # all target x = 1
+    maps = np.ones((1, 3, 1), dtype=np.float32)
+    contributors, weights = _kernel_decode(vectors, maps,
+                                           np.ones((1, 3), bool), False,
+                                           centers)
+    np.testing.assert_array_equal(contributors[..., 0], [[1, 1, 1]])
+    np.testing.assert_array_equal(weights[..., 0], [[1, 1, 1]])
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('half_window', [1, 2, 3])
+def test_local_maxima_matches_reference(seed, half_window):
+    rng = np.random.default_rng(seed)
+    # quantised values make plateaus and ties
+    image = np.round(rng.random((21, 17)) * 6) / 6
+    image[rng.random(image.shape) < 0.05] = np.nan
+    for threshold in (0.0, 0.5, 0.9):
+        result = kernels.local_maxima(image, threshold, half_window)
+        expected = reference.reference_local_maxima(image, threshold,
+                                                    half_window)
+        np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('choice', ['nearest', 'most_flux'])
+@pytest.mark.parametrize('n', [1, 3, 5])
+def test_encode_matches_reference(seed, choice, n):
+    rng = np.random.default_rng(seed)
+    shape = (18, 22)
+    n_centers = [1, 2, 6, 12][seed]
+    centers = random_centers(rng, n_centers, shape, outside=6,
+                             integer=seed == 2)
+    images = random_images(rng, centers, shape)
+    images[0, 3, 4] = np.nan
+    if seed == 3:  # equal fluxes: ties in the most-flux choice
+        images[2] = images[1]
+    pcr = encode_pcr(images, centers, n_contributors=n,
+                     contributor_choice=choice)
+    vectors, maps = reference.reference_encode(images, centers, n, choice)
+    np.testing.assert_array_equal(pcr.contribution_vectors, vectors)
+    np.testing.assert_allclose(pcr.contribution_maps, maps, rtol=1e-6,
+                               atol=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4),
+       n_centers=st.integers(1, 15), logits=st.booleans(),
+       integer=st.booleans())
+def test_decode_matches_reference_property(seed, n, n_centers, logits,
+                                           integer):
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 14)), int(rng.integers(1, 14)))
+    vectors, maps, valid, centers = random_pcr_arrays(
+        rng, shape, n, n_centers, logits=logits, integer=integer)
+    expected = reference.reference_decode(vectors, maps, valid, logits,
+                                          centers)
+    result = _kernel_decode(vectors, maps, valid, logits, centers,
+                            tile=float(rng.choice([1.0, 2.5, 8.0])),
+                            margin=float(rng.choice([0.5, 32.0])))
+    np.testing.assert_array_equal(result[0], expected[0])
+    np.testing.assert_array_equal(result[1], expected[1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 5),
+       n_centers=st.integers(1, 20), integer=st.booleans())
+def test_nearest_centers_matches_reference_property(seed, k, n_centers,
+                                                    integer):
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 16)), int(rng.integers(1, 16)))
+    centers = random_centers(rng, n_centers, shape, outside=20,
+                             integer=integer)
+    index = kernels.TileIndex(centers, shape, k,
+                              tile=float(rng.choice([1.0, 3.0, 16.0])),
+                              margin=float(rng.choice([0.5, 32.0])))
+    result = kernels.nearest_centers(*shape, k, *index.arguments)
+    expected = reference.reference_nearest_centers(shape, k, centers)
+    np.testing.assert_array_equal(result, expected)
