@@ -203,8 +203,12 @@ class PartialSegmentationImage(SegmentationImage):
 
     def _check_partial_labels(self, labels):
         labels = np.atleast_1d(labels)
-        bad = sorted(set(labels.tolist()) - set(self.partial_labels.tolist()))
-        if bad:
+        known = self.partial_labels
+        positions = np.searchsorted(known, labels)
+        found = positions < known.size
+        found[found] = known[positions[found]] == labels[found]
+        if not np.all(found):
+            bad = sorted(set(labels[~found].tolist()))
             noun = 'label' if len(bad) == 1 else 'labels'
             msg = (f'{noun} {bad} not found: valid labels are those in '
                    'partial_labels')
@@ -230,7 +234,17 @@ class PartialSegmentationImage(SegmentationImage):
                                    np.int32(label))
 
     def _check_data(self, data):
-        image = as_image(data, 'data', ndim=(2, 3), dtype=np.float64)
+        # validate without converting the whole frame: only each source's
+        # cutout is converted, so a loop over thousands of sources stays
+        # O(total cutout area)
+        image = np.asanyarray(data)
+        if image.dtype.kind not in 'biuf':
+            msg = f'data must hold real numbers, got dtype {image.dtype}'
+            raise TypeError(msg)
+        if image.ndim not in (2, 3):
+            msg = (f'data must be 2 or 3-dimensional, got shape '
+                   f'{image.shape} ({image.ndim} dimensions)')
+            raise ValueError(msg)
         if image.shape[:2] != self.shape:
             msg = (f'data has shape {image.shape} but the segmentation image '
                    f'has shape {self.shape}; the first two axes must match')
@@ -243,8 +257,8 @@ class PartialSegmentationImage(SegmentationImage):
                                         self._weights[slices], np.int32(label))
         if image.ndim == 3:
             fractions = fractions[..., None]
-        cutout = image[slices]
-        # unattributed (e.g. NaN) pixels carry weight 0 and must stay 0
+        cutout = as_image(image[slices], 'data', ndim=(2, 3))
+        # unattributed (e.g. NaN or masked) pixels carry weight 0 and stay 0
         values = np.where(fractions > 0, fractions * cutout, 0.0)
         return SourceCutout(values, slices)
 
