@@ -1,0 +1,74 @@
+"""
+The PAIS network (Hausen & Robertson 2022, arXiv:2201.04714, section 3):
+Keras 3 layers and model, the training loss, input normalisation,
+label-consistent augmentation, training data streaming, the training
+loop and tiled inference.
+
+The NumPy-only parts (normalisation, augmentation, data) import without
+TensorFlow; the names that need TensorFlow/Keras (install the ``model``
+extra) are imported on first use, so ``import pais_deblend.model`` itself
+stays light.
+
+Importing this subpackage sets the environment variable
+``TF_ENABLE_ONEDNN_OPTS=0`` unless it is already set (it has an effect only
+if TensorFlow has not been imported yet): TensorFlow 2.21's oneDNN
+convolution gradients crashed on varying input shapes.
+"""
+
+import importlib
+import os
+
+# TensorFlow 2.21's oneDNN convolution backprop-filter primitive corrupted
+# memory (segfaults, "double free") on this project's CPUs when a model
+# was run eagerly on several input shapes; the plain Eigen kernels are
+# correct. The switch must be set before TensorFlow is imported, so it is
+# set here, when the model subpackage is imported. Export
+# TF_ENABLE_ONEDNN_OPTS=1 beforehand to opt back in.
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+
+# public name -> module that defines it
+_LAZY_NAMES = {
+    'build_pais_model': 'network',
+    'PAISModel': 'network',
+    'receptive_field_radius': 'network',
+    'PAISLoss': 'losses',
+    'DEFAULT_LOSS_WEIGHTS': 'losses',
+    'estimate_noise': 'normalization',
+    'normalize_image': 'normalization',
+    'augment_sample': 'augmentation',
+    'augment_array': 'augmentation',
+    'augment_vectors': 'augmentation',
+    'augment_centers': 'augmentation',
+    'make_training_sample': 'data',
+    'write_shard': 'data',
+    'ShardDataset': 'data',
+    'BatchStream': 'data',
+    'train': 'training',
+    'evaluate': 'training',
+    'predict_pcr': 'inference',
+    'load_model': 'network',
+}
+
+__all__ = sorted(_LAZY_NAMES)
+
+_NEEDS_TENSORFLOW = {'network', 'losses', 'layers', 'training', 'inference'}
+
+
+def __getattr__(name):
+    if name in _LAZY_NAMES:
+        module_name = _LAZY_NAMES[name]
+        if module_name in _NEEDS_TENSORFLOW:
+            from ..utils._optional_deps import require
+
+            require('tensorflow')
+            require('keras')
+        module = importlib.import_module(f'.{module_name}', __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    msg = f'module {__name__!r} has no attribute {name!r}'
+    raise AttributeError(msg)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_NAMES))
