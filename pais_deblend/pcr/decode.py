@@ -113,7 +113,7 @@ def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
 
     from . import _kernels
 
-    index = _kernels.TileIndex(centers, pcr.shape, 1, tile=8.0)
+    index = _kernels.TileIndex(centers, pcr.shape, 1, tile=12.0)
     contributors = np.empty((height, width, n), dtype=np.int32)
     weights = np.empty((height, width, n), dtype=np.float32)
     _kernels.decode(pcr.contribution_vectors, pcr.contribution_maps, valid,
