@@ -139,6 +139,12 @@ def test_nan_masked_and_outside_footprint_pixels_are_not_attributed():
     masked = np.ma.MaskedArray(np.nan_to_num(image), mask=mask)
     segmentation = decode_pcr(pcr, masked, centers=CENTERS)
     assert not segmentation.contributors[10, 11].any()
+    # multi-band data: a NaN in any band leaves the pixel unattributed
+    bands = np.stack([np.nan_to_num(image), np.nan_to_num(image)], axis=-1)
+    bands[7, 8, 1] = np.nan
+    segmentation = decode_pcr(pcr, bands, centers=CENTERS)
+    assert not segmentation.contributors[7, 8].any()
+    assert segmentation.contributors[7, 9, 0] > 0
     # a SegmentationImage as footprint
     from photutils.segmentation import SegmentationImage
 
@@ -264,15 +270,17 @@ def test_bad_input():
     pcr = encode_pcr(images, CENTERS)
     with pytest.raises(TypeError, match='pcr must be a PCR instance'):
         decode_pcr({'center_of_mass': None}, image)
-    with pytest.raises(ValueError, match='data must be 2-dimensional'):
-        decode_pcr(pcr, image[None])
-    with pytest.raises(ValueError, match='data must be 2-dimensional'):
+    with pytest.raises(ValueError, match='data must be 2 or 3-dimensional'):
+        decode_pcr(pcr, image[None, ..., None])
+    with pytest.raises(ValueError, match='data must be 2 or 3-dimensional'):
         decode_pcr(pcr, image[0])
     with pytest.raises(ValueError, match='data must not be empty'):
         decode_pcr(pcr, np.zeros((0, 5)))
     with pytest.raises(ValueError, match=r'data has shape \(32, 35\) but pcr '
                        r'has shape \(32, 36\)'):
         decode_pcr(pcr, image[:, 1:])
+    with pytest.raises(ValueError, match=r'data has shape \(36, 32\)'):
+        decode_pcr(pcr, np.zeros((36, 32, 2)))
     with pytest.raises(TypeError, match='data must hold real numbers'):
         decode_pcr(pcr, image.astype(complex))
     with pytest.raises(ValueError, match=r'centers must have shape \(N, 2\)'):

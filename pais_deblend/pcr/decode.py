@@ -44,10 +44,10 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     ----------
     pcr : `~pais_deblend.pcr.PCR`
         The representation to decode (from `encode_pcr` or a network).
-    data : array_like of shape (h, w)
+    data : array_like of shape (h, w) or (h, w, b)
         The image. Only used to find pixels that cannot be attributed:
-        NaN pixels (and masked pixels of a masked array) get no
-        contributor. Multiply the result's weights by ``data`` (e.g. with
+        NaN pixels (in any band; and masked pixels of a masked array) get
+        no contributor. Multiply the result's weights by ``data`` (e.g. with
         ``source_images(data)``) to get the deblended sources.
     centers : array_like of shape (N, 2), optional
         Known (y, x) centres; skips peak finding (use the true centres to
@@ -97,8 +97,8 @@ def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
     if not isinstance(pcr, PCR):
         msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'
         raise TypeError(msg)
-    data = as_image(data, 'data', ndim=(2,), dtype=None)
-    check_same_shape(data.shape, pcr.shape, 'data', 'pcr')
+    data = as_image(data, 'data', ndim=(2, 3), dtype=None)
+    check_same_shape(data.shape[:2], pcr.shape, 'data', 'pcr')
     valid = _valid_pixels(data, footprint, mask)
     if centers is None:
         centers = find_centers(pcr.center_of_mass, threshold=threshold,
@@ -126,14 +126,16 @@ def _valid_pixels(data, footprint, mask):
     """Boolean (h, w) map of the pixels that may be attributed."""
     if data.dtype.kind == 'f':
         valid = np.isfinite(data)
+        if data.ndim == 3:
+            valid = valid.all(axis=-1)
     else:
-        valid = np.ones(data.shape, dtype=bool)
+        valid = np.ones(data.shape[:2], dtype=bool)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.dtype != bool:
             msg = f'mask must be a boolean array, got dtype {mask.dtype}'
             raise TypeError(msg)
-        check_same_shape(mask.shape, data.shape, 'mask', 'data')
+        check_same_shape(mask.shape, data.shape[:2], 'mask', 'data')
         valid &= ~mask
     if footprint is not None:
         if hasattr(footprint, 'data') and not isinstance(footprint,
@@ -144,6 +146,7 @@ def _valid_pixels(data, footprint, mask):
             msg = ('footprint must be a boolean or integer label array, got '
                    f'dtype {footprint.dtype}')
             raise TypeError(msg)
-        check_same_shape(footprint.shape, data.shape, 'footprint', 'data')
+        check_same_shape(footprint.shape, data.shape[:2], 'footprint',
+                         'data')
         valid &= footprint != 0
     return valid
