@@ -210,3 +210,22 @@ def test_nearest_centers_matches_reference_property(seed, k, n_centers,
     result = kernels.nearest_centers(*shape, k, *index.arguments)
     expected = reference.reference_nearest_centers(shape, k, centers)
     np.testing.assert_array_equal(result, expected)
+
+
+def test_far_away_centres_still_give_exact_results():
+    # one centre very far away makes the tiled region huge and coarse
+    rng = np.random.default_rng(5)
+    shape = (15, 17)
+    centers = np.vstack([random_centers(rng, 6, shape),
+                         [[1e6, -1e6], [-3e5, 40.0]]])
+    index = kernels.TileIndex(centers, shape, 2)
+    np.testing.assert_array_equal(
+        kernels.nearest_centers(*shape, 2, *index.arguments),
+        reference.reference_nearest_centers(shape, 2, centers))
+    vectors, maps, valid, _ = random_pcr_arrays(rng, shape, 3, 6,
+                                                logits=False)
+    expected = reference.reference_decode(vectors, maps, valid, False,
+                                          centers)
+    result = _kernel_decode(vectors, maps, valid, False, centers)
+    np.testing.assert_array_equal(result[0], expected[0])
+    np.testing.assert_array_equal(result[1], expected[1])

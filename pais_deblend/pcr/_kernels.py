@@ -7,8 +7,8 @@ use and cached on disk (``cache=True``); this module is only imported inside
 the functions that need it, so ``import pais_deblend`` does not pay for
 importing numba.
 
-Nearest-centre look-up (DESIGN section 2.3)
--------------------------------------------
+Nearest-centre look-up (DESIGN section 2, decoding step 3)
+---------------------------------------------------------
 Decoding asks, for every pixel ``p`` and slot ``k``, which detected centre
 is nearest to the target ``p + v_k``; encoding asks for the ``n`` centres
 nearest to every pixel. Both use a *tile candidate list*: the plane around
@@ -488,18 +488,15 @@ def insert_top_flux(cutout, y0, x0, source, top_index, top_flux):
 @numba.njit(parallel=True, cache=True)
 def merge_most_flux(top_index, top_flux, nearest):
     """
-    Complete the most-flux contributor lists and order them by distance.
+    Complete the most-flux contributor lists.
 
     Slots left empty (fewer than n sources with flux at the pixel) are
     filled from ``nearest`` (h, w, n), skipping sources already present;
-    these extra slots carry zero flux. Afterwards every pixel's slots are
-    sorted by their rank in ``nearest``-distance order, i.e. nearest
-    first, ties to the lower index. ``top_index`` / ``top_flux`` are
-    modified in place (they are scratch arrays of `encode_pcr`).
-
-    The distance order needs the distance itself, not the rank, because a
-    most-flux contributor may lie beyond the n nearest; it is recomputed
-    from the centres by `finalize_encoding`, so here we only fill.
+    these extra slots carry zero flux. ``top_index`` / ``top_flux`` are
+    modified in place (they are scratch arrays of `encode_pcr`). The
+    nearest-first order is applied afterwards by `finalize_encoding`,
+    from the distances themselves: a most-flux contributor may lie beyond
+    the n nearest centres, so ranks in ``nearest`` would not do.
     """
     height, width, n = top_index.shape
     for y in numba.prange(height):

@@ -37,7 +37,7 @@ def find_centers(center_of_mass, *, threshold=0.5, min_separation=2,
 
     Parameters
     ----------
-    center_of_mass : array_like of shape (h, w)
+    center_of_mass : array_like, shape (h, w)
         The C^c map (truth from `encode_pcr` or a network prediction in
         [0, 1]). It is not modified. NaN pixels are never peaks.
     threshold : float, optional
@@ -55,7 +55,7 @@ def find_centers(center_of_mass, *, threshold=0.5, min_separation=2,
 
     Returns
     -------
-    centers : `~numpy.ndarray` of shape (N, 2), float64
+    centers : `~numpy.ndarray`, shape (N, 2), float64
         The (y, x) peak positions in pixels, in raster order of their
         integer (representative) pixels; shape (0, 2) when there are
         none.
