@@ -1,0 +1,89 @@
+"""
+Tests of the PAIS training loop: a few steps on a tiny synthetic dataset
+(need TensorFlow).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import pais_deblend.model  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS first)
+
+pytest.importorskip('tensorflow')
+
+from pais_deblend.model import load_model, train  # noqa: E402
+from pais_deblend.version import version  # noqa: E402
+
+from .test_model_preprocessing import write_dataset  # noqa: E402
+
+OPTIONS = dict(filters=[4, 8], attention_window=3)
+
+
+@pytest.fixture(scope='module')
+def dataset_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp('shards')
+    write_dataset(directory, n_shards=3, per_shard=2, shape=(32, 32))
+    (directory / 'manifest.json').write_text(json.dumps(
+        {'preset': 'gaussian_test'}))
+    return directory
+
+
+def weights_of(model):
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+COMMON = dict(batch_size=2, seed=1, validation_fraction=0.3,
+              progress_bar=False, model_options=OPTIONS, crop_size=24)
+
+
+@pytest.fixture(scope='module')
+def reference_run(dataset_dir, tmp_path_factory):
+    output = tmp_path_factory.mktemp('run')
+    card = train(dataset_dir, output, steps=3, checkpoint_every=2, **COMMON)
+    return output, card
+
+
+def test_three_step_training_writes_model_card(reference_run):
+    output, card = reference_run
+    saved = json.loads((output / 'model_card.json').read_text())
+    assert saved == json.loads(json.dumps(card))
+    assert card['package_version'] == version
+    assert card['preset'] == 'gaussian_test'
+    assert card['training']['steps'] == 3
+    assert card['training']['seed'] == 1
+    assert card['training']['wall_time_s'] > 0
+    assert card['dataset']['training_seeds'] == {'min': 0, 'max': 3,
+                                                 'count': 4}
+    assert card['validation']['seeds'] == {'min': 4, 'max': 5, 'count': 2}
+    metrics = card['validation']['metrics']
+    assert set(metrics) == {'loss', 'center_of_mass',
+                            'contribution_vectors', 'contribution_maps',
+                            'entropy'}
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert card['architecture']['filters'] == [4, 8]
+    model = load_model(output / 'model.keras')
+    assert model.architecture == card['architecture']
+    checkpoints = sorted(p.name for p in (output / 'checkpoint').iterdir())
+    assert checkpoints == ['ckpt-00000003.optimizer.npz',
+                           'ckpt-00000003.weights.h5', 'state.json']
+
+
+def test_resume_matches_uninterrupted_run(dataset_dir, reference_run,
+                                          tmp_path):
+    output, _ = reference_run
+    train(dataset_dir, tmp_path / 'resumed', steps=2, checkpoint_every=0,
+          **COMMON)
+    card = train(dataset_dir, tmp_path / 'resumed', steps=3,
+                 checkpoint_every=0, **COMMON)
+    assert card['training']['resumed_from_step'] == 2
+    straight = load_model(output / 'model.keras')
+    resumed = load_model(tmp_path / 'resumed' / 'model.keras')
+    for a, b in zip(weights_of(straight), weights_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+    with pytest.raises(ValueError, match='different configuration'):
+        train(dataset_dir, tmp_path / 'resumed', steps=5,
+              **dict(COMMON, seed=3))
+    with pytest.raises(ValueError, match='steps'):
+        train(dataset_dir, tmp_path / 'other', steps=0, **COMMON)
