@@ -19,21 +19,23 @@ class PCR:
 
     Parameters
     ----------
-    center_of_mass : array_like, shape (h, w)
-        C^c: a unit-peak 2-D Gaussian at every source centre, overlaps
-        combined by their maximum. Stored as float32.
-    contribution_vectors : array_like, shape (h, w, n, 2)
-        C^v: offsets (dy, dx) = centre - pixel, in pixels, to each pixel's
-        ``n`` contributors, nearest first. Stored as float32.
-    contribution_maps : array_like, shape (h, w, n)
-        C^m: the fraction of the pixel's flux owned by each contributor
-        (summing to 1 over the ``n`` slots), or unnormalised logits when
-        ``maps_are_logits`` is True (network output). Stored as float32.
+    center_of_mass : array_like
+        Shape (h, w). C^c: a unit-peak 2-D Gaussian at every source centre,
+        overlaps combined by their maximum. Stored as float32.
+    contribution_vectors : array_like
+        Shape (h, w, n, 2). C^v: offsets (dy, dx) = centre - pixel, in pixels,
+        to each pixel's ``n`` contributors, nearest first. Stored as float32.
+    contribution_maps : array_like
+        Shape (h, w, n). C^m: the fraction of the pixel's flux owned by each
+        contributor (summing to 1 over the ``n`` slots), or unnormalised
+        logits when ``maps_are_logits`` is True (network output). Stored as
+        float32.
     maps_are_logits : bool, optional
         Whether ``contribution_maps`` holds logits; `decode_pcr` then
         applies a softmax over the slots.
-    centers : array_like, shape (N, 2), optional
-        The (y, x) source centres the PCR was encoded from, if known.
+    centers : array_like, optional
+        Shape (N, 2). The (y, x) source centres the PCR was encoded from, if
+        known.
 
     Notes
     -----

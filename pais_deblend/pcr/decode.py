@@ -44,18 +44,20 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     ----------
     pcr : `~pais_deblend.pcr.PCR`
         The representation to decode (from `encode_pcr` or a network).
-    data : array_like, shape (h, w) or (h, w, b)
-        The image. Only used to find pixels that cannot be attributed:
-        NaN pixels (in any band; and masked pixels of a masked array) get
-        no contributor. Multiply the result's weights by ``data`` (e.g. with
-        ``source_images(data)``) to get the deblended sources.
-    centers : array_like, shape (N, 2), optional
-        Known (y, x) centres; skips peak finding (use the true centres to
-        measure the encoding efficacy).
-    footprint : array_like, shape (h, w) or `~photutils.segmentation.SegmentationImage`, optional
-        Pixels outside the footprint (False / label 0) are not attributed.
-    mask : array_like of bool, shape (h, w), optional
-        Masked (True) pixels are not attributed.
+    data : array_like
+        Shape (h, w) or (h, w, b). The image. Only used to find pixels that
+        cannot be attributed: NaN pixels (in any band; and masked pixels of a
+        masked array) get no contributor. Multiply the result's weights by
+        ``data`` (e.g. with ``source_images(data)``) to get the deblended
+        sources.
+    centers : array_like, optional
+        Shape (N, 2). Known (y, x) centres; skips peak finding (use the true
+        centres to measure the encoding efficacy).
+    footprint : array_like or `~photutils.segmentation.SegmentationImage`, optional
+        Shape (h, w). Pixels outside the footprint (False / label 0) are not
+        attributed.
+    mask : array_like of bool, optional
+        Shape (h, w). Masked (True) pixels are not attributed.
     threshold, min_separation : optional
         Peak-finding options passed to `find_centers` when ``centers`` is
         None.

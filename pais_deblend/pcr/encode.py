@@ -47,14 +47,15 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
 
     Parameters
     ----------
-    source_images : ndarray, shape (N, h, w); or sequence of `~pais_deblend.segmentation.SourceCutout`
-        The per-source images S_i (flux units) or fraction maps M_i (any
-        non-negative weights work: only the ratios between sources at a
-        pixel matter). Negative values and NaN count as 0. A sequence of
-        N cutouts needs ``shape`` and costs memory proportional to the
-        total cutout area; it is the form to use for large images.
-    centers : array_like, shape (N, 2)
-        The (y, x) source centres in pixels, in the order of
+    source_images : ndarray or sequence of `~pais_deblend.segmentation.SourceCutout`
+        An (N, h, w) array, or N cutouts. The per-source images S_i (flux
+        units) or fraction maps M_i (any non-negative weights work: only the
+        ratios between sources at a pixel matter). Negative values and NaN
+        count as 0. A sequence of N cutouts needs ``shape`` and costs memory
+        proportional to the total cutout area; it is the form to use for large
+        images.
+    centers : array_like
+        Shape (N, 2). The (y, x) source centres in pixels, in the order of
         ``source_images`` (source i gets label i + 1 after decoding). They
         may lie outside the frame.
     n_contributors : int, optional

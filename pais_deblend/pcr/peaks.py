@@ -37,9 +37,9 @@ def find_centers(center_of_mass, *, threshold=0.5, min_separation=2,
 
     Parameters
     ----------
-    center_of_mass : array_like, shape (h, w)
-        The C^c map (truth from `encode_pcr` or a network prediction in
-        [0, 1]). It is not modified. NaN pixels are never peaks.
+    center_of_mass : array_like
+        Shape (h, w). The C^c map (truth from `encode_pcr` or a network
+        prediction in [0, 1]). It is not modified. NaN pixels are never peaks.
     threshold : float, optional
         The lowest peak value kept. C^c peaks are near 1 at sources (a
         unit-peak Gaussian sampled at most 0.71 px from its centre with
@@ -55,10 +55,10 @@ def find_centers(center_of_mass, *, threshold=0.5, min_separation=2,
 
     Returns
     -------
-    centers : `~numpy.ndarray`, shape (N, 2), float64
-        The (y, x) peak positions in pixels, in raster order of their
-        integer (representative) pixels; shape (0, 2) when there are
-        none.
+    centers : `~numpy.ndarray`
+        Shape (N, 2), float64. The (y, x) peak positions in pixels, in raster
+        order of their integer (representative) pixels; shape (0, 2) when
+        there are none.
 
     Raises
     ------
