@@ -1,1 +1,434 @@
-__all__ = []
+"""
+Training sets: simulated scenes turned into model inputs and PCR labels,
+written as ``.npz`` shards that stream from disk.
+
+Layout of a training-set directory::
+
+    manifest.json        configuration, seeds, counts, package version
+    shard_00000.npz      scenes 0 .. scenes_per_shard - 1
+    shard_00001.npz      ...
+
+Each shard holds, for its ``n`` scenes (``k`` contributors, ``b`` bands):
+
+- ``image`` (n, h, w, b) float32: the model input (noisy image);
+- ``center_of_mass`` (n, h, w), ``contribution_vectors`` (n, h, w, k, 2),
+  ``contribution_maps`` (n, h, w, k): the PCR labels of
+  `pais_deblend.pcr.encode_pcr` (fractions, not logits), stored as
+  ``label_dtype`` (float16 by default: fractions to 5e-4, vectors to 0.125
+  pixel at |v| < 256);
+- ``scene_index`` (n,) int64: global scene numbers;
+- ``n_sources`` (n,) int64 and, concatenated over the shard's scenes,
+  ``centers`` (total, 2) float64 (y, x), ``flux`` (total, b) float64,
+  ``magnitude`` (total,) and ``type_code`` (total,) int8 (index into
+  `~pais_deblend.simulation.SOURCE_TYPES`).
+
+Scene ``j`` is simulated from ``numpy.random.SeedSequence([seed, j])``, so a
+set is reproducible and independent of the shard size and of the number of
+workers. Shards are written atomically (temporary file + `os.replace`), so
+an interrupted run leaves only complete shards and a rerun with the same
+arguments resumes where it stopped.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from ..utils._progress import progress_bar
+from ..utils._validation import check_in, check_nonnegative_int, check_positive_int
+from ..version import version as package_version
+from .population import as_generator, check_density, check_shape
+from .presets import get_preset
+
+__all__ = ['write_training_set', 'TrainingSetReader', 'read_training_set',
+           'scene_seed', 'MANIFEST_NAME']
+
+MANIFEST_NAME = 'manifest.json'
+_FORMAT = 'pais_deblend.training_set'
+_FORMAT_VERSION = 1
+_LABEL_KEYS = ('center_of_mass', 'contribution_vectors', 'contribution_maps')
+_CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
+                'scenes_per_shard', 'n_contributors', 'sigma',
+                'contributor_choice', 'label_dtype', 'star_fraction',
+                'clumpy_fraction')
+
+
+def scene_seed(seed, index):
+    """The `numpy.random.SeedSequence` of scene ``index`` of a training set."""
+    return np.random.SeedSequence([int(seed), int(index)])
+
+
+def _shard_name(shard):
+    return f'shard_{shard:05d}.npz'
+
+
+def _atomic_write(path, write):
+    temporary = f'{path}.tmp-{os.getpid()}'
+    try:
+        with open(temporary, 'wb') as handle:
+            write(handle)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _write_json(path, content):
+    _atomic_write(path, lambda handle: handle.write(
+        json.dumps(content, indent=2, sort_keys=True).encode()))
+
+
+def _make_shard(config, shard):
+    """Simulate, encode and write one shard; return its manifest entry."""
+    from ..pcr import encode_pcr
+    from .scene import SceneSimulator
+
+    simulator = SceneSimulator(config['preset'], shape=tuple(config['shape']),
+                               density=config['density'],
+                               star_fraction=config['star_fraction'],
+                               clumpy_fraction=config['clumpy_fraction'])
+    per_shard = config['scenes_per_shard']
+    first = shard * per_shard
+    last = min(first + per_shard, config['n_scenes'])
+    label_dtype = np.dtype(config['label_dtype'])
+    arrays = {key: [] for key in ('image', 'scene_index', 'n_sources') + _LABEL_KEYS}
+    sources = {key: [] for key in ('centers', 'flux', 'magnitude', 'type_code')}
+    for index in range(first, last):
+        scene = simulator.simulate(scene_seed(config['seed'], index))
+        pcr = encode_pcr(scene.source_cutouts(), scene.centers,
+                         n_contributors=config['n_contributors'],
+                         sigma=config['sigma'],
+                         contributor_choice=config['contributor_choice'],
+                         shape=scene.shape)
+        image = scene.image if scene.image.ndim == 3 else scene.image[..., None]
+        arrays['image'].append(image)
+        arrays['center_of_mass'].append(pcr.center_of_mass.astype(label_dtype))
+        arrays['contribution_vectors'].append(
+            pcr.contribution_vectors.astype(label_dtype))
+        arrays['contribution_maps'].append(pcr.contribution_maps.astype(label_dtype))
+        arrays['scene_index'].append(index)
+        arrays['n_sources'].append(scene.n_sources)
+        sources['centers'].append(scene.centers)
+        sources['flux'].append(scene.population.flux)
+        sources['magnitude'].append(scene.population.magnitude)
+        sources['type_code'].append(scene.population.type_code)
+    content = {key: np.stack(value) if key not in ('scene_index', 'n_sources')
+               else np.asarray(value, dtype=np.int64)
+               for key, value in arrays.items()}
+    content['centers'] = np.concatenate(sources['centers']).reshape(-1, 2)
+    content['flux'] = np.concatenate(sources['flux']).reshape(
+        -1, simulator.preset.n_bands)
+    content['magnitude'] = np.concatenate(sources['magnitude'])
+    content['type_code'] = np.concatenate(sources['type_code']).astype(np.int8)
+    path = os.path.join(config['output_dir'], _shard_name(shard))
+    _atomic_write(path, lambda handle: np.savez(handle, **content))
+    return _shard_entry(shard, first, last, int(content['n_sources'].sum()))
+
+
+def _shard_entry(shard, first, last, n_sources):
+    return {'file': _shard_name(shard), 'first_scene': first,
+            'n_scenes': last - first, 'n_sources': n_sources}
+
+
+def _worker_init():
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except Exception:  # pragma: no cover - numba is a dependency
+        pass
+
+
+def _run_shard(arguments):
+    config, shard = arguments
+    return _make_shard(config, shard)
+
+
+def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
+                       shape=(256, 256), density=None, scenes_per_shard=64,
+                       n_contributors=3, sigma=8.0,
+                       contributor_choice='nearest', label_dtype='float16',
+                       star_fraction=None, clumpy_fraction=None, n_workers=1,
+                       overwrite=False, progress_bar_enabled=True):
+    """
+    Simulate scenes and write model inputs and PCR labels as shards.
+
+    Resumable: shards already present (complete, since they are written
+    atomically) are skipped when the directory's manifest matches the
+    arguments. A directory holding a different training set is never
+    overwritten unless ``overwrite=True``.
+
+    Parameters
+    ----------
+    output_dir : str or path-like
+        The directory (created if needed).
+    n_scenes : int
+        The number of scenes (>= 1).
+    preset : str or `Preset`, optional
+        The instrument preset (the PAIS paper: ``'hst_f160w'``).
+    seed : int, optional
+        Master seed; scene j uses ``SeedSequence([seed, j])``.
+    shape : tuple of int, optional
+        The scene shape (h, w) (paper: 256 x 256).
+    density : float, optional
+        Sources per arcmin^2 (default: the preset's).
+    scenes_per_shard : int, optional
+        Scenes per ``.npz`` shard.
+    n_contributors : int, optional
+        PCR contributors per pixel (paper: 3).
+    sigma : float, optional
+        Width of the centre-of-mass Gaussians, pixels (paper: 8).
+    contributor_choice : {'nearest', 'most_flux'}, optional
+        Passed to `~pais_deblend.pcr.encode_pcr`.
+    label_dtype : {'float16', 'float32'}, optional
+        Storage type of the labels.
+    star_fraction, clumpy_fraction : float, optional
+        Override the preset's population fractions.
+    n_workers : int, optional
+        Processes writing shards in parallel.
+    overwrite : bool, optional
+        Replace an existing, different training set in ``output_dir``.
+    progress_bar_enabled : bool, optional
+        Show a progress bar (one step per shard).
+
+    Returns
+    -------
+    manifest : dict
+        The content of ``manifest.json``.
+    """
+    if not isinstance(output_dir, (str, os.PathLike)):
+        msg = f'output_dir must be a path, got {output_dir!r}'
+        raise TypeError(msg)
+    output_dir = os.fspath(output_dir)
+    preset = get_preset(preset)
+    n_scenes = check_positive_int(n_scenes, 'n_scenes')
+    seed = check_nonnegative_int(seed, 'seed')
+    as_generator(seed)
+    shape = check_shape(shape)
+    density = preset.density if density is None else check_density(density)
+    scenes_per_shard = check_positive_int(scenes_per_shard, 'scenes_per_shard')
+    n_contributors = check_positive_int(n_contributors, 'n_contributors')
+    check_in(contributor_choice, ('nearest', 'most_flux'), 'contributor_choice')
+    check_in(label_dtype, ('float16', 'float32'), 'label_dtype')
+    n_workers = check_positive_int(n_workers, 'n_workers')
+    from .scene import SceneSimulator
+
+    SceneSimulator(preset, shape=shape, density=density,
+                   star_fraction=star_fraction, clumpy_fraction=clumpy_fraction)
+
+    config = {
+        'preset': preset.name, 'seed': seed, 'n_scenes': n_scenes,
+        'shape': list(shape), 'density': density,
+        'scenes_per_shard': scenes_per_shard, 'n_contributors': n_contributors,
+        'sigma': float(sigma), 'contributor_choice': contributor_choice,
+        'label_dtype': label_dtype, 'star_fraction': star_fraction,
+        'clumpy_fraction': clumpy_fraction,
+    }
+    os.makedirs(output_dir, exist_ok=True)
+    manifest_path = os.path.join(output_dir, MANIFEST_NAME)
+    existing = _read_manifest(manifest_path) if os.path.exists(manifest_path) else None
+    n_shards = -(-n_scenes // scenes_per_shard)
+    if existing is not None:
+        same = all(existing.get(key) == config[key] for key in _CONFIG_KEYS)
+        if not same and not overwrite:
+            msg = (f'output_dir {output_dir!r} already holds a different '
+                   f'training set (see its {MANIFEST_NAME}); pass '
+                   f'overwrite=True to replace it')
+            raise FileExistsError(msg)
+        if overwrite:
+            _remove_training_set(output_dir)
+    elif any(name.startswith('shard_') for name in os.listdir(output_dir)):
+        if not overwrite:
+            msg = (f'output_dir {output_dir!r} holds shard files but no '
+                   f'manifest; pass overwrite=True to replace them')
+            raise FileExistsError(msg)
+        _remove_training_set(output_dir)
+
+    manifest = {
+        'format': _FORMAT, 'format_version': _FORMAT_VERSION,
+        **config,
+        'preset_parameters': preset.to_dict(),
+        'seed_scheme': 'scene j uses numpy.random.SeedSequence([seed, j])',
+        'package_version': package_version,
+        'n_bands': preset.n_bands, 'bands': list(preset.band_names),
+        'flux_unit': preset.unit,
+        'arrays': {
+            'image': 'float32 (n, h, w, b)',
+            'center_of_mass': f'{label_dtype} (n, h, w)',
+            'contribution_vectors': f'{label_dtype} (n, h, w, k, 2) (dy, dx)',
+            'contribution_maps': f'{label_dtype} (n, h, w, k) fractions',
+        },
+        'n_shards': n_shards, 'complete': False, 'shards': [],
+        'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+    }
+    config['output_dir'] = output_dir
+    _write_json(manifest_path, manifest)
+
+    entries = {}
+    todo = []
+    for shard in range(n_shards):
+        path = os.path.join(output_dir, _shard_name(shard))
+        if os.path.exists(path):
+            first = shard * scenes_per_shard
+            last = min(first + scenes_per_shard, n_scenes)
+            with np.load(path) as data:
+                n_sources = int(data['n_sources'].sum())
+            entries[shard] = _shard_entry(shard, first, last, n_sources)
+        else:
+            todo.append(shard)
+    bar_total = len(todo)
+    if n_workers == 1 or len(todo) <= 1:
+        results = (_make_shard(config, shard) for shard in todo)
+        for entry in progress_bar(results, desc='shards', total=bar_total,
+                                  enabled=progress_bar_enabled, unit='shard'):
+            entries[int(entry['file'][6:11])] = entry
+    else:
+        import multiprocessing
+
+        method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn'
+        context = multiprocessing.get_context(method)
+        with context.Pool(min(n_workers, len(todo)), initializer=_worker_init) as pool:
+            results = pool.imap_unordered(_run_shard,
+                                          [(config, shard) for shard in todo])
+            for entry in progress_bar(results, desc='shards', total=bar_total,
+                                      enabled=progress_bar_enabled, unit='shard'):
+                entries[int(entry['file'][6:11])] = entry
+    manifest['shards'] = [entries[shard] for shard in range(n_shards)]
+    manifest['n_sources'] = int(sum(e['n_sources'] for e in manifest['shards']))
+    manifest['complete'] = True
+    manifest['finished'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    _write_json(manifest_path, manifest)
+    return manifest
+
+
+def _read_manifest(path):
+    with open(path) as handle:
+        manifest = json.load(handle)
+    if manifest.get('format') != _FORMAT:
+        msg = f'{path!r} is not a pais_deblend training-set manifest'
+        raise ValueError(msg)
+    return manifest
+
+
+def _remove_training_set(directory):
+    for name in os.listdir(directory):
+        if (name.startswith('shard_') and '.npz' in name) or name == MANIFEST_NAME:
+            os.remove(os.path.join(directory, name))
+
+
+class TrainingSetReader:
+    """
+    Stream a training set written by `write_training_set` from disk.
+
+    Only one shard is in memory at a time. Labels are returned as float32.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The training-set directory.
+    require_complete : bool, optional
+        Raise if the set was not finished (default True).
+
+    Examples
+    --------
+    >>> reader = TrainingSetReader('train')                # doctest: +SKIP
+    >>> for batch in reader.batches(16, shuffle=True):     # doctest: +SKIP
+    ...     model.train_on_batch(batch['image'], ...)
+    """
+
+    def __init__(self, directory, *, require_complete=True):
+        self.directory = os.fspath(directory)
+        path = os.path.join(self.directory, MANIFEST_NAME)
+        if not os.path.exists(path):
+            msg = f'directory {self.directory!r} has no {MANIFEST_NAME}'
+            raise FileNotFoundError(msg)
+        self.manifest = _read_manifest(path)
+        if require_complete and not self.manifest.get('complete'):
+            msg = (f'the training set in {self.directory!r} is incomplete; '
+                   f'rerun write_training_set with the same arguments to '
+                   f'finish it')
+            raise ValueError(msg)
+
+    def __len__(self):
+        return sum(entry['n_scenes'] for entry in self.manifest['shards'])
+
+    @property
+    def shard_files(self):
+        """Paths of the shards, in order."""
+        return [os.path.join(self.directory, entry['file'])
+                for entry in self.manifest['shards']]
+
+    def read_shard(self, shard):
+        """
+        Load one shard.
+
+        Returns
+        -------
+        arrays : dict
+            The shard's arrays (labels as float32) plus ``'source_offsets'``
+            (n + 1,) so that scene k's sources are rows
+            ``source_offsets[k]:source_offsets[k + 1]`` of ``centers`` etc.
+        """
+        path = self.shard_files[shard]
+        with np.load(path) as data:
+            arrays = {key: data[key] for key in data.files}
+        for key in _LABEL_KEYS:
+            arrays[key] = arrays[key].astype(np.float32)
+        arrays['source_offsets'] = np.concatenate(
+            [[0], np.cumsum(arrays['n_sources'])])
+        return arrays
+
+    def iter_shards(self, *, shuffle=False, seed=None):
+        """Yield each shard's arrays (see `read_shard`)."""
+        order = np.arange(len(self.shard_files))
+        if shuffle:
+            as_generator(seed).shuffle(order)
+        for shard in order:
+            yield self.read_shard(int(shard))
+
+    def __iter__(self):
+        """Yield one dict per scene: image, labels, centers, scene_index."""
+        for arrays in self.iter_shards():
+            offsets = arrays['source_offsets']
+            for k in range(len(arrays['image'])):
+                yield {
+                    'image': arrays['image'][k],
+                    'center_of_mass': arrays['center_of_mass'][k],
+                    'contribution_vectors': arrays['contribution_vectors'][k],
+                    'contribution_maps': arrays['contribution_maps'][k],
+                    'centers': arrays['centers'][offsets[k]:offsets[k + 1]],
+                    'scene_index': int(arrays['scene_index'][k]),
+                }
+
+    def batches(self, batch_size, *, shuffle=False, seed=None, drop_last=False):
+        """
+        Yield batches of model inputs and labels, streaming shard by shard.
+
+        With ``shuffle`` the shard order and the scenes within each shard
+        are shuffled (a batch never spans two shards).
+
+        Yields
+        ------
+        batch : dict
+            ``image``, ``center_of_mass``, ``contribution_vectors``,
+            ``contribution_maps`` stacked along a first batch axis, and
+            ``scene_index``.
+        """
+        batch_size = check_positive_int(batch_size, 'batch_size')
+        rng = as_generator(seed)
+        keys = ('image', 'scene_index') + _LABEL_KEYS
+        for arrays in self.iter_shards(shuffle=shuffle, seed=rng):
+            order = np.arange(len(arrays['image']))
+            if shuffle:
+                rng.shuffle(order)
+            for start in range(0, len(order), batch_size):
+                chosen = order[start:start + batch_size]
+                if drop_last and len(chosen) < batch_size:
+                    continue
+                yield {key: arrays[key][chosen] for key in keys}
+
+
+def read_training_set(directory, **kwargs):
+    """Open a training set for streaming (see `TrainingSetReader`)."""
+    return TrainingSetReader(directory, **kwargs)
