@@ -234,14 +234,15 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         if not same and not overwrite:
             msg = (f'output_dir {output_dir!r} already holds a different '
                    f'training set (see its {MANIFEST_NAME}); pass '
-                   f'overwrite=True to replace it')
+                   f'overwrite=True (--overwrite) to replace it')
             raise FileExistsError(msg)
         if overwrite:
             _remove_training_set(output_dir)
     elif any(name.startswith('shard_') for name in os.listdir(output_dir)):
         if not overwrite:
             msg = (f'output_dir {output_dir!r} holds shard files but no '
-                   f'manifest; pass overwrite=True to replace them')
+                   f'manifest; pass overwrite=True (--overwrite) to replace '
+                   f'them')
             raise FileExistsError(msg)
         _remove_training_set(output_dir)
 
