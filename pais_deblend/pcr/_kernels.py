@@ -641,12 +641,13 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
     For each valid pixel p and slot k the target p + v_k goes to its
     nearest centre (label = index + 1); slot weights (softmax of the
     logits, or the fractions clipped to >= 0; NaN counts as 0) of slots
-    reaching the same centre are added; the result is sorted by weight,
-    largest first (ties: lower label), normalised in float64 and stored
-    as float32 with the largest weight set to 1 - (sum of the others) so
-    that the float64 sum of the stored weights is 1 to float32 rounding.
-    Contributors whose float32 weight is 0 are dropped (label 0; being
-    sorted they are always at the end). Fractions that are negative or
+    reaching the same centre are added. Contributors keep the order in
+    which they first appear among the slots (nearest first for a PCR from
+    `encode_pcr`). Weights are normalised in float64 and stored as
+    float32, the largest (the first one on ties) set to 1 - (sum of the
+    others) so that the float64 sum of the stored weights is 1 to float32
+    rounding. Contributors whose float32 weight is 0 are dropped and the
+    rest moved up (label 0 at the end). Fractions that are negative or
     not finite count as 0. Invalid pixels, pixels whose slots all have
     zero weight and slots whose vector is not finite are not attributed.
 
@@ -707,29 +708,30 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
                 continue
             if not math.isfinite(total):
                 n_used = 0
-            # sort by weight (desc), ties by label (asc)
-            for a in range(1, n_used):
-                m = a
-                while m > 0 and (values[m - 1] < values[m] or (
-                        values[m - 1] == values[m]
-                        and labels[m - 1] > labels[m])):
-                    values[m - 1], values[m] = values[m], values[m - 1]
-                    labels[m - 1], labels[m] = labels[m], labels[m - 1]
-                    m -= 1
+            # the largest weight (first one on ties) absorbs the float32
+            # rounding; zero float32 weights are dropped, order is kept
+            best = 0
+            for m in range(1, n_used):
+                if values[m] > values[best]:
+                    best = m
             rest = 0.0
+            pos = 0
+            best_pos = 0
             for m in range(n_used):
+                if m == best:
+                    best_pos = pos
+                    contributors[y, x, pos] = labels[m]
+                    pos += 1
+                    continue
                 w32 = np.float32(values[m] / total)
-                if m > 0 and w32 > 0:
+                if w32 > 0:
                     rest += np.float64(w32)
-                    weights[y, x, m] = w32
-                    contributors[y, x, m] = labels[m]
-                elif m > 0:
-                    weights[y, x, m] = 0
-                    contributors[y, x, m] = 0
+                    weights[y, x, pos] = w32
+                    contributors[y, x, pos] = labels[m]
+                    pos += 1
             if n_used > 0:
-                weights[y, x, 0] = np.float32(1.0 - rest)
-                contributors[y, x, 0] = labels[0]
-            for m in range(n_used, n):
+                weights[y, x, best_pos] = np.float32(1.0 - rest)
+            for m in range(pos, n):
                 weights[y, x, m] = 0
                 contributors[y, x, m] = 0
     return

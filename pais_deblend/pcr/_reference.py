@@ -137,9 +137,8 @@ def reference_decode(vectors, maps, valid, maps_are_logits, centers, *,
     Brute-force decoding (DESIGN 2, decoding steps 2-4).
 
     Every target is compared with every centre; slots reaching the same
-    centre are merged by looping over slot pairs; results are sorted with
-    `numpy.lexsort`. Processes ``chunk_rows`` rows at a time so memory is
-    O(chunk_rows w n N).
+    centre are merged by looping over slot pairs. Processes
+    ``chunk_rows`` rows at a time so memory is O(chunk_rows w n N).
 
     Returns
     -------
@@ -185,18 +184,25 @@ def reference_decode(vectors, maps, valid, maps_are_logits, centers, *,
         good = (total > 0) & np.isfinite(total)
         slot_w = np.where(good, slot_w, 0.0)
         labels = np.where(good & (slot_w > 0), labels, 0)
-        # sort by weight desc, then label asc; empty slots last
-        empty = labels == 0
-        order = np.lexsort((labels, -slot_w, empty), axis=-1)
-        slot_w = np.take_along_axis(slot_w, order, axis=-1)
-        labels = np.take_along_axis(labels, order, axis=-1)
         with np.errstate(invalid='ignore', divide='ignore'):
             w32 = np.where(good, slot_w / total, 0.0).astype(np.float32)
-        labels = np.where(w32 > 0, labels, 0)
-        rest = w32[..., 1:].astype(np.float64).sum(axis=-1)
-        w32[..., 0] = np.where(good[..., 0], (1.0 - rest).astype(np.float32),
-                               0.0)
-        labels[..., 0] = np.where(good[..., 0], labels[..., 0], 0)
+        # the largest weight (first on ties) absorbs the float32 rounding
+        best = np.argmax(slot_w, axis=-1)[..., None]
+        is_best = np.arange(n) == best
+        labels = np.where((w32 > 0) | is_best, labels, 0)
+        w32 = np.where(labels > 0, w32, np.float32(0))
+        others = np.where(is_best, 0.0, w32.astype(np.float64))
+        rest = np.zeros(others.shape[:-1])
+        for k in range(n):  # in slot order, as the kernel adds them
+            rest += others[..., k]
+        w32 = np.where(is_best, (1.0 - rest)[..., None].astype(np.float32),
+                       w32)
+        w32 = np.where(good, w32, np.float32(0))
+        labels = np.where(good, labels, 0)
+        # drop empty slots, keeping the order of the others
+        order = np.argsort(labels == 0, axis=-1, kind='stable')
+        labels = np.take_along_axis(labels, order, axis=-1)
+        w32 = np.take_along_axis(w32, order, axis=-1)
         contributors[rows] = labels
         weights[rows] = w32
     return contributors, weights

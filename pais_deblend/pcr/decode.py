@@ -30,11 +30,12 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     3. For each pixel p and slot k the target p + v_k is assigned to the
        nearest centre (exactly, in float64, ties to the lower label; the
        targets and the centres may lie outside the frame).
-    4. Slots reaching the same centre add their weights; the contributors
-       are sorted by weight, largest first (ties: lower label), and the
-       weights renormalised to sum to 1 (in float64, stored as float32
-       with the largest set to one minus the others so that their sum is
-       1 to float32 rounding).
+    4. Slots reaching the same centre add their weights (so at most ``n``
+       contributors remain); the weights are renormalised to sum to 1 in
+       float64 and stored as float32, the largest set to one minus the
+       others so that their sum is 1 to float32 rounding. Contributors
+       keep the order in which they first appear among the slots (nearest
+       first for a PCR from `encode_pcr`); empty slots come last.
 
     The nearest-centre look-up uses per-tile candidate lists (see
     `pais_deblend.pcr._kernels`), so decoding is O(h w n) and runs in a
