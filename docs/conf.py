@@ -26,6 +26,9 @@ automodapi_toctreedirnm = 'api'
 automodsumm_inherited_members = False
 autosummary_generate = True
 napoleon_use_rtype = False
+# 'Attributes' sections as :ivar: fields, so NamedTuple and dataclass fields
+# are not described twice (once by napoleon, once by autodoc)
+napoleon_use_ivar = True
 default_role = 'obj'
 nitpicky = False
 

@@ -394,7 +394,7 @@ def efficacy_summary(table):
     summary : dict
         ``n_sources``; ``n_evaluated`` (sources with positive reference
         flux); ``flux_mae`` and ``flux_mae_std`` (mean and standard
-        deviation of |decoded - true| total flux, the paper's "Total Source
+        deviation of the absolute decoded-minus-true total flux, the paper's "Total Source
         Flux (MAE)", over all sources); ``median_abs_relative_error``,
         ``mean_abs_relative_error`` and ``median_relative_error`` (bias);
         ``ks_statistic_mean``; ``ks_pvalue_mean`` and ``ks_pvalue_std``

@@ -114,8 +114,10 @@ def reconstruction_error(recovered_image, true_image):
 
 def blendedness(source_images, *, shape=None):
     """
-    Blendedness of each source, ``beta_i = 1 - (S_i . S_i) / (S_i . sum_j
-    S_j)``.
+    Blendedness of each source: one minus the overlap of the source with
+    itself over its overlap with the whole scene.
+
+    ``beta_i = 1 - (S_i . S_i) / (S_i . sum_j S_j)``.
 
     beta_i is 0 for an isolated source and grows towards 1 as the other
     sources dominate the pixels where source i has flux (Bosch et al. 2018
@@ -158,7 +160,7 @@ def flux_error_summary(relative_errors, values, *,
     Summarise relative flux errors in bins of a per-source quantity.
 
     DESIGN section 5 reports the per-source relative flux error as median
-    |error| and bias binned by blendedness (`blendedness`) and, for pairs,
+    absolute error and bias binned by blendedness (`blendedness`) and, for pairs,
     by separation (in PSF FWHM) and flux ratio; this helper does any of
     these.
 
@@ -181,7 +183,7 @@ def flux_error_summary(relative_errors, values, *,
     -------
     summary : `~astropy.table.Table`
         One row per bin with columns ``<name>_min``, ``<name>_max``,
-        ``n_sources``, ``median_abs_error`` (median of |error|), ``bias``
+        ``n_sources``, ``median_abs_error`` (median of the absolute error), ``bias``
         (median signed error), ``mean_error`` and ``std_error``; NaN where
         a bin is empty. ``meta`` holds ``n_sources``,
         ``median_abs_error`` and ``bias`` over all (finite) sources.
