@@ -325,7 +325,7 @@ def galsim_profile(population, i, band, psf):
                           .withFlux(flux['knots']))
     if not components:
         return None
-    return galsim.Convolve(galsim.Add(components), psf)
+    return galsim.Convolve(galsim.Add(components), psf, real_space=False)
 
 
 def draw_with_galsim(population, i, preset, slices):
