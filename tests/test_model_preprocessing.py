@@ -240,3 +240,35 @@ def test_batch_stream_is_deterministic(tmp_path):
     assert sorted(seen.tolist()) == list(range(6))
     with pytest.raises(ValueError, match='crop_size'):
         BatchStream(dataset, batch_size=1, crop_size=64).batch(0)
+
+
+def test_reads_simulation_training_set_format(tmp_path):
+    # the layout of pais_deblend.simulation.dataset shards: float16 labels,
+    # scene_index, concatenated catalog columns, no pixel weight
+    samples = [make_training_sample(*gaussian_scene(seed=s), sigma=3.0)
+               for s in range(3)]
+    n_sources = np.array([4, 4, 4])
+    np.savez(tmp_path / 'shard_00000.npz',
+             image=np.stack([s['image'] for s in samples]),
+             center_of_mass=np.stack(
+                 [s['center_of_mass'] for s in samples]).astype(np.float16),
+             contribution_vectors=np.stack(
+                 [s['contribution_vectors'] for s in samples]).astype(
+                     np.float16),
+             contribution_maps=np.stack(
+                 [s['contribution_maps'] for s in samples]).astype(
+                     np.float16),
+             scene_index=np.array([10, 11, 12]), n_sources=n_sources,
+             centers=np.zeros((12, 2)), flux=np.ones((12, 1)))
+    (tmp_path / 'manifest.json').write_text('{"preset": "hst_f160w"}')
+    dataset = ShardDataset(tmp_path)
+    assert len(dataset) == 3 and dataset.manifest['preset'] == 'hst_f160w'
+    assert dataset.seeds() == [10, 11, 12]
+    sample = dataset[1]
+    assert sample['seed'] == 11
+    # derived weight: pixels reached by source light
+    weight = sample['pixel_weight']
+    assert weight.shape == (32, 40) and 0 < weight.mean() <= 1
+    assert np.all(weight[samples[1]['pixel_weight'] > 0] == 1)
+    images, labels = BatchStream(dataset, batch_size=2, seed=0).batch(0)
+    assert labels['contribution_maps'].dtype == np.float32

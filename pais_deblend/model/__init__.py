@@ -9,22 +9,17 @@ TensorFlow; the names that need TensorFlow/Keras (install the ``model``
 extra) are imported on first use, so ``import pais_deblend.model`` itself
 stays light.
 
-Importing this subpackage sets the environment variable
-``TF_ENABLE_ONEDNN_OPTS=0`` unless it is already set (it has an effect only
-if TensorFlow has not been imported yet): TensorFlow 2.21's oneDNN
-convolution gradients crashed on varying input shapes.
+Known TensorFlow issue: with TensorFlow 2.21's oneDNN CPU kernels (the
+default), computing gradients *eagerly* on inputs of several different
+shapes in one process crashed (memory corruption in the oneDNN
+convolution backprop-filter primitive). Training here runs in a
+``tf.function`` with a fixed batch shape and is not affected, nor is
+inference (forward only, where oneDNN is about 2x faster). Export
+``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow is imported to avoid
+oneDNN altogether; the tests do so.
 """
 
 import importlib
-import os
-
-# TensorFlow 2.21's oneDNN convolution backprop-filter primitive corrupted
-# memory (segfaults, "double free") on this project's CPUs when a model
-# was run eagerly on several input shapes; the plain Eigen kernels are
-# correct. The switch must be set before TensorFlow is imported, so it is
-# set here, when the model subpackage is imported. Export
-# TF_ENABLE_ONEDNN_OPTS=1 beforehand to opt back in.
-os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
 # public name -> module that defines it
 _LAZY_NAMES = {

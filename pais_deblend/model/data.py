@@ -18,8 +18,12 @@ A *shard* is an ``.npz`` file holding the same keys stacked along a first
 sample axis (``image`` (S, h, w, b), ..., ``seed`` (S,)). Shards of the
 simulation dataset writer (`pais_deblend.simulation`) are read through the
 same interface: `ShardDataset` maps the key names listed in
-``KEY_ALIASES`` onto the names above, and derives ``pixel_weight`` from a
-noiseless image when a shard has no explicit weight.
+``KEY_ALIASES`` onto the names above (``scene_index`` serves as ``seed``),
+ignores extra arrays (catalog columns), and when a shard has no
+``pixel_weight`` derives it from a ``noiseless_image`` if present
+(flux above ``flux_threshold`` noise sigma), else from the labels: pixels
+whose C^m is not the equal share that `pais_deblend.pcr.encode_pcr`
+gives pixels without any source flux.
 
 `BatchStream` turns a dataset into batches that are a pure function of
 ``(seed, step)`` -- which samples, which flip/rotation, which crop -- so a
@@ -49,13 +53,13 @@ LABEL_KEYS = ('center_of_mass', 'contribution_vectors', 'contribution_maps',
 #: Alternative key names accepted in shards -> the names used here.
 KEY_ALIASES = {
     'images': 'image',
-    'flux': 'image',
     'contribution_vector': 'contribution_vectors',
     'contribution_map': 'contribution_maps',
     'weight': 'pixel_weight',
     'weights': 'pixel_weight',
     'flux_weight': 'pixel_weight',
     'seeds': 'seed',
+    'scene_index': 'seed',
     'noiseless': 'noiseless_image',
 }
 
@@ -209,7 +213,8 @@ class ShardDataset:
         The number of decoded shards kept in memory.
     flux_threshold : float, optional
         Used to derive ``pixel_weight`` from ``noiseless_image`` when a
-        shard has no weight (see `make_training_sample`).
+        shard has no weight (see `make_training_sample`, and the module
+        docstring for shards with neither).
 
     Attributes
     ----------
@@ -288,17 +293,19 @@ class ShardDataset:
         return arrays
 
     def _derive_weight(self, arrays):
-        if 'noiseless_image' not in arrays:
-            msg = (f'a shard holds neither pixel_weight nor noiseless_image '
-                   f'(it holds {sorted(arrays)}); one is needed to weight '
-                   'the C^v and C^m loss terms')
-            raise ValueError(msg)
-        weights = []
-        for image, noiseless in zip(arrays['image'],
-                                    arrays['noiseless_image']):
-            weights.append(_pixel_weight(noiseless, estimate_noise(image),
-                                         self.flux_threshold))
-        return np.stack(weights)
+        if 'noiseless_image' in arrays:
+            weights = []
+            for image, noiseless in zip(arrays['image'],
+                                        arrays['noiseless_image']):
+                weights.append(_pixel_weight(
+                    noiseless, estimate_noise(image), self.flux_threshold))
+            return np.stack(weights)
+        # Fallback: `encode_pcr` shares a pixel equally among its slots
+        # only where no source has flux, so non-uniform C^m marks the
+        # pixels reached by some source's (noiseless) light.
+        maps = np.asarray(arrays['contribution_maps'], dtype=np.float32)
+        spread = maps.max(axis=-1) - maps.min(axis=-1)
+        return (spread > 1e-3).astype(np.float32)
 
     def locate(self, index):
         """(shard, row) of sample ``index``."""
@@ -438,7 +445,13 @@ class BatchStream:
                                           softening=self.softening)
         sample.pop('seed', None)
         if self.augment:
-            sample = augment_sample(sample, random_transform(rng))
+            transform = random_transform(rng)
+            height, width = sample['image'].shape[:2]
+            if height != width and self.crop_size is None:
+                # keep the shape (batches must stack): half and full turns
+                # and flips only
+                transform = transform // 2 * 2
+            sample = augment_sample(sample, transform)
         if self.crop_size is not None:
             height, width = sample['image'].shape[:2]
             size = self.crop_size
