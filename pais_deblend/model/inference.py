@@ -94,7 +94,7 @@ def _compiled(model):
     return function
 
 
-def predict_pcr(model, image, *, tile_size=1024, overlap=None,
+def predict_pcr(model, image, *, tile_size=512, overlap=None,
                 noise_sigma=None, softening=DEFAULT_SOFTENING, mask=None,
                 progress_bar=False):
     """
@@ -111,7 +111,10 @@ def predict_pcr(model, image, *, tile_size=1024, overlap=None,
         Not modified.
     tile_size : int, optional
         The side of the tile cores, a multiple of the model's
-        downsampling factor.
+        downsampling factor. Larger tiles waste less time on overlaps but
+        need more memory: for the default network and a 4096 x 4096
+        image, 512 (the default) peaked at 2.2 GB resident memory and
+        1024 at 3.3 GB, 10 % faster.
     overlap : int, optional
         The margin around each core; default (and minimum for exact
         stitching) `default_overlap`. Must be a multiple of the
