@@ -63,7 +63,10 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     sigma : float, optional
         The width in pixels of the C^c Gaussians (paper: 8).
     contributor_choice : {'nearest', 'most_flux'}, optional
-        How each pixel's contributors are chosen (see above).
+        How each pixel's contributors are chosen (see above). The
+        encoding-efficacy benchmark finds ``'most_flux'`` far more faithful
+        (median relative flux error 5e-6 against 2e-3 with true centres;
+        see the PCR user guide); ``'nearest'`` is the paper's choice.
     shape : tuple of 2 int, optional
         The (h, w) frame shape; required for cutouts, checked against the
         array otherwise.
