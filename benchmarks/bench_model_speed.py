@@ -28,6 +28,9 @@ import time
 
 import numpy as np
 
+# sets TF_ENABLE_ONEDNN_OPTS=0 unless already set, before TensorFlow loads
+import pais_deblend.model  # noqa: F401
+
 
 def timed(function, repeat):
     best_wall = best_cpu = np.inf

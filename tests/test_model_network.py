@@ -15,6 +15,11 @@ os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 tf = pytest.importorskip('tensorflow')
 keras = pytest.importorskip('keras')
 
+# Keras 3 converts TensorFlow variables with np.array(x), which NumPy 2
+# flags (keras/src/backend/tensorflow/core.py); not ours to fix
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:__array__ implementation:DeprecationWarning')
+
 from pais_deblend.model import (PAISLoss, build_pais_model,  # noqa: E402
                                 load_model, predict_pcr,
                                 receptive_field_radius)

@@ -16,6 +16,11 @@ os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
 pytest.importorskip('tensorflow')
 
+# Keras 3 converts TensorFlow variables with np.array(x), which NumPy 2
+# flags (keras/src/backend/tensorflow/core.py); not ours to fix
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:__array__ implementation:DeprecationWarning')
+
 from pais_deblend.model import load_model, train  # noqa: E402
 from pais_deblend.version import version  # noqa: E402
 

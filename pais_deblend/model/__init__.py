@@ -9,17 +9,22 @@ TensorFlow; the names that need TensorFlow/Keras (install the ``model``
 extra) are imported on first use, so ``import pais_deblend.model`` itself
 stays light.
 
-Known TensorFlow issue: with TensorFlow 2.21's oneDNN CPU kernels (the
-default), computing gradients *eagerly* on inputs of several different
-shapes in one process crashed (memory corruption in the oneDNN
-convolution backprop-filter primitive). Training here runs in a
-``tf.function`` with a fixed batch shape and is not affected, nor is
-inference (forward only, where oneDNN is about 2x faster). Export
-``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow is imported to avoid
-oneDNN altogether; the tests do so.
+Known TensorFlow issue: TensorFlow 2.21's oneDNN CPU kernels (its
+default) corrupted memory (segfaults, "double free", failed alignment
+checks) when gradients were taken on inputs of several shapes in one
+process, and in a short training run with a validation pass. Importing
+this subpackage therefore sets ``TF_ENABLE_ONEDNN_OPTS=0`` unless the
+variable is already set; that takes effect only if TensorFlow has not been
+imported yet. The plain Eigen kernels are correct and about half as fast
+on CPU. Export ``TF_ENABLE_ONEDNN_OPTS=1`` beforehand to opt back in (at
+your own risk; forward passes did not crash in our runs).
 """
 
 import importlib
+import os
+
+# see the module docstring: must run before TensorFlow is imported
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
 # public name -> module that defines it
 _LAZY_NAMES = {

@@ -113,8 +113,8 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
         The side of the tile cores, a multiple of the model's
         downsampling factor. Larger tiles waste less time on overlaps but
         need more memory: for the default network and a 4096 x 4096
-        image, 512 (the default) peaked at 2.2 GB resident memory and
-        1024 at 3.3 GB, 10 % faster.
+        image, 512 (the default) peaked at about 2.2 GB resident memory
+        (whole process) and 1024 at 3.3 GB, about 10 % faster.
     overlap : int, optional
         The margin around each core; default (and minimum for exact
         stitching) `default_overlap`. Must be a multiple of the
