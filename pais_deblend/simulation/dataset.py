@@ -287,8 +287,9 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
     else:
         import multiprocessing
 
-        method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn'
-        context = multiprocessing.get_context(method)
+        # 'spawn': forking a process whose numba thread pool is running
+        # can deadlock the children
+        context = multiprocessing.get_context('spawn')
         with context.Pool(min(n_workers, len(todo)), initializer=_worker_init) as pool:
             results = pool.imap_unordered(_run_shard,
                                           [(config, shard) for shard in todo])
