@@ -211,21 +211,25 @@ class FourierRenderer:
         index = np.asarray(indices)
         uy = np.fft.fftfreq(size)             # cycles per pixel
         ux = np.fft.rfftfreq(size)
-        ky = (2 * math.pi / scale) * uy[:, None]   # rad per arcsec
-        kx = (2 * math.pi / scale) * ux[None, :]
+        ky = ((2 * math.pi / scale) * uy[:, None]).astype(np.float32)  # rad/arcsec
+        kx = ((2 * math.pi / scale) * ux[None, :]).astype(np.float32)
         psf_k = self._psf_k.get(size)
         if psf_k is None:
             k_norm = np.hypot(ky, kx)
             pixel = np.sinc(uy)[:, None] * np.sinc(ux)[None, :]
-            psf_k = [_interp(table, k_norm) * pixel for table in self._psf_tables]
+            psf_k = [(_interp(table, k_norm) * pixel).astype(np.float32)
+                     for table in self._psf_tables]
             self._psf_k[size] = psf_k
         origins = np.asarray([(y0, x0) for _, y0, x0 in stamps], dtype=float)
         cy = population.y[index] - origins[:, 0]
         cx = population.x[index] - origins[:, 1]
-        phase = (np.exp(-2j * math.pi * cy[:, None] * uy[None, :])[:, :, None]
-                 * np.exp(-2j * math.pi * cx[:, None] * ux[None, :])[:, None, :])
+        # single precision from here on: the stamps are stored as float32
+        phase = (np.exp(-2j * math.pi * cy[:, None] * uy[None, :]).astype(
+            np.complex64)[:, :, None]
+                 * np.exp(-2j * math.pi * cx[:, None] * ux[None, :]).astype(
+                     np.complex64)[:, None, :])
         flux = {key: value[index] for key, value in population.component_flux.items()}
-        profile = np.empty((n_bands,) + phase.shape, dtype=np.float64)
+        profile = np.empty((n_bands,) + phase.shape, dtype=np.float32)
         profile[...] = flux['star'].T[:, :, None, None]
         disk_rows = np.flatnonzero(flux['disk'].any(axis=1))
         if disk_rows.size:
@@ -234,8 +238,8 @@ class FourierRenderer:
                 population.axis_ratio[index[disk_rows]],
                 population.position_angle[index[disk_rows]])
             # exponential: (1 + (k r0)^2)^-1.5 with r0 = hlr / 1.67835
-            t = 1.0 + k2 * (1.0 / 1.6783469900166605 ** 2)
-            disk = 1.0 / (t * np.sqrt(t))
+            t = np.float32(1.0) + k2 * np.float32(1.0 / 1.6783469900166605 ** 2)
+            disk = np.float32(1.0) / (t * np.sqrt(t))
             profile[:, disk_rows] += (flux['disk'][disk_rows].T[:, :, None, None]
                                       * disk)
         bulge_rows = np.flatnonzero(flux['bulge'].any(axis=1))
@@ -250,7 +254,8 @@ class FourierRenderer:
                                   sersic_profile, n_sersic)
             with np.errstate(divide='ignore'):
                 log_k = 0.5 * np.log(k2)
-            bulge = np.interp(log_k, _LOG_K, table, left=1.0, right=0.0)
+            bulge = np.interp(log_k, _LOG_K, table, left=1.0, right=0.0).astype(
+                np.float32)
             profile[:, rows] += flux['bulge'][rows].T[:, :, None, None] * bulge
         spectrum = profile * phase
         for row in np.flatnonzero(flux['knots'].any(axis=1)):
@@ -261,12 +266,12 @@ class FourierRenderer:
             points = points @ (population.size[i] * matrix).T / scale
             knots = (np.exp(-2j * math.pi * uy[None, :] * points[:, 1:2]).T
                      @ np.exp(-2j * math.pi * ux[None, :] * points[:, 0:1]))
-            knots *= phase[row] / len(points)
+            knots = knots.astype(np.complex64) * (phase[row] / len(points))
             spectrum[:, row] += flux['knots'][row][:, None, None] * knots
         for b in range(n_bands):
             spectrum[b] *= psf_k[b]
         images = np.fft.irfft2(spectrum, s=(size, size), axes=(-2, -1))
-        return np.moveaxis(images, 0, -1).astype(np.float32)
+        return np.moveaxis(images, 0, -1).astype(np.float32, copy=False)
 
     @staticmethod
     def _transformed_k2(kx, ky, radius, axis_ratio, position_angle):
@@ -278,10 +283,10 @@ class FourierRenderer:
         beta = np.radians(position_angle)
         c, s = np.cos(beta), np.sin(beta)
         root_q = np.sqrt(axis_ratio)
-        s00 = c * c / root_q + s * s * root_q
-        s11 = s * s / root_q + c * c * root_q
-        s01 = c * s * (1.0 / root_q - root_q)
-        r = radius[:, None, None]
+        s00 = (c * c / root_q + s * s * root_q).astype(np.float32)
+        s11 = (s * s / root_q + c * c * root_q).astype(np.float32)
+        s01 = (c * s * (1.0 / root_q - root_q)).astype(np.float32)
+        r = radius.astype(np.float32)[:, None, None]
         tx = s00[:, None, None] * kx + s01[:, None, None] * ky
         ty = s01[:, None, None] * kx + s11[:, None, None] * ky
         return (r * r) * (tx * tx + ty * ty)
