@@ -96,3 +96,22 @@ def test_resume_matches_uninterrupted_run(dataset_dir, reference_run,
               **dict(COMMON, seed=3))
     with pytest.raises(ValueError, match='steps'):
         train(dataset_dir, tmp_path / 'other', steps=0, **COMMON)
+
+
+def test_train_command(dataset_dir, tmp_path, capsys):
+    import argparse
+
+    from pais_deblend.cli import train as train_command
+
+    parser = argparse.ArgumentParser()
+    train_command.add_parser(parser.add_subparsers(dest='command'))
+    args = parser.parse_args([
+        'train', str(dataset_dir), str(tmp_path / 'cli'), '--steps', '1',
+        '--batch-size', '2', '--crop-size', '16', '--filters', '4', '8',
+        '--attention-window', '3', '--validation-samples', '1',
+        '--no-progress'])
+    args.run(args)
+    assert 'trained 1 steps' in capsys.readouterr().out
+    card = json.loads((tmp_path / 'cli' / 'model_card.json').read_text())
+    assert card['architecture']['filters'] == [4, 8]
+    assert card['training']['crop_size'] == 16

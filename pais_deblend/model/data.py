@@ -207,8 +207,7 @@ class ShardDataset:
     Parameters
     ----------
     source : str, path-like or sequence of them
-        A directory (all ``*.npz`` files in it, recursively), or shard
-        files.
+        A directory (all ``*.npz`` files directly in it), or shard files.
     cache_size : int, optional
         The number of decoded shards kept in memory.
     flux_threshold : float, optional
@@ -231,8 +230,7 @@ class ShardDataset:
         if isinstance(source, (str, os.PathLike)):
             source = os.fspath(source)
             if os.path.isdir(source):
-                files = sorted(glob.glob(os.path.join(source, '**', '*.npz'),
-                                         recursive=True))
+                files = sorted(glob.glob(os.path.join(source, '*.npz')))
                 manifest = os.path.join(source, 'manifest.json')
                 if os.path.exists(manifest):
                     with open(manifest) as handle:

@@ -1,0 +1,89 @@
+"""
+``pais-deblend train``: train the PAIS network on a training set written by
+``pais-deblend simulate`` (resumable; writes ``model.keras`` and
+``model_card.json``).
+"""
+
+import json
+
+__all__ = ['add_parser', 'run']
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        'train',
+        help='train the PAIS network on a simulated training set',
+        description=('Train the PAIS network on the .npz shards of a '
+                     'training set, checkpointing as it goes; rerunning the '
+                     'same command resumes from the last checkpoint. Writes '
+                     'model.keras and model_card.json to the output '
+                     'directory.'))
+    parser.add_argument('dataset_dir', help='training-set directory')
+    parser.add_argument('output_dir', help='directory for the model, model '
+                        'card and checkpoints')
+    parser.add_argument('--steps', type=int, default=1000,
+                        help='total optimisation steps (default: %(default)s)')
+    parser.add_argument('--batch-size', type=int, default=8,
+                        help='batch size (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of weights, batches and augmentation '
+                        '(default: %(default)s)')
+    parser.add_argument('--learning-rate', type=float, default=1e-3,
+                        help='Adam learning rate (default: %(default)s)')
+    parser.add_argument('--crop-size', type=int, default=None,
+                        help='train on random square crops of this size')
+    parser.add_argument('--validation-dir', default=None,
+                        help='held-out training set (default: the last '
+                        'shards of DATASET_DIR)')
+    parser.add_argument('--validation-fraction', type=float, default=0.1,
+                        help='fraction of shards held out without '
+                        '--validation-dir (default: %(default)s)')
+    parser.add_argument('--validation-samples', type=int, default=256,
+                        help='at most this many validation samples '
+                        '(default: %(default)s)')
+    parser.add_argument('--checkpoint-every', type=int, default=100,
+                        help='steps between checkpoints (default: '
+                        '%(default)s)')
+    parser.add_argument('--filters', type=int, nargs='+', default=None,
+                        help='encoder filters per scale (default: 8 16 32 32)')
+    parser.add_argument('--attention-window', type=int, default=None,
+                        help='attention window (default: 5)')
+    parser.add_argument('--preset', default=None,
+                        help="preset recorded in the model card (default: "
+                        "the training set's)")
+    parser.add_argument('--name', default='pais',
+                        help='model name in the card (default: %(default)s)')
+    parser.add_argument('--no-augment', action='store_true',
+                        help='no random flips and rotations')
+    parser.add_argument('--restart', action='store_true',
+                        help='ignore an existing checkpoint and start afresh')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='hide the progress bar')
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args):
+    from ..model import train
+
+    model_options = {}
+    if args.filters is not None:
+        model_options['filters'] = list(args.filters)
+    if args.attention_window is not None:
+        model_options['attention_window'] = args.attention_window
+    card = train(
+        args.dataset_dir, args.output_dir, steps=args.steps,
+        batch_size=args.batch_size, seed=args.seed,
+        validation_dir=args.validation_dir,
+        validation_fraction=args.validation_fraction,
+        validation_samples=args.validation_samples,
+        checkpoint_every=args.checkpoint_every, resume=not args.restart,
+        progress_bar=not args.no_progress,
+        learning_rate=args.learning_rate, crop_size=args.crop_size,
+        augment=not args.no_augment, model_options=model_options or None,
+        preset=args.preset, name=args.name)
+    metrics = json.dumps({k: round(v, 5) for k, v in
+                          card['validation']['metrics'].items()})
+    print(f"trained {card['training']['steps']} steps in "
+          f"{card['training']['wall_time_s']:.1f} s; validation {metrics}; "
+          f"wrote {args.output_dir}/model.keras and model_card.json")
