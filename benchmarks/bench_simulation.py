@@ -125,7 +125,9 @@ def _efficacy_worker(arguments):
                                   data=scene.image.astype(np.float64),
                                   n_contributors=3, contributor_choice=choice)
         tables.append(table)
-    return vstack(tables)
+    for table in tables:
+        table.meta.clear()
+    return vstack(tables, metadata_conflicts='silent')
 
 
 def bench_efficacy(n_scenes, processes):
@@ -141,9 +143,11 @@ def bench_efficacy(n_scenes, processes):
         jobs = [(int(c[0]), len(c), choice) for c in chunks if len(c)]
         if processes > 1:
             with context.Pool(processes) as pool:
-                table = vstack(pool.map(_efficacy_worker, jobs))
+                table = vstack(pool.map(_efficacy_worker, jobs),
+                               metadata_conflicts='silent')
         else:
-            table = vstack([_efficacy_worker(job) for job in jobs])
+            table = vstack([_efficacy_worker(job) for job in jobs],
+                           metadata_conflicts='silent')
         summary = efficacy_summary(table)
         summary['seconds'] = time.perf_counter() - start
         summary['load'] = load()

@@ -92,7 +92,8 @@ def _bbox(mask):
 
 def scarlet_fraction_maps(data, centers, *, psf_fwhm=None, psf=None,
                           noise_sigma=None, max_iter=200, e_rel=1e-4,
-                          band=None, progress_bar=False, validate=False):
+                          band=None, min_corr=0.5, progress_bar=False,
+                          validate=False):
     """
     Fit scarlet2 at given positions and return each source's fraction M_i.
 
@@ -123,6 +124,13 @@ def scarlet_fraction_maps(data, centers, *, psf_fwhm=None, psf=None,
         Relative-change convergence criterion.
     band : int or None, optional
         Band from which M_i is computed; None uses the sum over bands.
+    min_corr : float, optional
+        Passed to ``scarlet2.init.from_gaussian_moments``: a source's box
+        grows while the colour of its edge correlates with its centre's at
+        least this well (and the edge is above 3 sigma). scarlet2's default,
+        0.99, stops large galaxies with colour gradients (red bulge, blue
+        disk) at a box much smaller than their light; pixels outside every
+        box are left unattributed.
     progress_bar : bool, optional
         Show scarlet2's progress bar.
     validate : bool, optional
@@ -185,7 +193,7 @@ def scarlet_fraction_maps(data, centers, *, psf_fwhm=None, psf=None,
     try:
         scene, observation, fitted = _fit(sc2, jnp, constraints, image, centers,
                                           psf_cube, noise_sigma, max_iter,
-                                          e_rel, progress_bar)
+                                          e_rel, progress_bar, min_corr)
     finally:
         sc2.set_validation(previous)
 
@@ -214,7 +222,7 @@ def scarlet_fraction_maps(data, centers, *, psf_fwhm=None, psf=None,
 
 
 def _fit(sc2, jnp, constraints, image, centers, psf_cube, noise_sigma,
-         max_iter, e_rel, progress_bar):
+         max_iter, e_rel, progress_bar, min_corr):
     n_bands = image.shape[2]
     cube = np.moveaxis(image, 2, 0)
     weights = np.ones_like(cube) / noise_sigma[:, None, None] ** 2
@@ -227,7 +235,7 @@ def _fit(sc2, jnp, constraints, image, centers, psf_cube, noise_sigma,
             position = jnp.asarray(center)
             try:
                 spectrum, morphology = sc2.init.from_gaussian_moments(
-                    observation, position, min_corr=0.99)
+                    observation, position, min_corr=min_corr)
             except Exception:  # blended or faint: start as a point source
                 spectrum = sc2.init.pixel_spectrum(observation, position)
                 morphology = sc2.init.compact_morphology()
