@@ -251,8 +251,12 @@ def test_random_pcr_gives_a_valid_segmentation(seed, n, n_centers, logits):
     image[rng.random(shape) < 0.1] = np.nan
     centers = None if n_centers == 0 else rng.uniform(-5, 15, (n_centers, 2))
     segmentation = decode_pcr(pcr, image, centers=centers, threshold=0.3)
-    # the full validation of PartialSegmentationImage accepts it
-    PartialSegmentationImage(segmentation.contributors, segmentation.weights)
+    # the full validation of PartialSegmentationImage accepts it, and the
+    # dominant map the decoder computed is the one the class derives
+    rebuilt = PartialSegmentationImage(segmentation.contributors,
+                                       segmentation.weights)
+    np.testing.assert_array_equal(rebuilt.data, segmentation.data)
+    np.testing.assert_array_equal(rebuilt.labels, segmentation.labels)
     contributors, weights = segmentation.contributors, segmentation.weights
     assert not contributors[np.isnan(image)].any()
     assert weights.min() >= 0 and weights.max() <= 1

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pais_deblend.pcr import _kernels as kernels
 from pais_deblend.pcr import _reference as reference
 from pais_deblend.pcr import encode_pcr
+from pais_deblend.segmentation._reference import dominant_labels_reference
 
 
 def random_centers(rng, n_centers, shape, *, outside=5.0, integer=False):
@@ -73,8 +74,12 @@ def _kernel_decode(vectors, maps, valid, logits, centers, tile=8.0,
                               margin=margin)
     contributors = np.empty(maps.shape, dtype=np.int32)
     weights = np.empty(maps.shape, dtype=np.float32)
+    dominant = np.empty(maps.shape[:2], dtype=np.int32)
     kernels.decode(vectors, maps, valid, logits, *index.arguments,
-                   contributors, weights)
+                   contributors, weights, dominant)
+    # the kernel's dominant map follows PartialSegmentationImage's rule
+    np.testing.assert_array_equal(
+        dominant, dominant_labels_reference(contributors, weights))
     return contributors, weights
 
 

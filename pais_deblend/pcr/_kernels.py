@@ -634,7 +634,7 @@ def _softmax(maps, y, x, out):
 @numba.njit(parallel=True, cache=True, error_model='numpy')
 def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
            candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
-           contributors, weights):
+           contributors, weights, dominant):
     """
     Decode C^v and C^m into contributor labels and weights.
 
@@ -651,8 +651,9 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
     not finite count as 0. Invalid pixels, pixels whose slots all have
     zero weight and slots whose vector is not finite are not attributed.
 
-    The outputs ``contributors`` (h, w, n) int32 and ``weights``
-    (h, w, n) float32 are filled in place: allocating them in NumPy lets
+    The outputs ``contributors`` (h, w, n) int32, ``weights``
+    (h, w, n) float32 and ``dominant`` (h, w) int32 (the label of the
+    largest weight, 0 if none) are filled in place: allocating them in NumPy lets
     it request transparent huge pages, which makes their first touch
     several times cheaper than numba's own allocation on large frames.
     """
@@ -702,6 +703,7 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
                 # the common case: a single contributor
                 contributors[y, x, 0] = labels[0]
                 weights[y, x, 0] = 1.0
+                dominant[y, x] = labels[0]
                 for m in range(1, n):
                     contributors[y, x, m] = 0
                     weights[y, x, m] = 0
@@ -731,6 +733,15 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
                     pos += 1
             if n_used > 0:
                 weights[y, x, best_pos] = np.float32(1.0 - rest)
+            # the same rule as PartialSegmentationImage's dominant map, on
+            # the stored float32 weights: largest, earlier slot on ties
+            top_label = 0
+            top_weight = np.float32(0.0)
+            for m in range(pos):
+                if weights[y, x, m] > top_weight:
+                    top_weight = weights[y, x, m]
+                    top_label = contributors[y, x, m]
+            dominant[y, x] = top_label
             for m in range(pos, n):
                 weights[y, x, m] = 0
                 contributors[y, x, m] = 0

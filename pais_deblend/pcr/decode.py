@@ -75,15 +75,15 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     TypeError, ValueError
         For bad input; the message names the parameter.
     """
-    contributors, weights, centers = _decode_arrays(
+    contributors, weights, dominant, centers = _decode_arrays(
         pcr, data, centers=centers, footprint=footprint, mask=mask,
         threshold=threshold, min_separation=min_separation)
     from ..segmentation import PartialSegmentationImage
 
     center_dict = {i + 1: (float(cy), float(cx))
                    for i, (cy, cx) in enumerate(centers)}
-    return PartialSegmentationImage(contributors, weights,
-                                    centers=center_dict, check=False)
+    return PartialSegmentationImage._from_valid_arrays(
+        contributors, weights, dominant, centers=center_dict)
 
 
 def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
@@ -95,6 +95,8 @@ def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
     -------
     contributors : (h, w, n) int32
     weights : (h, w, n) float32
+    dominant : (h, w) int32
+        The dominant-source label map.
     centers : (N, 2) float64
     """
     if not isinstance(pcr, PCR):
@@ -112,17 +114,19 @@ def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
     n = pcr.n_contributors
     if len(centers) == 0:
         return (np.zeros((height, width, n), dtype=np.int32),
-                np.zeros((height, width, n), dtype=np.float32), centers)
+                np.zeros((height, width, n), dtype=np.float32),
+                np.zeros((height, width), dtype=np.int32), centers)
 
     from . import _kernels
 
     index = _kernels.TileIndex(centers, pcr.shape, 1, tile=12.0)
     contributors = np.empty((height, width, n), dtype=np.int32)
     weights = np.empty((height, width, n), dtype=np.float32)
+    dominant = np.empty((height, width), dtype=np.int32)
     _kernels.decode(pcr.contribution_vectors, pcr.contribution_maps, valid,
                     pcr.maps_are_logits, *index.arguments, contributors,
-                    weights)
-    return contributors, weights, centers
+                    weights, dominant)
+    return contributors, weights, dominant, centers
 
 
 def _valid_pixels(data, footprint, mask):

@@ -97,6 +97,22 @@ class PartialSegmentationImage(SegmentationImage):
         self._deblend_label_map = {}
         self._set_dominant(_kernels.dominant_labels(contributors, weights))
 
+    @classmethod
+    def _from_valid_arrays(cls, contributors, weights, dominant, *,
+                           centers=None):
+        """
+        Build from arrays a kernel guarantees to be valid, including the
+        dominant map it computed with the same rule (saves a pass over the
+        frame on survey-size images).
+        """
+        self = cls.__new__(cls)
+        self._contributors = contributors
+        self._weights = weights
+        self._centers = _as_centers(centers)
+        self._deblend_label_map = {}
+        self._set_dominant(dominant)
+        return self
+
     def _set_dominant(self, dominant):
         # photutils finds labels with np.unique, ~0.5 s on a 4096**2 map;
         # a presence table over the known label range is ~30x faster.
