@@ -102,7 +102,8 @@ def test_most_flux_prefers_a_bright_distant_source():
                         [15.0, 30.0]])
     images = gaussian_sources(centers, scales=[1.0, 1.0, 1.0, 8.0],
                               fluxes=[1.0, 1.0, 1.0, 100.0])
-    near = encode_pcr(images, centers, n_contributors=2)
+    near = encode_pcr(images, centers, n_contributors=2,
+                      contributor_choice='nearest')
     most = encode_pcr(images, centers, n_contributors=2,
                       contributor_choice='most_flux')
     # pixel (15, 12): nearest are sources 0 and 1, the bright source 3

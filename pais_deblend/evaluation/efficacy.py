@@ -208,7 +208,7 @@ def _r90_window(r90, center, shape):
 
 def encoding_efficacy(source_images, centers, *, data=None, shape=None,
                       n_contributors=3, sigma=8.0,
-                      contributor_choice='nearest', **encode_kwargs):
+                      contributor_choice='most_flux', **encode_kwargs):
     """
     Encoding efficacy of the PCR on one image, one row per source.
 
@@ -255,7 +255,7 @@ def encoding_efficacy(source_images, centers, *, data=None, shape=None,
     sigma : float, optional
         Width of the centre-of-mass Gaussians, pixels (paper: 8). It does
         not affect the round trip with true centres.
-    contributor_choice : {'nearest', 'most_flux'}, optional
+    contributor_choice : {'most_flux', 'nearest'}, optional
         How `~pais_deblend.pcr.encode_pcr` picks each pixel's contributors.
     **encode_kwargs
         Further keyword arguments for `~pais_deblend.pcr.encode_pcr`.
