@@ -16,6 +16,7 @@ __all__ = ['main']
 SUBCOMMANDS = {
     'example': 'example',
     'simulate': 'simulate',
+    'train': 'train',
 }
 
 
