@@ -31,6 +31,10 @@ napoleon_use_rtype = False
 napoleon_use_ivar = True
 default_role = 'obj'
 nitpicky = False
+# numpydoc type fields such as "ndarray, shape (h, w)" make Sphinx try to
+# cross-reference the word "shape", which several classes define; those
+# ambiguous automatic references are harmless, so their warning is muted.
+suppress_warnings = ['ref.python']
 
 # The docs are built offline: no intersphinx inventories are fetched, so
 # cross-references to numpy/astropy/photutils render as plain literals.

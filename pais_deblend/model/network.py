@@ -193,6 +193,9 @@ class PAISModel(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """
+        Rebuild the model from the dictionary made by ``get_config``.
+        """
         return cls(**config)
 
 
