@@ -59,7 +59,9 @@ def test_shard_content_matches_scene_and_encoder(written):
     offsets = arrays['source_offsets']
     np.testing.assert_array_equal(arrays['centers'][offsets[1]:offsets[2]],
                                   scene.centers)
-    pcr = encode_pcr(scene.source_cutouts(), scene.centers, shape=SHAPE)
+    assert manifest['contributor_choice'] == 'most_flux'
+    pcr = encode_pcr(scene.source_cutouts(), scene.centers, shape=SHAPE,
+                     contributor_choice='most_flux')
     np.testing.assert_allclose(arrays['contribution_maps'][1],
                                pcr.contribution_maps, atol=1e-3)
     np.testing.assert_allclose(arrays['center_of_mass'][1], pcr.center_of_mass,

@@ -32,7 +32,7 @@ def add_parser(subparsers):
                         help='scenes per shard (default: %(default)s)')
     parser.add_argument('--n-contributors', type=int, default=3,
                         help='PCR contributors per pixel (default: %(default)s)')
-    parser.add_argument('--contributor-choice', default='nearest',
+    parser.add_argument('--contributor-choice', default='most_flux',
                         choices=('nearest', 'most_flux'),
                         help='how the PCR picks contributors (default: '
                         '%(default)s)')

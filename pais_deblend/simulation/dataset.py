@@ -148,7 +148,7 @@ def _run_shard(arguments):
 def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                        shape=(256, 256), density=None, scenes_per_shard=64,
                        n_contributors=3, sigma=8.0,
-                       contributor_choice='nearest', label_dtype='float16',
+                       contributor_choice='most_flux', label_dtype='float16',
                        star_fraction=None, clumpy_fraction=None, n_workers=1,
                        overwrite=False, progress_bar_enabled=True):
     """
@@ -180,7 +180,11 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
     sigma : float, optional
         Width of the centre-of-mass Gaussians, pixels (paper: 8).
     contributor_choice : {'nearest', 'most_flux'}, optional
-        Passed to `~pais_deblend.pcr.encode_pcr`.
+        Passed to `~pais_deblend.pcr.encode_pcr`. ``'most_flux'`` (the
+        default) measured better than the paper's ``'nearest'`` on 500
+        ``hst_f160w`` scenes: encoding-efficacy flux MAE 0.167 +- 0.172
+        against 0.232 +- 0.523 e/s, KS p 0.91 +- 0.27 against 0.87 +- 0.32
+        (``benchmarks/bench_simulation.py``).
     label_dtype : {'float16', 'float32'}, optional
         Storage type of the labels.
     star_fraction, clumpy_fraction : float, optional
