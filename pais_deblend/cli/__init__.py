@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     'example': 'example',
     'simulate': 'simulate',
     'train': 'train',
+    'benchmark': 'benchmark',
 }
 
 
