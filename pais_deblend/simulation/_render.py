@@ -263,9 +263,14 @@ class FourierRenderer:
             matrix = shear_matrix(population.axis_ratio[i],
                                   population.position_angle[i])
             points = knot_positions(population.n_knots[i], population.knot_seed[i])
-            points = points @ (population.size[i] * matrix).T / scale
-            knots = (np.exp(-2j * math.pi * uy[None, :] * points[:, 1:2]).T
-                     @ np.exp(-2j * math.pi * ux[None, :] * points[:, 0:1]))
+            factor = population.size[i] / scale
+            knot_x = factor * (matrix[0, 0] * points[:, 0] + matrix[0, 1] * points[:, 1])
+            knot_y = factor * (matrix[1, 0] * points[:, 0] + matrix[1, 1] * points[:, 1])
+            # sum over knots of exp(-2 pi i (uy y_j + ux x_j)); einsum without
+            # BLAS: a threaded BLAS would spin idle threads on a shared machine
+            knots = np.einsum('ky,kx->yx',
+                              np.exp(-2j * math.pi * knot_y[:, None] * uy[None, :]),
+                              np.exp(-2j * math.pi * knot_x[:, None] * ux[None, :]))
             knots = knots.astype(np.complex64) * (phase[row] / len(points))
             spectrum[:, row] += flux['knots'][row][:, None, None] * knots
         for b in range(n_bands):
