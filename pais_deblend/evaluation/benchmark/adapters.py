@@ -20,6 +20,7 @@ import math
 import os
 import subprocess
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -140,8 +141,8 @@ class SepMethod(Method):
     """
     sep (the SExtractor library): ``sep.extract(..., segmentation_map=True)``
     with the shared filter and absolute threshold; ``flux`` is the Kron
-    flux (``sep.kron_radius`` + ``sep.sum_ellipse``, 2.5 Kron radii, a
-    circle of radius 1.75 px for tiny sources), ``flux_segment`` the sum
+    flux (``sep.kron_radius`` + ``sep.sum_ellipse`` over 2.5 Kron radii,
+    at least 3.5, as SExtractor's ``FLUX_AUTO``), ``flux_segment`` the sum
     over the segment; sep's own isophotal ``flux`` is kept as
     ``flux_isophotal``.
     """
@@ -178,16 +179,12 @@ class SepMethod(Method):
         x, y = objects['x'], objects['y']
         a, b, theta = objects['a'], objects['b'], objects['theta']
         kron_radius, _ = sep.kron_radius(data, x, y, a, b, theta, 6.0)
-        kron_radius = np.where(np.isfinite(kron_radius) & (kron_radius > 0),
-                               kron_radius, 1.0)
-        flux, _, _ = sep.sum_ellipse(data, x, y, a, b, theta,
-                                     settings.kron_factor * kron_radius,
+        kron_radius = np.where(np.isfinite(kron_radius), kron_radius, 0.0)
+        # SExtractor's FLUX_AUTO aperture: kron_factor Kron radii, at least
+        # 3.5 (PHOT_AUTOPARAMS 2.5, 3.5), in units of a and b
+        scale = np.maximum(settings.kron_factor * kron_radius, 3.5)
+        flux, _, _ = sep.sum_ellipse(data, x, y, a, b, theta, scale,
                                      subpix=1)
-        r_min = 1.75
-        small = kron_radius * np.sqrt(a * b) < r_min
-        if np.any(small):
-            flux[small] = sep.sum_circle(data, x[small], y[small], r_min,
-                                         subpix=1)[0]
         segmentation = SegmentationImage(segmap)
         return MethodOutput(segmentation, _catalog(
             labels, y, x, flux, segment_fluxes(segmentation, data, labels),
@@ -290,21 +287,23 @@ class SExtractorMethod(Method):
             command = [program, path('image.fits'), '-c', path('empty.sex')]
             for key, value in options.items():
                 command += [f'-{key}', value]
-            process = subprocess.Popen(command, cwd=directory,
-                                       stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE)
-            try:
-                _, stderr = process.communicate(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
-                raise
-            try:
-                rusage = os.wait4(process.pid, os.WNOHANG)[2]
-                peak = rusage.ru_maxrss * 1024
-            except ChildProcessError:  # already reaped by communicate
-                peak = None
+            # waited for with os.wait4 (not communicate) to get the child's
+            # resource usage; a timer kills it after ``timeout`` seconds
+            with open(path('stderr.txt'), 'wb') as error_file:
+                process = subprocess.Popen(command, cwd=directory,
+                                           stdout=subprocess.DEVNULL,
+                                           stderr=error_file)
+                timer = threading.Timer(self.timeout, process.kill)
+                timer.start()
+                try:
+                    _, status, rusage = os.wait4(process.pid, 0)
+                finally:
+                    timer.cancel()
+                process.returncode = os.waitstatus_to_exitcode(status)
+            peak = rusage.ru_maxrss * 1024  # kilobytes on Linux
             if process.returncode != 0:
+                with open(path('stderr.txt'), 'rb') as error_file:
+                    stderr = error_file.read()
                 msg = (f'{program} failed with status {process.returncode}: '
                        f'{stderr.decode(errors="replace").strip()[-500:]}')
                 raise RuntimeError(msg)

@@ -310,11 +310,12 @@ def _flux_stats(errors):
 
 def _select_methods(methods, suite):
     if methods is None:
-        names = [name for name, method in METHODS.items() if method.default]
-        if suite.methods is not None:
-            names = [name for name in names if name in suite.methods]
-        return [get_method(name) for name in names]
-    return [get_method(name) for name in methods]
+        chosen = [method for method in METHODS.values() if method.default]
+    else:
+        chosen = [get_method(name) for name in methods]
+    if suite.methods is not None:
+        chosen = [method for method in chosen if method.name in suite.methods]
+    return chosen
 
 
 def _pick_example(images):
@@ -342,8 +343,8 @@ def run_benchmark(methods=None, suites=None, *, quick=False, output_dir=None,
     ----------
     methods : sequence of str or `Method`, optional
         Registered method names (see `available_methods`); default: every
-        default method (each suite may restrict its defaults, e.g.
-        ``encoding`` runs ``pcr_ceiling`` only). Methods whose optional
+        default method. A suite with a ``methods`` list runs only those
+        (``encoding`` runs ``pcr_ceiling`` only). Methods whose optional
         dependency or program is missing are skipped with an
         `~pais_deblend.utils.exceptions.OptionalDependencyWarning`;
         oracles are skipped on images without the truth they need.

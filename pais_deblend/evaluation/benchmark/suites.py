@@ -62,7 +62,7 @@ class Suite:
     profile_metrics : bool
         Whether the per-source r90 KS test (paper Table 2) is computed.
     methods : tuple of str or None
-        Methods run on this suite by default (None: every default method).
+        The only methods run on this suite (None: any method).
     """
 
     name = None
