@@ -48,6 +48,7 @@ MANIFEST_NAME = 'manifest.json'
 _FORMAT = 'pais_deblend.training_set'
 _FORMAT_VERSION = 1
 _LABEL_KEYS = ('center_of_mass', 'contribution_vectors', 'contribution_maps')
+_THREAD_VARIABLES = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')
 _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
                 'contributor_choice', 'label_dtype', 'star_fraction',
@@ -294,7 +295,19 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         # 'spawn': forking a process whose numba thread pool is running
         # can deadlock the children
         context = multiprocessing.get_context('spawn')
-        with context.Pool(min(n_workers, len(todo)), initializer=_worker_init) as pool:
+        # one BLAS thread per worker: idle BLAS threads spin and steal the
+        # cores the other workers need
+        saved = {key: os.environ.get(key) for key in _THREAD_VARIABLES}
+        os.environ.update({key: '1' for key in _THREAD_VARIABLES})
+        try:
+            pool = context.Pool(min(n_workers, len(todo)), initializer=_worker_init)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        with pool:
             results = pool.imap_unordered(_run_shard,
                                           [(config, shard) for shard in todo])
             for entry in progress_bar(results, desc='shards', total=bar_total,
