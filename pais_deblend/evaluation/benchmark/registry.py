@@ -190,6 +190,9 @@ class Method:
     quick_max_images : int or None
         In quick mode, run on at most this many images per suite (evenly
         spread over the suite); for slow methods.
+    quick_suites : tuple of str or None
+        In quick mode, run only on these suites (None: all); for methods
+        whose per-image-shape compilation dominates a quick run.
     default : bool
         Whether ``run_benchmark`` runs it when no methods are named.
     """
@@ -203,6 +206,7 @@ class Method:
     partial = False
     default = True
     quick_max_images = None
+    quick_suites = None
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.name!r}>'

@@ -337,7 +337,9 @@ def run_benchmark(methods=None, suites=None, *, quick=False, output_dir=None,
     Every method runs in this process on the same images. Per method and
     suite the first image is run once more beforehand, untimed, with
     `tracemalloc` on: this warms caches and JIT compilers (numba, JAX) and
-    gives the peak memory; the timed runs that follow do not trace.
+    gives the peak memory; the timed runs that follow do not trace (JAX
+    compiles again for every new image shape, so the warm-up is needed per
+    suite).
 
     Parameters
     ----------
@@ -409,6 +411,9 @@ def run_benchmark(methods=None, suites=None, *, quick=False, output_dir=None,
         suite_summary = []
         suite_sources = []
         for method in _select_methods(methods, suite):
+            if (quick and method.quick_suites is not None
+                    and suite.name not in method.quick_suites):
+                continue
             ok, reason = method.available()
             if not ok:
                 if method.name not in skipped:
