@@ -187,14 +187,27 @@ def write_results(results, output_dir, *, overwrite=False, figures=True):
 def _method_styles(methods):
     import matplotlib.pyplot as plt
 
+    # distinct markers, line styles and shrinking sizes, so that methods
+    # with identical results (the detection codes often agree) stay visible
     colors = plt.get_cmap('tab10').colors
-    return {m: colors[i % len(colors)] for i, m in enumerate(methods)}
+    markers = 'osD^vPX*'
+    lines = ('-', '--', ':', '-.')
+    return {m: dict(color=colors[i % len(colors)],
+                    marker=markers[i % len(markers)],
+                    linestyle=lines[i % len(lines)],
+                    markersize=max(3.0, 9.0 - 1.2 * i))
+            for i, m in enumerate(methods)}
 
 
 def plot_recall_vs_separation(results, *, suite='pairs'):
     """
     Recall of the fainter pair member against separation, one line per
     method and one panel per flux ratio. Returns the figure or None.
+
+    Below one FWHM (the matching radius) a single merged detection lies
+    within reach of both members and the one-to-one matching gives it to
+    the nearer, which can be the fainter: read those points as "one of
+    the two was found".
     """
     import matplotlib.pyplot as plt
 
@@ -215,8 +228,8 @@ def plot_recall_vs_separation(results, *, suite='pairs'):
         for method in methods:
             own = rows[(rows['method'] == method) & (rows['flux_ratio'] == ratio)]
             order = np.argsort(own['low'])
-            axis.plot(own['low'][order], own['recall'][order], 'o-',
-                      color=styles[method], label=method)
+            axis.plot(own['low'][order], own['recall'][order],
+                      label=method, **styles[method])
         axis.set_title(f'flux ratio {ratio:g}:1')
         axis.set_xlabel('separation [PSF FWHM]')
         axis.set_ylim(-0.05, 1.05)
@@ -262,15 +275,15 @@ def plot_flux_error_vs_blendedness(results, *, suite=None):
             errors = np.asarray(own['flux_error'])[index == k]
             medians.append(np.median(np.abs(errors)) if errors.size else np.nan)
             biases.append(np.median(errors) if errors.size else np.nan)
-        axes[0].plot(centres, medians, 'o-', color=styles[method], label=method)
-        axes[1].plot(centres, biases, 'o-', color=styles[method], label=method)
+        axes[0].plot(centres, medians, label=method, **styles[method])
+        axes[1].plot(centres, biases, label=method, **styles[method])
     for axis, label in zip(axes, ('median |relative flux error|',
                                   'median relative flux error (bias)')):
         axis.set_xscale('log')
         axis.set_xlabel('blendedness')
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
-    axes[0].set_yscale('symlog', linthresh=1e-3)
+    axes[0].set_yscale('log')
     axes[1].set_yscale('symlog', linthresh=1e-3)
     axes[1].axhline(0, color='k', lw=0.8)
     axes[0].legend(fontsize='small')
