@@ -260,6 +260,20 @@ def test_fourier_renderer_matches_galsim():
             assert cutout.data.sum() == pytest.approx(reference.sum(), rel=0.01)
 
 
+def test_fourier_renderer_matches_galsim_multiband():
+    preset = get_preset('ground_grz')
+    scene = simulate_pair(preset, separation=6, flux_ratio=1.0, shape=(64, 64),
+                          source_type=('galaxy', 'clumpy'), seed=4,
+                          noise=False, magnitude=19.0)
+    for i, cutout in enumerate(scene.source_images):
+        reference = draw_with_galsim(scene.population, i, preset, cutout.slices)
+        for band in range(3):
+            peak = reference[..., band].max()
+            np.testing.assert_allclose(cutout.data[..., band],
+                                       reference[..., band], rtol=0,
+                                       atol=2e-3 * peak)
+
+
 def test_method_galsim_scene():
     scene = simulate_scene('hst_f160w', shape=(40, 40), seed=9, density=1500,
                            method='galsim')
