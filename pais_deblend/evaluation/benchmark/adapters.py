@@ -474,9 +474,10 @@ class PCRCeilingMethod(Method):
     centres (`~pais_deblend.pcr.decode_pcr`) on the footprint of the true
     light (sum S_i > ``footprint_sigma`` times the noise; default 0, all
     the true light, which keeps the fluxes unbiased: with 0.1 the field
-    fluxes came out 9 % low, the faint wings being lost). It is what a perfect PAIS network could reach
-    (Hausen & Robertson 2022, Table 2 measures the same round trip); its
-    detection scores are perfect by construction.
+    fluxes came out 9 % low, the faint wings being lost). It is what a
+    perfect PAIS network could reach (Hausen & Robertson 2022, Table 2
+    measures the same round trip); its detection scores are perfect by
+    construction.
     """
 
     name = 'pcr_ceiling'

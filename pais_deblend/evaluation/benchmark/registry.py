@@ -118,7 +118,7 @@ class MethodOutput:
 
     Attributes
     ----------
-    segmentation : `~photutils.segmentation.SegmentationImage` or `~pais_deblend.segmentation.PartialSegmentationImage`
+    segmentation : `~photutils.segmentation.SegmentationImage` or `PartialSegmentationImage`
         The attribution: disjoint (each pixel to at most one label) or
         partial. Label l is catalog row with ``label == l``.
     catalog : `~astropy.table.Table`
