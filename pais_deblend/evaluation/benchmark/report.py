@@ -241,7 +241,7 @@ def plot_recall_vs_separation(results, *, suite='pairs'):
 
 def plot_flux_error_vs_blendedness(results, *, suite=None):
     """
-    Median |relative flux error| of matched sources against blendedness,
+    Median absolute relative flux error of matched sources against blendedness,
     one line per method (``suite`` None pools the suites with flux truth,
     except ``encoding``). Returns the figure or None.
     """

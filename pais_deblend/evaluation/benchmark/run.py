@@ -39,7 +39,7 @@ class BenchmarkResults:
     summary : `~astropy.table.Table`
         One row per (suite, method): detection (precision, recall, F1,
         ``recall_fainter`` for pairs), ``AP`` / ``AP50`` (COCO mask AP),
-        flux errors (median |error| and bias of ``flux`` and of
+        flux errors (median absolute error and bias of ``flux`` and of
         ``flux_segment``), median reconstruction error, worst flux
         conservation (partial methods), mean KS p-value (encoding suite),
         median and total wall time, peak memory and ``time_ratio`` (median
