@@ -124,7 +124,17 @@ def test_one_line_registration_runs_in_the_harness(registered, tmp_path):
     assert list(table['method']) == list(summary['method'])
     markdown = (tmp_path / 'summary.md').read_text()
     assert '| tiny_test_suite | sep |' in markdown
-    assert '=====' in (tmp_path / 'summary.rst').read_text()
+    rst = (tmp_path / 'summary.rst').read_text()
+    assert '=====' in rst
+    assert 'flux \\|err\\|' in rst  # not a substitution reference
+    import docutils.core
+    import docutils.utils
+
+    with pytest.raises(docutils.utils.SystemMessage, match='x'):
+        docutils.core.publish_string('|x|', writer_name='null',
+                                     settings_overrides={'halt_level': 2})
+    docutils.core.publish_string(rst, writer_name='null',
+                                 settings_overrides={'halt_level': 2})
     with pytest.raises(FileExistsError, match='overwrite'):
         run_benchmark(['sep'], ['tiny_test_suite'], progress_bar=False,
                       output_dir=tmp_path)

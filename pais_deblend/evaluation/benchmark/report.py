@@ -85,7 +85,15 @@ def _markdown_table(header, rows):
     return '\n'.join(lines)
 
 
+def _rst_cell(text):
+    # '|x|' would be a substitution and a lone '-' an empty bullet list
+    text = str(text).replace('|', '\\|')
+    return 'n/a' if text == '-' else text
+
+
 def _rst_table(header, rows):
+    header = [_rst_cell(h) for h in header]
+    rows = [[_rst_cell(c) for c in row] for row in rows]
     widths = [max(len(str(x)) for x in column)
               for column in zip(header, *rows)]
     rule = '  '.join('=' * w for w in widths)
