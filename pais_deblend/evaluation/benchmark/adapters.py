@@ -16,7 +16,8 @@ when this module is imported. The PAIS network (issue 4) joins with one
 line, e.g. ``register_method(PaisDeblendMethod(model='hst_f160w'))``.
 """
 
-import math
+import contextlib
+import io
 import os
 import subprocess
 import tempfile
@@ -448,7 +449,10 @@ class Scarlet2Method(Method):
             return _empty_output(image.shape)
         kwargs = {'psf': image.psf} if image.psf is not None else {
             'psf_fwhm': image.psf_fwhm}
-        with warnings.catch_warnings():
+        # scarlet2's initialisation prints notes ('Zero or negative
+        # spectrum ...') for faint sources; keep the benchmark output readable
+        with warnings.catch_warnings(), \
+                contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter('ignore')
             labels = scarlet_fraction_maps(
                 image.data, centers, noise_sigma=image.noise_sigma,
