@@ -171,10 +171,6 @@ def write_results(results, output_dir, *, overwrite=False, figures=True):
         path.write_text(text)
         paths.append(path)
     if figures:
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in ('agg', 'pdf', 'svg'):
-            matplotlib.use('Agg', force=True)
         import matplotlib.pyplot as plt
 
         for name, function in (
