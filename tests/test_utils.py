@@ -8,8 +8,9 @@ import pytest
 
 from pais_deblend.utils import _optional_deps
 from pais_deblend.utils._io import atomic_output
-from pais_deblend.utils._validation import (as_image, check_finite_float,
-                                            check_in, check_nonnegative_int,
+from pais_deblend.utils._validation import (as_image, as_positions,
+                                            check_finite_float, check_in,
+                                            check_nonnegative_int,
                                             check_positive_int,
                                             check_same_shape)
 
@@ -75,6 +76,28 @@ class TestScalars:
             check_same_shape((1, 2), (2, 2), 'mask', 'data')
         with pytest.raises(ValueError, match="choice must be one of 'a', 'b', got 'c'"):
             check_in('c', ('a', 'b'), 'choice')
+
+
+class TestPositions:
+    def test_copy_and_empty(self):
+        given = [[1, 2], [3, 4]]
+        result = as_positions(given, 'centers')
+        assert result.dtype == np.float64 and result.flags.c_contiguous
+        assert as_positions([], 'centers').shape == (0, 2)
+        array = np.array([[1.0, 2.0]])
+        as_positions(array, 'centers')[0, 0] = 9
+        assert array[0, 0] == 1
+
+    @pytest.mark.parametrize('value, error, match', [
+        (None, TypeError, 'centers must be an \\(N, 2\\) array'),
+        ({1: (0, 0)}, TypeError, 'got a dict'),
+        ([['a', 'b']], TypeError, 'must hold real numbers'),
+        ([1, 2, 3], ValueError, r'must have shape \(N, 2\), got shape \(3,\)'),
+        ([[0, np.inf]], ValueError, 'must be finite'),
+    ])
+    def test_bad_positions(self, value, error, match):
+        with pytest.raises(error, match=match):
+            as_positions(value, 'centers')
 
 
 class TestAtomicOutput:

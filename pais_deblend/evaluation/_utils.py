@@ -31,27 +31,6 @@ def _check_slices(slices, shape, name):
             raise ValueError(msg)
 
 
-def as_positions(positions, name):
-    """
-    Return ``positions`` as a finite (N, 2) float64 array (copy).
-    """
-    if isinstance(positions, (str, bytes)) or positions is None:
-        msg = f'{name} must be an (N, 2) array of positions, got {positions!r}'
-        raise TypeError(msg)
-    array = np.asarray(positions)
-    if array.dtype.kind not in 'biuf':
-        msg = f'{name} must hold real numbers, got dtype {array.dtype}'
-        raise TypeError(msg)
-    if array.size == 0:
-        array = array.reshape(0, 2)
-    if array.ndim != 2 or array.shape[1] != 2:
-        msg = f'{name} must have shape (N, 2), got shape {array.shape}'
-        raise ValueError(msg)
-    array = np.array(array, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        msg = f'{name} must be finite, got non-finite positions'
-        raise ValueError(msg)
-    return array
 
 
 def as_source_cutouts(source_images, name='source_images', *, shape=None):

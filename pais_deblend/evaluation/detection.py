@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pais_deblend.evaluation._utils import as_positions
+from pais_deblend.utils._validation import as_positions
 from pais_deblend.utils._validation import check_finite_float
 
 __all__ = ['SourceMatches', 'DetectionScores', 'match_sources',

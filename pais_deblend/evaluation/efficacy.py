@@ -8,12 +8,12 @@ arXiv:2201.04714, section 3.1 and Table 2; DESIGN section 5).
 import numpy as np
 from astropy.table import Table
 
-from pais_deblend.evaluation._utils import (as_positions, as_source_cutouts,
-                                            paste)
+from pais_deblend.evaluation._utils import as_source_cutouts, paste
 from pais_deblend.evaluation.conservation import flux_conservation
 from pais_deblend.evaluation.photometry import blendedness
 from pais_deblend.segmentation.cutout import SourceCutout
-from pais_deblend.utils._validation import (as_image, check_finite_float,
+from pais_deblend.utils._validation import (as_image, as_positions,
+                                            check_finite_float,
                                             check_in)
 
 __all__ = ['flux_radius', 'r90_ks_test', 'encoding_efficacy',

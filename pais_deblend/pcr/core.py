@@ -4,6 +4,8 @@ The `PCR` container and the input checks shared by the PCR functions.
 
 import numpy as np
 
+from ..utils._validation import as_positions
+
 __all__ = ['PCR']
 
 
@@ -132,24 +134,4 @@ def as_centers(centers, name='centers'):
     Return ``centers`` as a C-contiguous (N, 2) float64 array of finite
     (y, x) positions; an empty sequence gives shape (0, 2).
     """
-    if isinstance(centers, (str, bytes)) or centers is None:
-        msg = f'{name} must be an (N, 2) array of (y, x), got {centers!r}'
-        raise TypeError(msg)
-    if isinstance(centers, dict):
-        msg = (f'{name} must be an (N, 2) array of (y, x) in label order, '
-               'got a dict')
-        raise TypeError(msg)
-    array = np.asarray(centers)
-    if array.dtype.kind not in 'biuf':
-        msg = f'{name} must hold real numbers, got dtype {array.dtype}'
-        raise TypeError(msg)
-    if array.size == 0:
-        return np.zeros((0, 2), dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 2:
-        msg = f'{name} must have shape (N, 2), got shape {array.shape}'
-        raise ValueError(msg)
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        msg = f'{name} must be finite, got non-finite values'
-        raise ValueError(msg)
-    return array
+    return as_positions(centers, name)

@@ -10,8 +10,9 @@ import numbers
 
 import numpy as np
 
-__all__ = ['as_image', 'check_positive_int', 'check_nonnegative_int',
-           'check_finite_float', 'check_same_shape', 'check_in']
+__all__ = ['as_image', 'as_positions', 'check_positive_int',
+           'check_nonnegative_int', 'check_finite_float', 'check_same_shape',
+           'check_in']
 
 
 def _describe(value):
@@ -148,3 +149,40 @@ def check_in(value, allowed, name):
         msg = f'{name} must be one of {choices}, got {_describe(value)}'
         raise ValueError(msg)
     return value
+
+
+def as_positions(positions, name):
+    """
+    Return ``positions`` as a new C-contiguous (N, 2) float64 array of
+    finite pixel positions; an empty sequence gives shape (0, 2).
+
+    Parameters
+    ----------
+    positions : array_like
+        (N, 2) positions, e.g. (y, x) source centres.
+    name : str
+        The parameter name used in error messages.
+
+    A dict is refused: its order need not be the label order.
+    """
+    if isinstance(positions, (str, bytes)) or positions is None:
+        msg = f'{name} must be an (N, 2) array of positions, got {positions!r}'
+        raise TypeError(msg)
+    if isinstance(positions, dict):
+        msg = (f'{name} must be an (N, 2) array of positions in label '
+               'order, got a dict')
+        raise TypeError(msg)
+    array = np.asarray(positions)
+    if array.dtype.kind not in 'biuf':
+        msg = f'{name} must hold real numbers, got dtype {array.dtype}'
+        raise TypeError(msg)
+    if array.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        msg = f'{name} must have shape (N, 2), got shape {array.shape}'
+        raise ValueError(msg)
+    array = np.array(array, dtype=np.float64, order='C')
+    if not np.all(np.isfinite(array)):
+        msg = f'{name} must be finite, got non-finite positions'
+        raise ValueError(msg)
+    return array
