@@ -196,7 +196,7 @@ def _write_figure(partial, image, filename, overwrite):
         ax.set_yticks([])
     fig.tight_layout()
     with atomic_output(filename, overwrite=overwrite) as temporary:
-        fig.savefig(temporary, format='png', dpi=90)
+        fig.savefig(temporary, format='png', dpi=90, bbox_inches='tight')
     plt.close(fig)
 
 
