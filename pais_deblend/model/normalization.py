@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from ..utils._validation import check_finite_float
+from ..utils._validation import as_image, check_finite_float, check_same_shape
 
 __all__ = ['estimate_noise', 'normalize_image', 'DEFAULT_SOFTENING']
 
@@ -40,27 +40,19 @@ _MAX_NOISE_PIXELS = 4_000_000
 
 
 def _as_bands(image, name='image'):
-    """Return ``image`` as an (h, w, b) float64 array (a copy)."""
-    if isinstance(image, (str, bytes)) or image is None:
-        msg = f'{name} must be an array, got {image!r}'
-        raise TypeError(msg)
-    array = np.asanyarray(image)
-    if isinstance(array, np.ma.MaskedArray):
-        array = np.ma.filled(array.astype(np.float64), np.nan)
-    if array.dtype.kind not in 'biuf':
-        msg = (f'{name} must hold real numbers, got an array of dtype '
-               f'{array.dtype}')
-        raise TypeError(msg)
+    """Return ``image`` as an (h, w, b) float64 array (always a copy)."""
+    array = as_image(image, name, ndim=(2, 3))
     if array.ndim == 2:
         array = array[:, :, np.newaxis]
-    if array.ndim != 3:
-        msg = (f'{name} must be 2-dimensional (h, w) or 3-dimensional '
-               f'(h, w, b), got shape {array.shape}')
-        raise ValueError(msg)
-    if array.size == 0:
-        msg = f'{name} must not be empty, got shape {array.shape}'
-        raise ValueError(msg)
     return np.array(array, dtype=np.float64)
+
+
+def _blank_masked_pixels(bands, mask):
+    """Set the masked pixels of the (h, w, b) copy ``bands`` to NaN."""
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        check_same_shape(mask.shape, bands.shape[:2], 'mask', 'image')
+        bands[mask] = np.nan
 
 
 def _robust_sigma(values):
@@ -114,13 +106,7 @@ def estimate_noise(image, *, mask=None):
         always > 0.
     """
     bands = _as_bands(image)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != bands.shape[:2]:
-            msg = (f'mask has shape {mask.shape} but image has shape '
-                   f'{bands.shape[:2]}; they must match')
-            raise ValueError(msg)
-        bands[mask] = np.nan
+    _blank_masked_pixels(bands, mask)
     return np.array([_robust_sigma(bands[:, :, band].ravel())
                      for band in range(bands.shape[2])], dtype=np.float64)
 
@@ -163,13 +149,7 @@ def normalize_image(image, *, noise_sigma=None, softening=DEFAULT_SOFTENING,
     """
     bands = _as_bands(image)
     softening = check_finite_float(softening, 'softening', minimum=0)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != bands.shape[:2]:
-            msg = (f'mask has shape {mask.shape} but image has shape '
-                   f'{bands.shape[:2]}; they must match')
-            raise ValueError(msg)
-        bands[mask] = np.nan
+    _blank_masked_pixels(bands, mask)
     n_bands = bands.shape[2]
     if noise_sigma is None:
         sigma = estimate_noise(bands)
