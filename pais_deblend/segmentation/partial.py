@@ -91,11 +91,9 @@ class PartialSegmentationImage(SegmentationImage):
     def __init__(self, contributors, weights, *, centers=None, check=True):
         contributors, weights = _as_partial_arrays(contributors, weights,
                                                    check=check)
-        self._contributors = contributors
-        self._weights = weights
-        self._centers = _as_centers(centers)
-        self._deblend_label_map = {}
-        self._set_dominant(_kernels.dominant_labels(contributors, weights))
+        self._set_partial_form(contributors, weights,
+                               _kernels.dominant_labels(contributors, weights),
+                               centers)
 
     @classmethod
     def _from_valid_arrays(cls, contributors, weights, dominant, *,
@@ -106,12 +104,15 @@ class PartialSegmentationImage(SegmentationImage):
         frame on survey-size images).
         """
         self = cls.__new__(cls)
+        self._set_partial_form(contributors, weights, dominant, centers)
+        return self
+
+    def _set_partial_form(self, contributors, weights, dominant, centers):
         self._contributors = contributors
         self._weights = weights
         self._centers = _as_centers(centers)
         self._deblend_label_map = {}
         self._set_dominant(dominant)
-        return self
 
     def _set_dominant(self, dominant):
         # photutils finds labels with np.unique, ~0.5 s on a 4096**2 map;
