@@ -32,6 +32,9 @@ def add_parser(subparsers):
                         help='scenes per shard (default: %(default)s)')
     parser.add_argument('--n-contributors', type=int, default=3,
                         help='PCR contributors per pixel (default: %(default)s)')
+    parser.add_argument('--sigma', type=float, default=8.0,
+                        help='width of the centre-of-mass Gaussians, pixels '
+                        '(default: %(default)s, the paper\'s)')
     parser.add_argument('--contributor-choice', default='most_flux',
                         choices=('nearest', 'most_flux'),
                         help='how the PCR picks contributors (default: '
@@ -57,7 +60,7 @@ def run(args):
         seed=args.seed, shape=tuple(args.shape), density=args.density,
         scenes_per_shard=args.scenes_per_shard,
         n_contributors=args.n_contributors,
-        contributor_choice=args.contributor_choice,
+        contributor_choice=args.contributor_choice, sigma=args.sigma,
         label_dtype=args.label_dtype, n_workers=args.workers,
         overwrite=args.overwrite, progress_bar_enabled=not args.no_progress)
     print(f"wrote {manifest['n_scenes']} scenes ({manifest['n_sources']} "

@@ -30,6 +30,11 @@ def add_parser(subparsers):
                         '(default: %(default)s)')
     parser.add_argument('--learning-rate', type=float, default=1e-3,
                         help='Adam learning rate (default: %(default)s)')
+    parser.add_argument('--schedule', choices=('constant', 'cosine'),
+                        default='constant',
+                        help='learning-rate schedule (default: %(default)s)')
+    parser.add_argument('--no-jit', action='store_true',
+                        help='do not compile the training step with XLA')
     parser.add_argument('--crop-size', type=int, default=None,
                         help='train on random square crops of this size')
     parser.add_argument('--validation-dir', default=None,
@@ -81,7 +86,8 @@ def run(args):
         progress_bar=not args.no_progress,
         learning_rate=args.learning_rate, crop_size=args.crop_size,
         augment=not args.no_augment, model_options=model_options or None,
-        preset=args.preset, name=args.name)
+        preset=args.preset, name=args.name, schedule=args.schedule,
+        jit_compile=not args.no_jit)
     metrics = json.dumps({k: round(v, 5) for k, v in
                           card['validation']['metrics'].items()})
     print(f"trained {card['training']['steps']} steps in "

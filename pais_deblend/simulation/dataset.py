@@ -82,6 +82,7 @@ def _write_json(path, content):
 
 def _make_shard(config, shard):
     """Simulate, encode and write one shard; return its manifest entry."""
+    from ..model.data import DEFAULT_FLUX_THRESHOLD, _pixel_weight
     from ..pcr import encode_pcr
     from .scene import SceneSimulator
 
@@ -93,7 +94,9 @@ def _make_shard(config, shard):
     first = shard * per_shard
     last = min(first + per_shard, config['n_scenes'])
     label_dtype = np.dtype(config['label_dtype'])
-    arrays = {key: [] for key in ('image', 'scene_index', 'n_sources') + _LABEL_KEYS}
+    arrays = {key: [] for key in ('image', 'scene_index', 'n_sources',
+                                  'pixel_weight') + _LABEL_KEYS}
+    noise_sigma = [band.noise_sigma for band in simulator.preset.bands]
     sources = {key: [] for key in ('centers', 'flux', 'magnitude', 'type_code')}
     for index in range(first, last):
         scene = simulator.simulate(scene_seed(config['seed'], index))
@@ -108,6 +111,11 @@ def _make_shard(config, shard):
         arrays['contribution_vectors'].append(
             pcr.contribution_vectors.astype(label_dtype))
         arrays['contribution_maps'].append(pcr.contribution_maps.astype(label_dtype))
+        # the loss's C^v/C^m terms count the pixels where true flux
+        # stands above the noise (pais_deblend.model.data)
+        arrays['pixel_weight'].append(_pixel_weight(
+            scene.noiseless_image, noise_sigma,
+            DEFAULT_FLUX_THRESHOLD).astype(np.uint8))
         arrays['scene_index'].append(index)
         arrays['n_sources'].append(scene.n_sources)
         sources['centers'].append(scene.centers)
