@@ -19,6 +19,7 @@ from .version import version as __version__  # noqa: F401
 _LAZY_NAMES = {
     'PartialSegmentationImage': 'segmentation',
     'SourceCutout': 'segmentation',
+    'PartialSourceCatalog': 'segmentation',
     'PCR': 'pcr',
     'encode_pcr': 'pcr',
     'decode_pcr': 'pcr',

@@ -4,5 +4,6 @@ Segmentation images with partial attribution.
 
 from .cutout import *  # noqa: F401, F403
 from .partial import *  # noqa: F401, F403
+from .catalog import *  # noqa: F401, F403
 
-__all__ = ['SourceCutout', 'PartialSegmentationImage']
+__all__ = ['SourceCutout', 'PartialSegmentationImage', 'PartialSourceCatalog']
