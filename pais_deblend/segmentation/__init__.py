@@ -5,5 +5,7 @@ Segmentation images with partial attribution.
 from .cutout import *  # noqa: F401, F403
 from .partial import *  # noqa: F401, F403
 from .catalog import *  # noqa: F401, F403
+from .plotting import *  # noqa: F401, F403
 
-__all__ = ['SourceCutout', 'PartialSegmentationImage', 'PartialSourceCatalog']
+__all__ = ['SourceCutout', 'PartialSegmentationImage', 'PartialSourceCatalog',
+           'plot_dominant', 'plot_blended']

@@ -318,6 +318,25 @@ class PartialSegmentationImage(SegmentationImage):
         return {int(label): self._source_cutout(int(label), image)
                 for label in self.partial_labels}
 
+    def imshow_blended(self, ax=None, *, seed=0, background_color='#000000',
+                       data=None, percentile=99.5, alpha=None):
+        """
+        Show the image with each pixel coloured by the weight-averaged
+        random colour of its contributors.
+
+        The inherited ``imshow`` shows the dominant-source map. See
+        `~pais_deblend.segmentation.plot_blended` for the parameters.
+
+        Returns
+        -------
+        image : `matplotlib.image.AxesImage`
+        """
+        from .plotting import plot_blended
+
+        return plot_blended(self, ax, seed=seed,
+                            background_color=background_color, data=data,
+                            percentile=percentile, alpha=alpha)
+
     def to_segmentation_image(self):
         """
         The dominant-source map as a plain
