@@ -414,6 +414,22 @@ class TestContainer:
         assert catalog.select_label(2).slices == segm.partial_slices[2]
         with pytest.raises(ValueError, match=r'labels \[7\] are not in'):
             catalog.select_labels([1, 7])
+        # from a sub-catalog whose labels are not sorted
+        subset = catalog[[2, 0]]
+        np.testing.assert_array_equal(subset.select_labels([1, 3]).label,
+                                      [1, 3])
+        with pytest.raises(ValueError, match=r'labels \[2\] are not in'):
+            subset.select_label(2)
+
+    def test_empty_catalog(self):
+        segm = PartialSegmentationImage(np.zeros((3, 4, 2), dtype=int),
+                                        np.zeros((3, 4, 2)))
+        catalog = PartialSourceCatalog(np.ones((3, 4)), segm)
+        assert len(catalog) == 0
+        assert len(catalog.to_table()) == 0
+        assert catalog.flux_radius(0.5).shape == (0,)
+        with pytest.raises(ValueError, match=r'labels \[1\] are not in'):
+            catalog.select_label(1)
 
     def test_top_level_export(self):
         assert pais_deblend.PartialSourceCatalog is PartialSourceCatalog

@@ -223,9 +223,16 @@ class PartialSourceCatalog:
         """
         wanted = np.asarray(labels)
         flat = np.atleast_1d(wanted).astype(np.int64)
-        positions = np.searchsorted(self._labels, flat)
-        positions = np.clip(positions, 0, max(self._labels.size - 1, 0))
-        found = (self._labels.size > 0) & (self._labels[positions] == flat)
+        # a sub-catalog may hold its labels in any order
+        order = np.argsort(self._labels, kind='stable')
+        ordered = self._labels[order]
+        found = np.zeros(flat.shape, dtype=bool)
+        positions = np.zeros(flat.shape, dtype=np.intp)
+        if ordered.size:
+            where = np.minimum(np.searchsorted(ordered, flat),
+                               ordered.size - 1)
+            found = ordered[where] == flat
+            positions = order[where]
         if not np.all(found):
             bad = sorted(set(flat[~found].tolist()))
             msg = (f'labels {bad} are not in the catalog; valid labels are '
@@ -375,7 +382,8 @@ class PartialSourceCatalog:
                                                    dtype=np.float64), 0.0)
         cross = float(np.sum(source * total))
         if cross != 0:
-            values['blendedness'] = 1.0 - float(np.sum(source * source)) / cross
+            self_overlap = float(np.sum(source * source))
+            values['blendedness'] = 1.0 - self_overlap / cross
         moments = _moments(source)
         if moments is None:
             return [values[key] for key in _MEASURED]
