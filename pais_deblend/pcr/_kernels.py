@@ -306,14 +306,17 @@ def _candidate_range(qy, qx, tile_start, y_lo, x_lo, inverse_tile, n_ty,
 
 
 @numba.njit(cache=True, inline='always')
-def _nearest_one(qy, qx, slot, cache_tile, cache_label, centers, tile_start,
-                 candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx):
+def _nearest_cached(qy, qx, cached_tile, cached_label, centers, tile_start,
+                    candidates, single, y_lo, x_lo, inverse_tile, n_ty,
+                    n_tx):
     """
     Index of the centre nearest to (qy, qx); ties -> lowest index.
 
-    ``cache_tile[slot]`` / ``cache_label[slot]`` remember the last
-    single-candidate tile seen by this slot: neighbouring pixels' targets
-    mostly fall in the same tile, so most look-ups touch no table at all.
+    ``cached_tile`` / ``cached_label`` are the last single-candidate tile
+    a caller's slot met and its centre (-1 / anything at first):
+    neighbouring pixels' targets mostly fall in the same tile, so most
+    look-ups touch no table at all. Returns ``(index, cached_tile,
+    cached_label)``, the cache updated.
     """
     fy = (qy - y_lo) * inverse_tile
     fx = (qx - x_lo) * inverse_tile
@@ -321,13 +324,11 @@ def _nearest_one(qy, qx, slot, cache_tile, cache_label, centers, tile_start,
     best_d2 = np.inf
     if fy >= 0.0 and fx >= 0.0 and fy < n_ty and fx < n_tx:
         t = int(fy) * n_tx + int(fx)
-        if t == cache_tile[slot]:
-            return cache_label[slot]
+        if t == cached_tile:
+            return cached_label, cached_tile, cached_label
         only = single[t]
         if only >= 0:
-            cache_tile[slot] = t
-            cache_label[slot] = only
-            return only
+            return only, t, only
         for j in range(tile_start[t], tile_start[t + 1]):
             i = candidates[j]
             dy = qy - centers[i, 0]
@@ -344,7 +345,7 @@ def _nearest_one(qy, qx, slot, cache_tile, cache_label, centers, tile_start,
             if d2 < best_d2:
                 best_d2 = d2
                 best = i
-    return best
+    return best, cached_tile, cached_label
 
 
 @numba.njit(parallel=True, cache=True)
@@ -631,6 +632,298 @@ def _softmax(maps, y, x, out):
         out[k] /= s
 
 
+@numba.njit(cache=True, inline='always')
+def _fraction(value):
+    """A contribution fraction as a slot weight: NaN and +inf give 0
+    (negative values and -inf are left for the caller's ``> 0`` test)."""
+    w = np.float64(value)
+    return w if w < np.inf else 0.0
+
+
+@numba.njit(cache=True, inline='always')
+def _add_slot3(label, w, n_used, la, va, lb, vb, lc, vc):
+    """
+    Merge one slot (label >= 1, weight w) into the contributors met so far
+    (at most three, in order of first appearance; unused ones have label
+    0, which no slot has).
+    """
+    if label == la:
+        va += w
+    elif label == lb:
+        vb += w
+    elif n_used == 0:
+        la, va, n_used = label, w, 1
+    elif n_used == 1:
+        lb, vb, n_used = label, w, 2
+    else:
+        lc, vc, n_used = label, w, 3
+    return n_used, la, va, lb, vb, lc, vc
+
+
+@numba.njit(cache=True, inline='always')
+def _renormalise3(n_used, va, vb, vc, total):
+    """
+    float32 weights of two or three merged contributors (see `decode`).
+
+    Returns the float32 weights, whether each contributor is kept (its
+    float32 weight is > 0, or it is the largest) and the index (0-2) of
+    the dominant one on the stored weights (-1 if none).
+    """
+    best = 0
+    if vb > va:
+        best = 1
+    if n_used == 3 and vc > (vb if best == 1 else va):
+        best = 2
+    rest = 0.0
+    fa = np.float32(0.0)
+    fb = np.float32(0.0)
+    fc = np.float32(0.0)
+    keep_a = keep_b = keep_c = False
+    if best != 0:
+        fa = np.float32(va / total)
+        keep_a = fa > 0
+        if keep_a:
+            rest += np.float64(fa)
+    if best != 1:
+        fb = np.float32(vb / total)
+        keep_b = fb > 0
+        if keep_b:
+            rest += np.float64(fb)
+    if n_used == 3 and best != 2:
+        fc = np.float32(vc / total)
+        keep_c = fc > 0
+        if keep_c:
+            rest += np.float64(fc)
+    top = np.float32(1.0 - rest)
+    if best == 0:
+        fa, keep_a = top, True
+    elif best == 1:
+        fb, keep_b = top, True
+    else:
+        fc, keep_c = top, True
+    # the dominant rule of PartialSegmentationImage on the stored weights:
+    # largest, earlier slot on ties
+    dominant = -1
+    top_weight = np.float32(0.0)
+    if keep_a and fa > top_weight:
+        dominant, top_weight = 0, fa
+    if keep_b and fb > top_weight:
+        dominant, top_weight = 1, fb
+    if keep_c and fc > top_weight:
+        dominant = 2
+    return fa, fb, fc, keep_a, keep_b, keep_c, dominant
+
+
+@numba.njit(cache=True, error_model='numpy', inline='always')
+def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
+                 tile_start, candidates, single, y_lo, x_lo, inverse_tile,
+                 n_ty, n_tx, contributors, weights, dominant):
+    """
+    Row ``y`` of `decode` for n = 3 slots, unrolled with scalars only.
+
+    Besides the per-slot nearest-centre caches it remembers the last
+    renormalisation: pixels with the same merged weights (e.g. the equal
+    shares a PCR from `encode_pcr` holds away from every source) reuse its
+    float32 weights, bit for bit the ones a fresh division gives.
+    """
+    width = maps.shape[1]
+    slot_w = np.empty(3, dtype=np.float64)
+    tile0 = tile1 = tile2 = -1
+    near0 = near1 = near2 = 0
+    key_n = 0
+    key_a = key_b = key_c = key_total = 0.0
+    fa = fb = fc = np.float32(0.0)
+    keep_a = keep_b = keep_c = False
+    top = -1
+    fy = np.float64(y)
+    for x in range(width):
+        n_used = 0
+        total = 0.0
+        la = lb = lc = 0
+        va = vb = vc = 0.0
+        if valid[y, x]:
+            if maps_are_logits:
+                _softmax(maps, y, x, slot_w)
+                w0, w1, w2 = slot_w[0], slot_w[1], slot_w[2]
+            else:
+                w0 = _fraction(maps[y, x, 0])
+                w1 = _fraction(maps[y, x, 1])
+                w2 = _fraction(maps[y, x, 2])
+            fx = np.float64(x)
+            if w0 > 0.0:
+                qy = fy + np.float64(vectors[y, x, 0, 0])
+                qx = fx + np.float64(vectors[y, x, 0, 1])
+                if math.isfinite(qy) and math.isfinite(qx):
+                    i, tile0, near0 = _nearest_cached(
+                        qy, qx, tile0, near0, centers, tile_start,
+                        candidates, single, y_lo, x_lo, inverse_tile, n_ty,
+                        n_tx)
+                    total += w0
+                    la, va, n_used = i + 1, w0, 1
+            if w1 > 0.0:
+                qy = fy + np.float64(vectors[y, x, 1, 0])
+                qx = fx + np.float64(vectors[y, x, 1, 1])
+                if math.isfinite(qy) and math.isfinite(qx):
+                    i, tile1, near1 = _nearest_cached(
+                        qy, qx, tile1, near1, centers, tile_start,
+                        candidates, single, y_lo, x_lo, inverse_tile, n_ty,
+                        n_tx)
+                    total += w1
+                    n_used, la, va, lb, vb, lc, vc = _add_slot3(
+                        i + 1, w1, n_used, la, va, lb, vb, lc, vc)
+            if w2 > 0.0:
+                qy = fy + np.float64(vectors[y, x, 2, 0])
+                qx = fx + np.float64(vectors[y, x, 2, 1])
+                if math.isfinite(qy) and math.isfinite(qx):
+                    i, tile2, near2 = _nearest_cached(
+                        qy, qx, tile2, near2, centers, tile_start,
+                        candidates, single, y_lo, x_lo, inverse_tile, n_ty,
+                        n_tx)
+                    total += w2
+                    n_used, la, va, lb, vb, lc, vc = _add_slot3(
+                        i + 1, w2, n_used, la, va, lb, vb, lc, vc)
+        if not math.isfinite(total):
+            n_used = 0
+        if n_used == 1:
+            # the common case: a single contributor
+            contributors[y, x, 0] = la
+            contributors[y, x, 1] = 0
+            contributors[y, x, 2] = 0
+            weights[y, x, 0] = 1.0
+            weights[y, x, 1] = 0.0
+            weights[y, x, 2] = 0.0
+            dominant[y, x] = la
+            continue
+        if n_used == 0:
+            for m in range(3):
+                contributors[y, x, m] = 0
+                weights[y, x, m] = 0.0
+            dominant[y, x] = 0
+            continue
+        if not (n_used == key_n and va == key_a and vb == key_b
+                and vc == key_c and total == key_total):
+            key_n, key_a, key_b, key_c, key_total = n_used, va, vb, vc, total
+            fa, fb, fc, keep_a, keep_b, keep_c, top = _renormalise3(
+                n_used, va, vb, vc, total)
+        pos = 0
+        if keep_a:
+            contributors[y, x, pos] = la
+            weights[y, x, pos] = fa
+            pos += 1
+        if keep_b:
+            contributors[y, x, pos] = lb
+            weights[y, x, pos] = fb
+            pos += 1
+        if keep_c:
+            contributors[y, x, pos] = lc
+            weights[y, x, pos] = fc
+            pos += 1
+        for m in range(pos, 3):
+            contributors[y, x, m] = 0
+            weights[y, x, m] = 0.0
+        if top == 0:
+            dominant[y, x] = la
+        elif top == 1:
+            dominant[y, x] = lb
+        elif top == 2:
+            dominant[y, x] = lc
+        else:
+            dominant[y, x] = 0
+
+
+@numba.njit(cache=True, error_model='numpy', inline='always')
+def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
+                tile_start, candidates, single, y_lo, x_lo, inverse_tile,
+                n_ty, n_tx, contributors, weights, dominant):
+    """Row ``y`` of `decode` for any number of slots."""
+    width, n = maps.shape[1], maps.shape[2]
+    labels = np.empty(n, dtype=np.int64)
+    values = np.empty(n, dtype=np.float64)
+    slot_w = np.empty(n, dtype=np.float64)
+    cache_tile = np.full(n, -1, dtype=np.int64)
+    cache_label = np.zeros(n, dtype=np.int64)
+    for x in range(width):
+        n_used = 0
+        total = 0.0
+        if valid[y, x]:
+            if maps_are_logits:
+                _softmax(maps, y, x, slot_w)
+            # targets -> nearest centre, merging equal labels
+            for k in range(n):
+                if maps_are_logits:
+                    w = slot_w[k]
+                else:
+                    w = _fraction(maps[y, x, k])
+                if not w > 0.0:
+                    continue
+                qy = y + np.float64(vectors[y, x, k, 0])
+                qx = x + np.float64(vectors[y, x, k, 1])
+                if not (math.isfinite(qy) and math.isfinite(qx)):
+                    continue
+                i, cache_tile[k], cache_label[k] = _nearest_cached(
+                    qy, qx, cache_tile[k], cache_label[k], centers,
+                    tile_start, candidates, single, y_lo, x_lo,
+                    inverse_tile, n_ty, n_tx)
+                label = i + 1
+                total += w
+                found = False
+                for m in range(n_used):
+                    if labels[m] == label:
+                        values[m] += w
+                        found = True
+                        break
+                if not found:
+                    labels[n_used] = label
+                    values[n_used] = w
+                    n_used += 1
+        if n_used == 1 and math.isfinite(total):
+            # the common case: a single contributor
+            contributors[y, x, 0] = labels[0]
+            weights[y, x, 0] = 1.0
+            dominant[y, x] = labels[0]
+            for m in range(1, n):
+                contributors[y, x, m] = 0
+                weights[y, x, m] = 0
+            continue
+        if not math.isfinite(total):
+            n_used = 0
+        # the largest weight (first one on ties) absorbs the float32
+        # rounding; zero float32 weights are dropped, order is kept
+        best = 0
+        for m in range(1, n_used):
+            if values[m] > values[best]:
+                best = m
+        rest = 0.0
+        pos = 0
+        best_pos = 0
+        for m in range(n_used):
+            if m == best:
+                best_pos = pos
+                contributors[y, x, pos] = labels[m]
+                pos += 1
+                continue
+            w32 = np.float32(values[m] / total)
+            if w32 > 0:
+                rest += np.float64(w32)
+                weights[y, x, pos] = w32
+                contributors[y, x, pos] = labels[m]
+                pos += 1
+        if n_used > 0:
+            weights[y, x, best_pos] = np.float32(1.0 - rest)
+        # the same rule as PartialSegmentationImage's dominant map, on
+        # the stored float32 weights: largest, earlier slot on ties
+        top_label = 0
+        top_weight = np.float32(0.0)
+        for m in range(pos):
+            if weights[y, x, m] > top_weight:
+                top_weight = weights[y, x, m]
+                top_label = contributors[y, x, m]
+        dominant[y, x] = top_label
+        for m in range(pos, n):
+            weights[y, x, m] = 0
+            contributors[y, x, m] = 0
+
+
 @numba.njit(parallel=True, cache=True, error_model='numpy')
 def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
            candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
@@ -653,98 +946,28 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
 
     The outputs ``contributors`` (h, w, n) int32, ``weights``
     (h, w, n) float32 and ``dominant`` (h, w) int32 (the label of the
-    largest weight, 0 if none) are filled in place: allocating them in NumPy lets
-    it request transparent huge pages, which makes their first touch
-    several times cheaper than numba's own allocation on large frames.
+    largest weight, 0 if none) are filled in place, each element written
+    once: allocating them in NumPy lets it request transparent huge
+    pages, which makes their first touch several times cheaper than
+    numba's own allocation on large frames.
+
+    Parallel over rows (each thread gets contiguous blocks of rows, so
+    every array is read and written sequentially); the usual n = 3 runs
+    an unrolled row function (`_decode_row3`), other n the general one
+    (`_decode_row`). Both give identical results.
     """
-    height, width, n = maps.shape
+    height, n = maps.shape[0], maps.shape[2]
     for y in numba.prange(height):
-        labels = np.empty(n, dtype=np.int64)
-        values = np.empty(n, dtype=np.float64)
-        slot_w = np.empty(n, dtype=np.float64)
-        cache_tile = np.full(n, -1, dtype=np.int64)
-        cache_label = np.empty(n, dtype=np.int64)
-        for x in range(width):
-            n_used = 0
-            total = 0.0
-            if valid[y, x]:
-                if maps_are_logits:
-                    _softmax(maps, y, x, slot_w)
-                # targets -> nearest centre, merging equal labels
-                for k in range(n):
-                    if maps_are_logits:
-                        w = slot_w[k]
-                    else:
-                        w = np.float64(maps[y, x, k])
-                        if not w < np.inf:
-                            w = 0.0
-                    if not w > 0.0:
-                        continue
-                    qy = y + np.float64(vectors[y, x, k, 0])
-                    qx = x + np.float64(vectors[y, x, k, 1])
-                    if not (math.isfinite(qy) and math.isfinite(qx)):
-                        continue
-                    label = 1 + _nearest_one(
-                        qy, qx, k, cache_tile, cache_label, centers,
+        if n == 3:
+            _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
+                         tile_start, candidates, single, y_lo, x_lo,
+                         inverse_tile, n_ty, n_tx, contributors, weights,
+                         dominant)
+        else:
+            _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
                         tile_start, candidates, single, y_lo, x_lo,
-                        inverse_tile, n_ty, n_tx)
-                    total += w
-                    found = False
-                    for m in range(n_used):
-                        if labels[m] == label:
-                            values[m] += w
-                            found = True
-                            break
-                    if not found:
-                        labels[n_used] = label
-                        values[n_used] = w
-                        n_used += 1
-            if n_used == 1 and math.isfinite(total):
-                # the common case: a single contributor
-                contributors[y, x, 0] = labels[0]
-                weights[y, x, 0] = 1.0
-                dominant[y, x] = labels[0]
-                for m in range(1, n):
-                    contributors[y, x, m] = 0
-                    weights[y, x, m] = 0
-                continue
-            if not math.isfinite(total):
-                n_used = 0
-            # the largest weight (first one on ties) absorbs the float32
-            # rounding; zero float32 weights are dropped, order is kept
-            best = 0
-            for m in range(1, n_used):
-                if values[m] > values[best]:
-                    best = m
-            rest = 0.0
-            pos = 0
-            best_pos = 0
-            for m in range(n_used):
-                if m == best:
-                    best_pos = pos
-                    contributors[y, x, pos] = labels[m]
-                    pos += 1
-                    continue
-                w32 = np.float32(values[m] / total)
-                if w32 > 0:
-                    rest += np.float64(w32)
-                    weights[y, x, pos] = w32
-                    contributors[y, x, pos] = labels[m]
-                    pos += 1
-            if n_used > 0:
-                weights[y, x, best_pos] = np.float32(1.0 - rest)
-            # the same rule as PartialSegmentationImage's dominant map, on
-            # the stored float32 weights: largest, earlier slot on ties
-            top_label = 0
-            top_weight = np.float32(0.0)
-            for m in range(pos):
-                if weights[y, x, m] > top_weight:
-                    top_weight = weights[y, x, m]
-                    top_label = contributors[y, x, m]
-            dominant[y, x] = top_label
-            for m in range(pos, n):
-                weights[y, x, m] = 0
-                contributors[y, x, m] = 0
+                        inverse_tile, n_ty, n_tx, contributors, weights,
+                        dominant)
     return
 
 
