@@ -17,6 +17,8 @@ from .version import version as __version__  # noqa: F401
 
 # public name -> the subpackage that defines it
 _LAZY_NAMES = {
+    'deblend_sources': 'deblend',
+    'Deblender': 'deblend',
     'PartialSegmentationImage': 'segmentation',
     'SourceCutout': 'segmentation',
     'PartialSourceCatalog': 'segmentation',

@@ -47,6 +47,8 @@ _LAZY_NAMES = {
     'evaluate': 'training',
     'predict_pcr': 'inference',
     'load_model': 'network',
+    'available_models': 'bundled',
+    'load_bundled_model': 'bundled',
 }
 
 __all__ = sorted(_LAZY_NAMES)

@@ -12,8 +12,8 @@ same minimum area and the same multi-threshold deblending parameters, so
 that differences come from the codes, not from their defaults.
 
 All adapters are registered in `~pais_deblend.evaluation.benchmark.METHODS`
-when this module is imported. The PAIS network (issue 4) joins with one
-line, e.g. ``register_method(PaisDeblendMethod(model='hst_f160w'))``.
+when this module is imported, the PAIS network (`PaisDeblendMethod`)
+among them.
 """
 
 import contextlib
@@ -36,6 +36,7 @@ from pais_deblend.utils._optional_deps import require
 
 __all__ = ['DetectionSettings', 'PhotutilsMethod', 'SepMethod',
            'SExtractorMethod', 'Scarlet2Method', 'PCRCeilingMethod',
+           'PaisDeblendMethod',
            'partial_from_fraction_maps', 'find_sextractor']
 
 
@@ -520,13 +521,70 @@ class PCRCeilingMethod(Method):
             labels, centers[:, 0], centers[:, 1], flux, flux))
 
 
+class PaisDeblendMethod(Method):
+    """
+    pais_deblend's own `~pais_deblend.Deblender` (the PAIS network; no
+    segmentation image: the network detects). ``flux`` and
+    ``flux_segment`` are both the attributed flux, sum of M_i I.
+
+    Parameters
+    ----------
+    model : str or `~pais_deblend.model.PAISModel`, optional
+        A bundled model name or a model.
+    **options
+        Further `~pais_deblend.Deblender` options.
+    """
+
+    name = 'pais_deblend'
+    description = 'pais_deblend Deblender (PAIS network, partial)'
+    requires = ('tensorflow', 'keras')
+    partial = True
+
+    def __init__(self, model='hst_f160w', **options):
+        self.model = model
+        self.options = options
+        self._deblender = None
+        self._lock = threading.Lock()
+
+    def available(self):
+        ok, reason = super().available()
+        if ok and isinstance(self.model, str):
+            from pais_deblend.model.bundled import available_models
+
+            if self.model not in available_models():
+                return False, f'no bundled model named {self.model!r}'
+        return ok, reason
+
+    def deblender(self):
+        """The `~pais_deblend.Deblender`, loaded on first use."""
+        with self._lock:
+            if self._deblender is None:
+                from pais_deblend.deblend import Deblender
+
+                self._deblender = Deblender(self.model, progress_bar=False,
+                                            **self.options)
+            return self._deblender
+
+    def run(self, image):
+        deblender = self.deblender()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # an empty catalog says it
+            segmentation = deblender(np.asarray(image.data, np.float64))
+        if segmentation is None:
+            return _empty_output(image.shape)
+        labels = segmentation.partial_labels
+        centers = segmentation.centers
+        y = np.array([centers[label][0] for label in labels])
+        x = np.array([centers[label][1] for label in labels])
+        flux = segment_fluxes(segmentation, image.data, labels)
+        return MethodOutput(segmentation, _catalog(labels, y, x, flux, flux))
+
+
 def _register_defaults():
     for method in (PhotutilsMethod(), SepMethod(), SExtractorMethod(),
                    Scarlet2Method('sep'), Scarlet2Method('true'),
-                   PCRCeilingMethod()):
+                   PCRCeilingMethod(), PaisDeblendMethod()):
         register_method(method, overwrite=True)
-    # issue 4: register the PAIS network here, e.g.
-    # register_method(PaisDeblendMethod(model='hst_f160w'))
 
 
 _register_defaults()

@@ -1,0 +1,416 @@
+"""
+`Deblender` and `deblend_sources`: detect sources and share each pixel's
+flux among them with the PAIS network (Hausen & Robertson 2022,
+arXiv:2201.04714), behind the interface of photutils'
+`~photutils.segmentation.deblend_sources`.
+
+The pipeline of one call:
+
+1. the input (ndarray, masked array, `~astropy.units.Quantity`,
+   `~astropy.nddata.NDData`) becomes a float64 image and a bad-pixel
+   mask (NaN, infinite and masked pixels);
+2. the network predicts the PCR of the whole image in overlapping tiles
+   whose cores are stitched (`pais_deblend.model.predict_pcr`), with
+   the noise estimated once on the whole image, so the result does not
+   depend on the tile size;
+3. source centres are the peaks of the predicted centre-of-mass map
+   (`pais_deblend.pcr.find_centers`);
+4. the footprint -- the pixels whose flux is shared out -- is either the
+   given segmentation image or, without one, the connected regions of
+   significant flux that hold a detected centre;
+5. one global decode (`pais_deblend.pcr.decode_pcr`) turns the PCR into
+   a `~pais_deblend.segmentation.PartialSegmentationImage`.
+"""
+
+import threading
+import warnings
+
+import numpy as np
+from scipy import ndimage
+
+from ..utils._validation import (check_finite_float, check_in,
+                                 check_nonnegative_int, check_positive_int)
+from ..utils.exceptions import NoDetectionWarning
+from .inputs import prepare_image
+
+__all__ = ['Deblender', 'deblend_sources']
+
+#: Decoding settings used when a bundled model does not record its own.
+DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
+                    'footprint_threshold': 1.5, 'footprint_smoothing': 1.0}
+
+
+def _load(model):
+    """(keras model, name, settings) for a bundled name or a model."""
+    if isinstance(model, str):
+        from ..model.bundled import BUNDLED_MODELS, load_bundled_model
+
+        loaded = load_bundled_model(model)
+        settings = dict(DEFAULT_SETTINGS,
+                        **BUNDLED_MODELS[model].get('decoding', {}))
+        return loaded, model, settings
+    if not (hasattr(model, 'receptive_field_radius')
+            and hasattr(model, 'n_contributors')):
+        msg = (f'model must be the name of a bundled model or a PAIS model '
+               f'(pais_deblend.model.PAISModel), got {type(model).__name__}')
+        raise TypeError(msg)
+    return model, getattr(model, 'name', 'custom'), dict(DEFAULT_SETTINGS)
+
+
+def _structure(connectivity):
+    check_in(connectivity, (4, 8), 'connectivity')
+    return ndimage.generate_binary_structure(2, 1 if connectivity == 4
+                                             else 2)
+
+
+def _keep_top_slots(pcr, n_contributors):
+    """The PCR reduced to the ``n_contributors`` most likely slots."""
+    from ..pcr import PCR
+
+    maps = pcr.contribution_maps
+    if n_contributors == maps.shape[-1]:
+        return pcr
+    order = np.argsort(-maps, axis=-1, kind='stable')[..., :n_contributors]
+    order.sort(axis=-1)  # keep the network's slot order (nearest first)
+    maps = np.take_along_axis(maps, order, axis=-1)
+    vectors = np.take_along_axis(pcr.contribution_vectors,
+                                 order[..., np.newaxis], axis=-2)
+    return PCR(pcr.center_of_mass, vectors, maps,
+               maps_are_logits=pcr.maps_are_logits)
+
+
+def _detection_image(data, noise_sigma, mask, smoothing):
+    """The bands in units of their noise, summed and smoothed (h, w)."""
+    bands = data if data.ndim == 3 else data[..., np.newaxis]
+    image = (bands / np.asarray(noise_sigma)[:bands.shape[2]]).sum(axis=2)
+    image[mask] = 0.0
+    if smoothing > 0:
+        image = ndimage.gaussian_filter(image, smoothing, mode='constant')
+    return image
+
+
+def _pixel_of(centers, shape):
+    """Nearest in-frame pixel (iy, ix) of each centre."""
+    iy = np.clip(np.rint(centers[:, 0]).astype(np.intp), 0, shape[0] - 1)
+    ix = np.clip(np.rint(centers[:, 1]).astype(np.intp), 0, shape[1] - 1)
+    return iy, ix
+
+
+def _footprint_from_flux(detection, mask, centers, threshold, n_pixels,
+                         structure):
+    """
+    Connected regions of significant flux that contain a centre.
+
+    ``threshold`` is in units of the robust noise of the smoothed
+    detection image, so it means the same whatever the smoothing.
+    """
+    from ..model.normalization import estimate_noise
+
+    sigma = estimate_noise(detection, mask=mask)[0]
+    above = (detection > threshold * sigma) & ~mask
+    regions, n_regions = ndimage.label(above, structure=structure)
+    sizes = np.bincount(regions.ravel(), minlength=n_regions + 1)
+    iy, ix = _pixel_of(centers, mask.shape)
+    holds_center = np.zeros(n_regions + 1, dtype=bool)
+    holds_center[regions[iy, ix]] = True
+    keep = holds_center & (sizes >= n_pixels)
+    keep[0] = False
+    return keep[regions]
+
+
+def _add_missing_centers(centers, segment_data, detection):
+    """
+    One centre (the brightest pixel) for each segment that has none, so
+    that every input segment yields at least one source, as in photutils.
+    """
+    labels = np.unique(segment_data)
+    labels = labels[labels > 0]
+    iy, ix = _pixel_of(centers, segment_data.shape)
+    covered = np.unique(segment_data[iy, ix])
+    missing = np.setdiff1d(labels, covered)
+    if missing.size == 0:
+        return centers
+    positions = ndimage.maximum_position(detection, segment_data, missing)
+    extra = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    return np.concatenate([centers, extra])
+
+
+class Deblender:
+    """
+    Detect and deblend sources with a trained PAIS network; holds the
+    loaded model for many calls.
+
+    Parameters
+    ----------
+    model : str or `~pais_deblend.model.PAISModel`, optional
+        A bundled model name (`pais_deblend.model.available_models`) or a
+        loaded/trained PAIS model. The bundled ``'hst_f160w'`` was
+        trained on simulated HST WFC3/IR F160W scenes at 0.06"/pixel.
+    n_contributors : int, optional
+        The number of sources sharing a pixel (at most the model's, 3 for
+        the bundled models; fewer keeps the most likely slots).
+    detection_threshold : float, optional
+        The lowest predicted centre-of-mass peak kept as a source, in
+        (0, 1]. Default: the value tuned on the model's validation scenes
+        (bundled models), else 0.5.
+    min_separation : int, optional
+        Half-width in pixels of the non-maximum suppression window on the
+        centre-of-mass map.
+    footprint_threshold : float, optional
+        Without a segmentation image, pixels are attributed inside the
+        connected regions of the noise-weighted image, smoothed by a
+        Gaussian of ``footprint_smoothing`` pixels, above this many times
+        its robust noise, that contain a detected centre.
+    footprint_smoothing : float, optional
+        See ``footprint_threshold`` (pixels, >= 0).
+    tile_size : int, optional
+        The side of the tile cores of the network pass (memory against
+        speed; results do not depend on it).
+    progress_bar : bool, optional
+        Show a progress bar over the tiles.
+
+    Notes
+    -----
+    One `Deblender` may be called from several threads; calls are
+    serialised around the network pass, which holds the model.
+    """
+
+    def __init__(self, model='hst_f160w', *, n_contributors=None,
+                 detection_threshold=None, min_separation=None,
+                 footprint_threshold=None, footprint_smoothing=None,
+                 tile_size=512, progress_bar=True):
+        self.model, self.model_name, settings = _load(model)
+        model_slots = int(self.model.n_contributors)
+        if n_contributors is None:
+            n_contributors = model_slots
+        n_contributors = check_positive_int(n_contributors, 'n_contributors')
+        if n_contributors > model_slots:
+            msg = (f'n_contributors must be at most {model_slots} for model '
+                   f'{self.model_name!r}, got {n_contributors}')
+            raise ValueError(msg)
+        self.n_contributors = n_contributors
+
+        def pick(value, key):
+            return settings[key] if value is None else value
+
+        self.detection_threshold = check_finite_float(
+            pick(detection_threshold, 'detection_threshold'),
+            'detection_threshold', minimum=0, maximum=1,
+            include_minimum=False)
+        self.min_separation = check_nonnegative_int(
+            pick(min_separation, 'min_separation'), 'min_separation')
+        self.footprint_threshold = check_finite_float(
+            pick(footprint_threshold, 'footprint_threshold'),
+            'footprint_threshold')
+        self.footprint_smoothing = check_finite_float(
+            pick(footprint_smoothing, 'footprint_smoothing'),
+            'footprint_smoothing', minimum=0)
+        self.tile_size = check_positive_int(tile_size, 'tile_size')
+        self.progress_bar = bool(progress_bar)
+        self._lock = threading.Lock()
+
+    def __repr__(self):
+        return (f'Deblender(model={self.model_name!r}, '
+                f'n_contributors={self.n_contributors}, '
+                f'detection_threshold={self.detection_threshold:g})')
+
+    @property
+    def n_bands(self):
+        """The number of bands the model reads."""
+        return int(self.model.n_bands)
+
+    def predict(self, data, *, mask=None, progress_bar=None):
+        """
+        The network's PCR of an image (no detection, no decoding).
+
+        Parameters
+        ----------
+        data, mask
+            As for `__call__`.
+        progress_bar : bool, optional
+            Default: the deblender's setting.
+
+        Returns
+        -------
+        pcr : `~pais_deblend.pcr.PCR`
+            With contribution-map logits (``maps_are_logits=True``),
+            reduced to ``n_contributors`` slots.
+        """
+        image = prepare_image(data, mask=mask, n_bands=self.n_bands)
+        return self._predict(image, progress_bar)
+
+    def _predict(self, image, progress_bar):
+        from ..model import predict_pcr
+        from ..model.normalization import estimate_noise
+
+        noise_sigma = estimate_noise(image.data, mask=image.mask)
+        progress_bar = self.progress_bar if progress_bar is None else bool(
+            progress_bar)
+        with self._lock:
+            pcr = predict_pcr(self.model, image.data,
+                              tile_size=self.tile_size,
+                              noise_sigma=noise_sigma, mask=image.mask,
+                              progress_bar=progress_bar)
+        return _keep_top_slots(pcr, self.n_contributors), noise_sigma
+
+    def __call__(self, data, segmentation_image=None, n_pixels=5, *,
+                 mask=None, connectivity=8, relabel=True, progress_bar=None):
+        """
+        Detect (or take) the sources of an image and deblend them with
+        partial attribution.
+
+        Parameters
+        ----------
+        data : array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+            The background-subtracted image, shape (h, w) (or (h, w, b)
+            for a b-band model), any flux unit. NaN and infinite pixels
+            are masked. Masked arrays and `NDData` (e.g. `CCDData`) masks
+            are honoured. Never modified.
+        segmentation_image : `~photutils.segmentation.SegmentationImage`, optional
+            Footprints to deblend within (e.g. from photutils
+            `~photutils.segmentation.detect_sources`): only their pixels
+            are attributed, and each segment keeps at least one source
+            (its brightest pixel when the network finds no centre in
+            it). Without one, the network detects the sources and the
+            footprint is derived from the image (see the class).
+        n_pixels : int, optional
+            Sources whose effective (weighted) area is below this many
+            pixels are removed, their weight handed to the other
+            contributors of their pixels; without a segmentation image it
+            is also the smallest footprint region kept.
+        mask : array_like of bool, optional
+            Shape (h, w). True for pixels that are neither used nor
+            attributed.
+        connectivity : {8, 4}, optional
+            Pixel connectivity of the footprint regions.
+        relabel : bool, optional
+            Number the sources 1..N consecutively.
+        progress_bar : bool, optional
+            Default: the deblender's setting.
+
+        Returns
+        -------
+        segmentation : `~pais_deblend.segmentation.PartialSegmentationImage` or None
+            The partial segmentation, with ``centers``; `None` (and a
+            `~pais_deblend.utils.exceptions.NoDetectionWarning`) when no
+            source is found.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For bad input; the message names the parameter.
+        """
+        from ..pcr import decode_pcr, find_centers
+
+        n_pixels = check_positive_int(n_pixels, 'n_pixels')
+        structure = _structure(connectivity)
+        image = prepare_image(data, mask=mask, n_bands=self.n_bands)
+        segment_data = self._segment_data(segmentation_image, image.shape)
+        pcr, noise_sigma = self._predict(image, progress_bar)
+
+        centers = find_centers(pcr.center_of_mass,
+                               threshold=self.detection_threshold,
+                               min_separation=self.min_separation)
+        iy, ix = _pixel_of(centers, image.shape)
+        centers = centers[~image.mask[iy, ix]]
+        detection = _detection_image(image.data, noise_sigma, image.mask,
+                                     self.footprint_smoothing)
+        if segment_data is None:
+            footprint = _footprint_from_flux(
+                detection, image.mask, centers, self.footprint_threshold,
+                n_pixels, structure)
+        else:
+            footprint = (segment_data > 0) & ~image.mask
+            segment_data = np.where(footprint, segment_data, 0)
+            centers = _add_missing_centers(centers, segment_data, detection)
+        iy, ix = _pixel_of(centers, image.shape)
+        centers = centers[footprint[iy, ix]]
+        if len(centers) == 0:
+            warnings.warn('no sources were detected', NoDetectionWarning)
+            return None
+
+        segmentation = decode_pcr(pcr, image.data, centers=centers,
+                                  footprint=footprint, mask=image.mask)
+        small = segmentation.partial_labels[
+            segmentation.effective_areas < n_pixels]
+        if small.size:
+            segmentation.remove_labels(small)
+        if segmentation.partial_labels.size == 0:
+            warnings.warn(f'no source has an effective area of at least '
+                          f'n_pixels={n_pixels} pixels', NoDetectionWarning)
+            return None
+        if relabel:
+            segmentation.relabel_consecutive()
+        return segmentation
+
+    @staticmethod
+    def _segment_data(segmentation_image, shape):
+        if segmentation_image is None:
+            return None
+        from photutils.segmentation import SegmentationImage
+
+        if not isinstance(segmentation_image, SegmentationImage):
+            msg = (f'segmentation_image must be a photutils '
+                   f'SegmentationImage, got '
+                   f'{type(segmentation_image).__name__}')
+            raise TypeError(msg)
+        if segmentation_image.shape != tuple(shape):
+            msg = (f'segmentation_image has shape {segmentation_image.shape}'
+                   f' but data has shape {tuple(shape)}; they must match')
+            raise ValueError(msg)
+        return np.asarray(segmentation_image.data)
+
+
+def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
+                    model='hst_f160w', n_contributors=3, mask=None,
+                    connectivity=8, relabel=True, progress_bar=True,
+                    detection_threshold=None, tile_size=512):
+    """
+    Detect and deblend sources with partial attribution: each pixel's flux
+    is shared among up to ``n_contributors`` overlapping sources.
+
+    The drop-in for photutils' `~photutils.segmentation.deblend_sources`
+    (same first arguments); it returns a
+    `~pais_deblend.segmentation.PartialSegmentationImage`, which is a
+    `~photutils.segmentation.SegmentationImage` (its ``data`` is the
+    dominant source of each pixel), so `~photutils.segmentation.SourceCatalog`
+    and the plotting helpers keep working. For many images, build one
+    `Deblender` and call it: this function loads the model every time.
+
+    Parameters
+    ----------
+    data : array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+        The background-subtracted image, shape (h, w), any flux unit.
+    segmentation_image : `~photutils.segmentation.SegmentationImage`, optional
+        Footprints to deblend within; without one the network detects the
+        sources.
+    n_pixels : int, optional
+        Smallest effective area of a source, pixels.
+    model : str or `~pais_deblend.model.PAISModel`, optional
+        A bundled model name or a model.
+    n_contributors : int, optional
+        Sources sharing a pixel.
+    mask : array_like of bool, optional
+        Pixels to ignore.
+    connectivity : {8, 4}, optional
+    relabel : bool, optional
+    progress_bar : bool, optional
+    detection_threshold : float, optional
+        Lowest centre-of-mass peak kept (default: the model's tuned
+        value).
+    tile_size : int, optional
+        Tile side of the network pass.
+
+    Returns
+    -------
+    segmentation : `~pais_deblend.segmentation.PartialSegmentationImage` or None
+
+    See Also
+    --------
+    Deblender : all options, and the reference for each step.
+    """
+    deblender = Deblender(model, n_contributors=n_contributors,
+                          detection_threshold=detection_threshold,
+                          tile_size=tile_size, progress_bar=progress_bar)
+    return deblender(data, segmentation_image, n_pixels, mask=mask,
+                     connectivity=connectivity, relabel=relabel)

@@ -1,0 +1,99 @@
+"""
+The trained models shipped inside the package.
+
+Each bundled model is a ``<name>.keras`` file with its JSON model card
+``<name>.json`` in ``pais_deblend/model/weights/``. The SHA-256 of every
+weights file is recorded here, in the code, so a truncated, corrupted or
+swapped file is refused before Keras reads a byte of it. Nothing is ever
+downloaded.
+"""
+
+import hashlib
+import json
+import os
+
+__all__ = ['BUNDLED_MODELS', 'available_models', 'bundled_model_card',
+           'bundled_model_path', 'load_bundled_model']
+
+_WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
+
+#: name -> SHA-256 of ``weights/<name>.keras`` and the decoding settings
+#: tuned on the model's validation scenes (see its model card).
+BUNDLED_MODELS = {}
+
+
+def available_models():
+    """The names of the bundled models, sorted."""
+    return sorted(BUNDLED_MODELS)
+
+
+def _check_name(name):
+    if not isinstance(name, str):
+        msg = f'model must be a model name or a PAIS model, got {name!r}'
+        raise TypeError(msg)
+    if name not in BUNDLED_MODELS:
+        choices = ', '.join(repr(n) for n in available_models()) or 'none'
+        msg = (f'model {name!r} is not a bundled model; available: '
+               f'{choices}')
+        raise ValueError(msg)
+
+
+def bundled_model_path(name):
+    """The path of the bundled model ``name``'s ``.keras`` file."""
+    _check_name(name)
+    return os.path.join(_WEIGHTS_DIR, f'{name}.keras')
+
+
+def bundled_model_card(name):
+    """The model card (dict) of the bundled model ``name``."""
+    _check_name(name)
+    with open(os.path.join(_WEIGHTS_DIR, f'{name}.json')) as handle:
+        return json.load(handle)
+
+
+def _sha256(filename):
+    digest = hashlib.sha256()
+    with open(filename, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksum(filename, expected):
+    """
+    Raise `ValueError` unless the SHA-256 of ``filename`` is ``expected``.
+    """
+    if not os.path.isfile(filename):
+        msg = f'model file {filename!r} does not exist'
+        raise FileNotFoundError(msg)
+    actual = _sha256(filename)
+    if actual != expected:
+        msg = (f'model file {filename!r} has SHA-256 {actual}, expected '
+               f'{expected}: the file is damaged or not the bundled one; '
+               f'reinstall pais_deblend')
+        raise ValueError(msg)
+
+
+def load_bundled_model(name):
+    """
+    Load a bundled model after verifying its checksum (Keras safe mode).
+
+    Parameters
+    ----------
+    name : str
+        One of `available_models`.
+
+    Returns
+    -------
+    model : `~pais_deblend.model.PAISModel`
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a file whose checksum does not match.
+    """
+    from .network import load_model
+
+    path = bundled_model_path(name)
+    verify_checksum(path, BUNDLED_MODELS[name]['sha256'])
+    return load_model(path)
