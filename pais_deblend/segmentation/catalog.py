@@ -597,8 +597,9 @@ class PartialSourceCatalog:
     @lazyproperty
     def blendedness(self):
         """
-        The photometric blendedness ``beta_i = 1 - (S_i . S_i) / (S_i .
-        sum_j S_j)`` of each source (Bosch et al. 2018; DESIGN section 5),
+        The photometric blendedness of each source,
+        ``beta_i = 1 - sum(S_i**2) / sum(S_i * sum_j S_j)``
+        (Bosch et al. 2018; DESIGN section 5),
         with the deblended images ``S_j = M_j * I`` over the usable pixels,
         so ``sum_j S_j`` is the data times the pixel's total weight.
         Equal to `pais_deblend.evaluation.blendedness` of the source
