@@ -366,7 +366,8 @@ class PartialSourceCatalog:
          error) = self._cutout(label, slices)
         values = dict.fromkeys(_MEASURED, np.nan)
         values['n_significant_contributors'] = _n_significant(
-            label, contributors, weights, self.contributor_threshold)
+            label, weight > 0, contributors, weights,
+            self.contributor_threshold)
         n_good = int(np.count_nonzero(good))
         if n_good == 0:
             return [values[key] for key in _MEASURED]
@@ -577,6 +578,8 @@ class PartialSourceCatalog:
         """
         The error of `kron_flux`, ``sqrt(sum_p A(p) (M_i(p) error(p))**2)``
         with ``A`` the aperture's pixel overlap (NaN without ``error``).
+        Pixels of the aperture where the source has no weight add nothing
+        (photutils adds their error).
         """
         return self._measured('kron_flux_err', self._data_unit)
 
@@ -805,23 +808,55 @@ def _ellipse(covariance_xx, covariance_yy, covariance_xy):
     return math.sqrt(half_trace + spread), math.sqrt(minor), theta
 
 
+def _ellipse_window(shape, y_center, x_center, major, minor, theta, *,
+                    extra=0.0):
+    """
+    The slices of a cutout of ``shape`` covering the pixels whose area
+    meets an ellipse (photutils' aperture box rule, clipped to the cutout),
+    and the grid edges of that window relative to the centre.
+    """
+    cos_theta, sin_theta = math.cos(theta), math.sin(theta)
+    half_width = math.hypot(major * cos_theta, minor * sin_theta)
+    half_height = math.hypot(major * sin_theta, minor * cos_theta)
+    x0 = max(0, math.floor(x_center - half_width + 0.5))
+    x1 = min(shape[1], math.floor(x_center + half_width + 0.5 + extra) + 1)
+    y0 = max(0, math.floor(y_center - half_height + 0.5))
+    y1 = min(shape[0], math.floor(y_center + half_height + 0.5 + extra) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return None, None
+    grid = (x0 - 0.5 - x_center, x1 - 0.5 - x_center,
+            y0 - 0.5 - y_center, y1 - 0.5 - y_center, x1 - x0, y1 - y0)
+    return (slice(y0, y1), slice(x0, x1)), grid
+
+
 def _kron(source, weight, good, error, y_center, x_center, shape,
           kron_params):
     """Kron radius, flux and flux error of one cutout (photutils rules)."""
     major, minor, theta = shape
     if major == 0 or minor == 0:
         return np.nan, np.nan, np.nan
-    cos_theta, sin_theta = math.cos(theta), math.sin(theta)
-    cxx = (cos_theta / major) ** 2 + (sin_theta / minor) ** 2
-    cyy = (sin_theta / major) ** 2 + (cos_theta / minor) ** 2
-    cxy = 2.0 * cos_theta * sin_theta * (1.0 / major ** 2 - 1.0 / minor ** 2)
-    dy = (np.arange(source.shape[0]) - y_center)[:, np.newaxis]
-    dx = (np.arange(source.shape[1]) - x_center)[np.newaxis, :]
-    radius = np.sqrt(np.maximum(cxx * dx * dx + cxy * dx * dy
-                                + cyy * dy * dy, 0.0))
-    inside = radius <= _KRON_MEASUREMENT_SCALE
-    numerator = float(np.sum(source[inside] * radius[inside]))
-    denominator = float(np.sum(source[inside]))
+    # the first-moment radius, over the pixel centres inside 6 times the
+    # moment ellipse (only that window of the cutout is visited)
+    window, _ = _ellipse_window(source.shape, y_center, x_center,
+                                _KRON_MEASUREMENT_SCALE * major,
+                                _KRON_MEASUREMENT_SCALE * minor, theta)
+    numerator = denominator = 0.0
+    if window is not None:
+        cos_theta, sin_theta = math.cos(theta), math.sin(theta)
+        cxx = (cos_theta / major) ** 2 + (sin_theta / minor) ** 2
+        cyy = (sin_theta / major) ** 2 + (cos_theta / minor) ** 2
+        cxy = (2.0 * cos_theta * sin_theta
+               * (1.0 / major ** 2 - 1.0 / minor ** 2))
+        dy = (np.arange(window[0].start, window[0].stop)
+              - y_center)[:, np.newaxis]
+        dx = (np.arange(window[1].start, window[1].stop)
+              - x_center)[np.newaxis, :]
+        radius = np.sqrt(np.maximum(cxx * dx * dx + cxy * dx * dy
+                                    + cyy * dy * dy, 0.0))
+        inside = radius <= _KRON_MEASUREMENT_SCALE
+        values = source[window][inside]
+        numerator = float(np.sum(values * radius[inside]))
+        denominator = float(np.sum(values))
     scale, minimum_radius = kron_params[0], kron_params[1]
     if numerator <= 0 or denominator <= 0:
         kron_radius = minimum_radius
@@ -830,25 +865,31 @@ def _kron(source, weight, good, error, y_center, x_center, shape,
     if kron_radius > _KRON_MEASUREMENT_SCALE:
         return np.nan, np.nan, np.nan
     kron_radius = max(kron_radius, minimum_radius)
-    grid = (-0.5 - x_center, source.shape[1] - 0.5 - x_center,
-            -0.5 - y_center, source.shape[0] - 0.5 - y_center,
-            source.shape[1], source.shape[0])
     minimum_circle = kron_params[2] if len(kron_params) == 3 else 0.0
-    if (len(kron_params) == 3
-            and scale * kron_radius * math.sqrt(major * minor)
-            <= minimum_circle):
+    circular = (len(kron_params) == 3
+                and scale * kron_radius * math.sqrt(major * minor)
+                <= minimum_circle)
+    if circular:
         kron_radius = 0.0
         if minimum_circle <= 0:
             return kron_radius, np.nan, np.nan
+        axes = (minimum_circle, minimum_circle)
+    else:
+        axes = (major * kron_radius * scale, minor * kron_radius * scale)
+    # the aperture's exact pixel overlap, over its own window only
+    window, grid = _ellipse_window(source.shape, y_center, x_center, *axes,
+                                   theta, extra=1.0)
+    if window is None:
+        return kron_radius, 0.0, (np.nan if error is None else 0.0)
+    if circular:
         overlap = circular_overlap_grid(*grid, minimum_circle, 1, 1)
     else:
-        overlap = elliptical_overlap_grid(*grid, major * kron_radius * scale,
-                                          minor * kron_radius * scale,
-                                          theta, 1, 1)
-    flux = float(np.sum(overlap * source))
+        overlap = elliptical_overlap_grid(*grid, *axes, theta, 1, 1)
+    flux = float(np.sum(overlap * source[window]))
     flux_err = np.nan
     if error is not None:
-        variance = np.where(good, weight * error, 0.0) ** 2
+        variance = np.where(good[window], weight[window] * error[window],
+                            0.0) ** 2
         flux_err = math.sqrt(float(np.sum(overlap * variance)))
     return kron_radius, flux, flux_err
 
@@ -867,8 +908,8 @@ def _discrete_flux_radius(source, good, y_center, x_center, fraction):
                                fraction)
 
 
-def _n_significant(label, contributors, weights, threshold):
-    own = ((contributors == label) & (weights > 0)).any(axis=-1)
+def _n_significant(label, own, contributors, weights, threshold):
+    """Other labels with weight >= threshold where ``own`` (M_i > 0)."""
     others = contributors[own]
     significant = ((others != label) & (others > 0)
                    & (weights[own] >= threshold))
