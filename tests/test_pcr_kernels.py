@@ -75,7 +75,7 @@ def _kernel_decode(vectors, maps, valid, logits, centers, tile=8.0,
     contributors = np.empty(maps.shape, dtype=np.int32)
     weights = np.empty(maps.shape, dtype=np.float32)
     dominant = np.empty(maps.shape[:2], dtype=np.int32)
-    kernels.decode(vectors, maps, valid, logits, *index.arguments,
+    kernels.decode(vectors, maps, valid, logits, *index.decode_arguments,
                    contributors, weights, dominant)
     # the kernel's dominant map follows PartialSegmentationImage's rule
     np.testing.assert_array_equal(
@@ -179,6 +179,60 @@ def test_encode_matches_reference(seed, choice, n):
     np.testing.assert_array_equal(pcr.contribution_vectors, vectors)
     np.testing.assert_allclose(pcr.contribution_maps, maps, rtol=1e-6,
                                atol=0)
+
+
+@pytest.mark.parametrize('n', [2, 3, 4])
+@pytest.mark.parametrize('logits', [False, True])
+def test_decode_caches_are_exact(n, logits):
+    # The kernel caches each slot's last centre (reused while the target
+    # stays within half the distance to that centre's nearest neighbour)
+    # and, for n = 3, its last renormalisation. Here every slot's target
+    # walks in steps of 1/8 pixel from one centre to another, through the
+    # exact bisector (a tie) and in and out of those radii, with
+    # duplicated centres and weights repeating from a small set.
+    rng = np.random.default_rng(n)
+    width = 17
+    centers = np.array([[0.0, 0.0], [0.0, 4.0], [3.0, 4.0], [3.0, 4.0],
+                        [-2.0, 9.0], [6.0, 1.0], [5.0, 13.0]])
+    height = 12
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    pairs = rng.integers(0, len(centers), size=(height, n, 2))
+    step = (np.arange(width) / 8.0 - 0.5)[None, :, None, None]
+    start = centers[pairs[..., 0]][:, None]  # (h, 1, n, 2)
+    end = centers[pairs[..., 1]][:, None]
+    targets = start + step * (end - start)  # from 1/2 before start on
+    vectors = (targets - np.stack([yy, xx], axis=-1)[:, :, None, :])
+    vectors = vectors.astype(np.float32)
+    assert np.array_equal(vectors + np.stack([yy, xx], -1)[:, :, None],
+                          targets)  # exact targets
+    if logits:
+        choices = np.array([0.0, 1.0, 2.0, -np.inf, np.log(3.0)])
+    else:
+        choices = np.array([0.0, 0.25, 1 / 3, 0.5, 1.0, 1.0, -0.5])
+    pattern = rng.integers(0, len(choices), size=(height, 1, n))
+    pattern = np.repeat(pattern, width, axis=1)
+    change = rng.random((height, width, n)) < 0.15
+    pattern[change] = rng.integers(0, len(choices), size=change.sum())
+    maps = choices[pattern].astype(np.float32)
+    valid = rng.random((height, width)) > 0.05
+    expected = reference.reference_decode(vectors, maps, valid, logits,
+                                          centers)
+    for tile in (1.0, 4.0, 16.0):
+        result = _kernel_decode(vectors, maps, valid, logits, centers,
+                                tile=tile)
+        np.testing.assert_array_equal(result[0], expected[0])
+        np.testing.assert_array_equal(result[1], expected[1])
+
+
+def test_safe_radius():
+    centers = np.array([[0.0, 0.0], [0.0, 4.0], [3.0, 4.0], [3.0, 4.0],
+                        [-10.0, -10.0]])
+    index = kernels.TileIndex(centers, (5, 5), 1)
+    nearest_other = np.array([4.0, 3.0, 0.0, 0.0, np.hypot(10, 10)])
+    np.testing.assert_allclose(index.safe_radius2,
+                               0.25 * nearest_other ** 2, rtol=1e-5)
+    single = kernels.TileIndex(centers[:1], (5, 5), 1)
+    assert single.safe_radius2[0] == np.inf
 
 
 @settings(max_examples=30, deadline=None)

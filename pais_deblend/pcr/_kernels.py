@@ -144,6 +144,38 @@ def _may_be_nearest(i, i0, ty, tx, half, centers):
     return False
 
 
+@numba.njit(cache=True, inline='always')
+def _scan_tile(ty, tx, radius, i0, tight, half, centers, start, order, y_lo,
+               x_lo, cell, n_cy, n_cx, write, out, pos):
+    """
+    The candidates of the tile of centre (ty, tx): centres within
+    ``radius`` that, when ``tight``, may be nearer than centre ``i0`` to
+    some point of the tile (half-side ``half``). Returns their number;
+    when ``write`` they are also stored in ``out[pos:]`` (bucket order).
+    One helper for the counting pass and the filling pass.
+    """
+    radius2 = radius * radius
+    count = 0
+    gy0 = max(int((ty - radius - y_lo) / cell), 0)
+    gy1 = min(int((ty + radius - y_lo) / cell), n_cy - 1)
+    gx0 = max(int((tx - radius - x_lo) / cell), 0)
+    gx1 = min(int((tx + radius - x_lo) / cell), n_cx - 1)
+    for gy in range(gy0, gy1 + 1):
+        for gx in range(gx0, gx1 + 1):
+            c = gy * n_cx + gx
+            for j in range(start[c], start[c + 1]):
+                i = order[j]
+                dy = ty - centers[i, 0]
+                dx = tx - centers[i, 1]
+                if dy * dy + dx * dx <= radius2 and (
+                        not tight or _may_be_nearest(i, i0, ty, tx, half,
+                                                     centers)):
+                    if write:
+                        out[pos + count] = i
+                    count += 1
+    return count
+
+
 @numba.njit(parallel=True, cache=True)
 def build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx, k,
                           cell, n_cy, n_cx):
@@ -172,18 +204,22 @@ def build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx, k,
     single : (n_ty * n_tx,) int32
         The only candidate of each tile that has exactly one, else -1 (one
         memory access for the common case).
+    safe_radius2 : (N,) float64
+        Squared radius around each centre inside which it is certainly
+        the single nearest centre (see `_nearest_cached`).
     """
     n_centers = centers.shape[0]
     k = min(k, n_centers)
     start, order = _bucket_centers(centers, y_lo, x_lo, cell, n_cy, n_cx)
     n_tiles = n_ty * n_tx
-    radius2 = np.empty(n_tiles, dtype=np.float64)
+    radius_of_tile = np.empty(n_tiles, dtype=np.float64)
     nearest_of_tile = np.empty(n_tiles, dtype=np.int64)
     counts = np.zeros(n_tiles + 1, dtype=np.int64)
     half_diagonal = tile * math.sqrt(0.5)
     # half-side, slightly enlarged to cover rounding in the tile index
     half = 0.5 * tile * (1.0 + 1e-9) + 1e-9
     tight = k == 1
+    no_output = np.empty(0, dtype=np.int32)
     for t in numba.prange(n_tiles):
         best = np.empty(k, dtype=np.float64)
         ty = y_lo + (t // n_tx + 0.5) * tile
@@ -194,53 +230,35 @@ def build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx, k,
         nearest_of_tile[t] = i0
         # slack covers rounding in the tile index of a query
         radius = dk + 2.0 * half_diagonal + 1e-6 * (1.0 + dk + tile)
-        radius2[t] = radius * radius
-        count = 0
-        gy0 = max(int((ty - radius - y_lo) / cell), 0)
-        gy1 = min(int((ty + radius - y_lo) / cell), n_cy - 1)
-        gx0 = max(int((tx - radius - x_lo) / cell), 0)
-        gx1 = min(int((tx + radius - x_lo) / cell), n_cx - 1)
-        for gy in range(gy0, gy1 + 1):
-            for gx in range(gx0, gx1 + 1):
-                c = gy * n_cx + gx
-                for j in range(start[c], start[c + 1]):
-                    i = order[j]
-                    dy = ty - centers[i, 0]
-                    dx = tx - centers[i, 1]
-                    if dy * dy + dx * dx <= radius2[t] and (
-                            not tight or _may_be_nearest(
-                                i, nearest_of_tile[t], ty, tx, half,
-                                centers)):
-                        count += 1
-        counts[t + 1] = count
+        radius_of_tile[t] = radius
+        counts[t + 1] = _scan_tile(ty, tx, radius, i0, tight, half, centers,
+                                   start, order, y_lo, x_lo, cell, n_cy,
+                                   n_cx, False, no_output, 0)
     tile_start = np.cumsum(counts)
     candidates = np.empty(tile_start[-1], dtype=np.int32)
     single = np.empty(n_tiles, dtype=np.int32)
     for t in numba.prange(n_tiles):
         ty = y_lo + (t // n_tx + 0.5) * tile
         tx = x_lo + (t % n_tx + 0.5) * tile
-        radius = math.sqrt(radius2[t])
-        pos = tile_start[t]
-        gy0 = max(int((ty - radius - y_lo) / cell), 0)
-        gy1 = min(int((ty + radius - y_lo) / cell), n_cy - 1)
-        gx0 = max(int((tx - radius - x_lo) / cell), 0)
-        gx1 = min(int((tx + radius - x_lo) / cell), n_cx - 1)
-        for gy in range(gy0, gy1 + 1):
-            for gx in range(gx0, gx1 + 1):
-                c = gy * n_cx + gx
-                for j in range(start[c], start[c + 1]):
-                    i = order[j]
-                    dy = ty - centers[i, 0]
-                    dx = tx - centers[i, 1]
-                    if dy * dy + dx * dx <= radius2[t] and (
-                            not tight or _may_be_nearest(
-                                i, nearest_of_tile[t], ty, tx, half,
-                                centers)):
-                        candidates[pos] = i
-                        pos += 1
-        candidates[tile_start[t]:pos].sort()
-        single[t] = candidates[tile_start[t]] if pos - tile_start[t] == 1 else -1
-    return tile_start, candidates, single
+        first = tile_start[t]
+        count = _scan_tile(ty, tx, radius_of_tile[t], nearest_of_tile[t],
+                           tight, half, centers, start, order, y_lo, x_lo,
+                           cell, n_cy, n_cx, True, candidates, first)
+        candidates[first:first + count].sort()
+        single[t] = candidates[first] if count == 1 else -1
+    # a point q with |q - c| < d / 2, d the distance from c to its nearest
+    # other centre, is nearer to c than to any other centre by a margin
+    # of (d / 2)^2 * 2e-6 in squared distance (far above float64
+    # rounding); duplicated centres get 0 (never used)
+    safe_radius2 = np.full(n_centers, np.inf)
+    if n_centers > 1:
+        for i in numba.prange(n_centers):
+            best = np.empty(2, dtype=np.float64)
+            d2, _ = _kth_distance2(centers[i, 0], centers[i, 1], centers,
+                                   start, order, y_lo, x_lo, cell, n_cy,
+                                   n_cx, 2, best)
+            safe_radius2[i] = 0.25 * d2 * (1.0 - 1e-6)
+    return tile_start, candidates, single, safe_radius2
 
 
 class TileIndex:
@@ -281,9 +299,9 @@ class TileIndex:
         self.centers = centers
         self.y_lo, self.x_lo, self.tile = y_lo, x_lo, tile
         self.n_ty, self.n_tx = n_ty, n_tx
-        self.tile_start, self.tile_candidates, self.single = (
-            build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx,
-                                  int(k), cell, n_cy, n_cx))
+        (self.tile_start, self.tile_candidates, self.single,
+         self.safe_radius2) = build_tile_candidates(
+            centers, y_lo, x_lo, tile, n_ty, n_tx, int(k), cell, n_cy, n_cx)
 
     @property
     def arguments(self):
@@ -291,6 +309,13 @@ class TileIndex:
         return (self.centers, self.tile_start, self.tile_candidates,
                 self.single, self.y_lo, self.x_lo, 1.0 / self.tile,
                 self.n_ty, self.n_tx)
+
+    @property
+    def decode_arguments(self):
+        """The arrays and scalars `decode` takes, in order."""
+        return (self.centers, self.safe_radius2, self.tile_start,
+                self.tile_candidates, self.single, self.y_lo, self.x_lo,
+                1.0 / self.tile, self.n_ty, self.n_tx)
 
 
 @numba.njit(cache=True, inline='always')
@@ -306,37 +331,42 @@ def _candidate_range(qy, qx, tile_start, y_lo, x_lo, inverse_tile, n_ty,
 
 
 @numba.njit(cache=True, inline='always')
-def _nearest_cached(qy, qx, cached_tile, cached_label, centers, tile_start,
-                    candidates, single, y_lo, x_lo, inverse_tile, n_ty,
-                    n_tx):
+def _nearest_cached(qy, qx, cached, cached_y, cached_x, cached_r2, centers,
+                    safe_radius2, tile_start, candidates, single, y_lo, x_lo,
+                    inverse_tile, n_ty, n_tx):
     """
     Index of the centre nearest to (qy, qx); ties -> lowest index.
 
-    ``cached_tile`` / ``cached_label`` are the last single-candidate tile
-    a caller's slot met and its centre (-1 / anything at first):
-    neighbouring pixels' targets mostly fall in the same tile, so most
-    look-ups touch no table at all. Returns ``(index, cached_tile,
-    cached_label)``, the cache updated.
+    ``cached`` is the centre a caller's slot found last (-1 at first),
+    ``cached_y``, ``cached_x`` its position and ``cached_r2`` its
+    ``safe_radius2``: inside that radius it is the nearest centre by a
+    margin far above the rounding of the squared distances, so
+    neighbouring pixels' targets, which mostly reach the same centre, need
+    no table look-up. Otherwise the target's tile gives its only
+    candidate or a short list to search (a linear scan outside the
+    tiles). Returns ``(index, cached, cached_y, cached_x, cached_r2)``,
+    the cache updated.
     """
+    dy = qy - cached_y
+    dx = qx - cached_x
+    if dy * dy + dx * dx < cached_r2:
+        return cached, cached, cached_y, cached_x, cached_r2
     fy = (qy - y_lo) * inverse_tile
     fx = (qx - x_lo) * inverse_tile
     best = -1
     best_d2 = np.inf
     if fy >= 0.0 and fx >= 0.0 and fy < n_ty and fx < n_tx:
         t = int(fy) * n_tx + int(fx)
-        if t == cached_tile:
-            return cached_label, cached_tile, cached_label
-        only = single[t]
-        if only >= 0:
-            return only, t, only
-        for j in range(tile_start[t], tile_start[t + 1]):
-            i = candidates[j]
-            dy = qy - centers[i, 0]
-            dx = qx - centers[i, 1]
-            d2 = dy * dy + dx * dx
-            if d2 < best_d2 or (d2 == best_d2 and i < best):
-                best_d2 = d2
-                best = i
+        best = single[t]
+        if best < 0:
+            for j in range(tile_start[t], tile_start[t + 1]):
+                i = candidates[j]
+                dy = qy - centers[i, 0]
+                dx = qx - centers[i, 1]
+                d2 = dy * dy + dx * dx
+                if d2 < best_d2 or (d2 == best_d2 and i < best):
+                    best_d2 = d2
+                    best = i
     else:
         for i in range(centers.shape[0]):
             dy = qy - centers[i, 0]
@@ -345,7 +375,8 @@ def _nearest_cached(qy, qx, cached_tile, cached_label, centers, tile_start,
             if d2 < best_d2:
                 best_d2 = d2
                 best = i
-    return best, cached_tile, cached_label
+    return (best, best, centers[best, 0], centers[best, 1],
+            safe_radius2[best])
 
 
 @numba.njit(parallel=True, cache=True)
@@ -716,8 +747,8 @@ def _renormalise3(n_used, va, vb, vc, total):
 
 @numba.njit(cache=True, error_model='numpy', inline='always')
 def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
-                 tile_start, candidates, single, y_lo, x_lo, inverse_tile,
-                 n_ty, n_tx, contributors, weights, dominant):
+                 safe_radius2, tile_start, candidates, single, y_lo, x_lo,
+                 inverse_tile, n_ty, n_tx, contributors, weights, dominant):
     """
     Row ``y`` of `decode` for n = 3 slots, unrolled with scalars only.
 
@@ -728,8 +759,10 @@ def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
     """
     width = maps.shape[1]
     slot_w = np.empty(3, dtype=np.float64)
-    tile0 = tile1 = tile2 = -1
-    near0 = near1 = near2 = 0
+    # per-slot caches of `_nearest_cached` (r2 = -1: empty)
+    near0 = near1 = near2 = -1
+    y0 = x0 = y1 = x1 = y2 = x2 = 0.0
+    r0 = r1 = r2 = -1.0
     key_n = 0
     key_a = key_b = key_c = key_total = 0.0
     fa = fb = fc = np.float32(0.0)
@@ -754,20 +787,20 @@ def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
                 qy = fy + np.float64(vectors[y, x, 0, 0])
                 qx = fx + np.float64(vectors[y, x, 0, 1])
                 if math.isfinite(qy) and math.isfinite(qx):
-                    i, tile0, near0 = _nearest_cached(
-                        qy, qx, tile0, near0, centers, tile_start,
-                        candidates, single, y_lo, x_lo, inverse_tile, n_ty,
-                        n_tx)
+                    i, near0, y0, x0, r0 = _nearest_cached(
+                        qy, qx, near0, y0, x0, r0, centers,
+                        safe_radius2, tile_start, candidates, single, y_lo,
+                        x_lo, inverse_tile, n_ty, n_tx)
                     total += w0
                     la, va, n_used = i + 1, w0, 1
             if w1 > 0.0:
                 qy = fy + np.float64(vectors[y, x, 1, 0])
                 qx = fx + np.float64(vectors[y, x, 1, 1])
                 if math.isfinite(qy) and math.isfinite(qx):
-                    i, tile1, near1 = _nearest_cached(
-                        qy, qx, tile1, near1, centers, tile_start,
-                        candidates, single, y_lo, x_lo, inverse_tile, n_ty,
-                        n_tx)
+                    i, near1, y1, x1, r1 = _nearest_cached(
+                        qy, qx, near1, y1, x1, r1, centers,
+                        safe_radius2, tile_start, candidates, single, y_lo,
+                        x_lo, inverse_tile, n_ty, n_tx)
                     total += w1
                     n_used, la, va, lb, vb, lc, vc = _add_slot3(
                         i + 1, w1, n_used, la, va, lb, vb, lc, vc)
@@ -775,10 +808,10 @@ def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
                 qy = fy + np.float64(vectors[y, x, 2, 0])
                 qx = fx + np.float64(vectors[y, x, 2, 1])
                 if math.isfinite(qy) and math.isfinite(qx):
-                    i, tile2, near2 = _nearest_cached(
-                        qy, qx, tile2, near2, centers, tile_start,
-                        candidates, single, y_lo, x_lo, inverse_tile, n_ty,
-                        n_tx)
+                    i, near2, y2, x2, r2 = _nearest_cached(
+                        qy, qx, near2, y2, x2, r2, centers,
+                        safe_radius2, tile_start, candidates, single, y_lo,
+                        x_lo, inverse_tile, n_ty, n_tx)
                     total += w2
                     n_used, la, va, lb, vb, lc, vc = _add_slot3(
                         i + 1, w2, n_used, la, va, lb, vb, lc, vc)
@@ -833,15 +866,18 @@ def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
 
 @numba.njit(cache=True, error_model='numpy', inline='always')
 def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
-                tile_start, candidates, single, y_lo, x_lo, inverse_tile,
-                n_ty, n_tx, contributors, weights, dominant):
+                safe_radius2, tile_start, candidates, single, y_lo, x_lo,
+                inverse_tile, n_ty, n_tx, contributors, weights, dominant):
     """Row ``y`` of `decode` for any number of slots."""
     width, n = maps.shape[1], maps.shape[2]
     labels = np.empty(n, dtype=np.int64)
     values = np.empty(n, dtype=np.float64)
     slot_w = np.empty(n, dtype=np.float64)
-    cache_tile = np.full(n, -1, dtype=np.int64)
-    cache_label = np.zeros(n, dtype=np.int64)
+    # per-slot caches of `_nearest_cached` (r2 = -1: empty)
+    cache_index = np.full(n, -1, dtype=np.int64)
+    cache_y = np.zeros(n, dtype=np.float64)
+    cache_x = np.zeros(n, dtype=np.float64)
+    cache_r2 = np.full(n, -1.0, dtype=np.float64)
     for x in range(width):
         n_used = 0
         total = 0.0
@@ -860,10 +896,12 @@ def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
                 qx = x + np.float64(vectors[y, x, k, 1])
                 if not (math.isfinite(qy) and math.isfinite(qx)):
                     continue
-                i, cache_tile[k], cache_label[k] = _nearest_cached(
-                    qy, qx, cache_tile[k], cache_label[k], centers,
-                    tile_start, candidates, single, y_lo, x_lo,
-                    inverse_tile, n_ty, n_tx)
+                i, cache_index[k], cache_y[k], cache_x[k], cache_r2[k] = (
+                    _nearest_cached(qy, qx, cache_index[k], cache_y[k],
+                                    cache_x[k], cache_r2[k], centers,
+                                    safe_radius2, tile_start, candidates,
+                                    single, y_lo, x_lo, inverse_tile, n_ty,
+                                    n_tx))
                 label = i + 1
                 total += w
                 found = False
@@ -925,9 +963,9 @@ def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
 
 
 @numba.njit(parallel=True, cache=True, error_model='numpy')
-def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
-           candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
-           contributors, weights, dominant):
+def decode(vectors, maps, valid, maps_are_logits, centers, safe_radius2,
+           tile_start, candidates, single, y_lo, x_lo, inverse_tile, n_ty,
+           n_tx, contributors, weights, dominant):
     """
     Decode C^v and C^m into contributor labels and weights.
 
@@ -960,14 +998,14 @@ def decode(vectors, maps, valid, maps_are_logits, centers, tile_start,
     for y in numba.prange(height):
         if n == 3:
             _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
-                         tile_start, candidates, single, y_lo, x_lo,
-                         inverse_tile, n_ty, n_tx, contributors, weights,
-                         dominant)
+                         safe_radius2, tile_start, candidates, single, y_lo,
+                         x_lo, inverse_tile, n_ty, n_tx, contributors,
+                         weights, dominant)
         else:
             _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
-                        tile_start, candidates, single, y_lo, x_lo,
-                        inverse_tile, n_ty, n_tx, contributors, weights,
-                        dominant)
+                        safe_radius2, tile_start, candidates, single, y_lo,
+                        x_lo, inverse_tile, n_ty, n_tx, contributors,
+                        weights, dominant)
     return
 
 

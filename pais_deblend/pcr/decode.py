@@ -124,7 +124,7 @@ def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
     weights = np.empty((height, width, n), dtype=np.float32)
     dominant = np.empty((height, width), dtype=np.int32)
     _kernels.decode(pcr.contribution_vectors, pcr.contribution_maps, valid,
-                    pcr.maps_are_logits, *index.arguments, contributors,
+                    pcr.maps_are_logits, *index.decode_arguments, contributors,
                     weights, dominant)
     return contributors, weights, dominant, centers
 
