@@ -664,23 +664,24 @@ class PartialSourceCatalog:
         rows = _progress_bar(range(self._labels.size), desc='flux_radius',
                              enabled=self.progress_bar)
         for row in rows:
-            slices = self._slices[row]
-            x_center = measured['x_centroid'][row] - slices[1].start
-            y_center = measured['y_centroid'][row] - slices[0].start
+            box = self._slices[row]
+            x_center = measured['x_centroid'][row]
+            y_center = measured['y_centroid'][row]
             kron_flux = measured['kron_flux'][row]
             max_radius = max_radii[row]
             if (not np.all(np.isfinite((x_center, y_center, kron_flux,
                                         max_radius))) or kron_flux == 0):
                 continue
-            source = self._cutout(int(self._labels[row]), slices)[0]
-            # the circles never reach beyond max_radius: cut there
-            y0 = max(0, math.floor(y_center - max_radius + 0.5))
-            y1 = min(source.shape[0], math.ceil(y_center + max_radius + 0.5))
-            x0 = max(0, math.floor(x_center - max_radius + 0.5))
-            x1 = min(source.shape[1], math.ceil(x_center + max_radius + 0.5))
+            # the circles never reach beyond max_radius: only the part of
+            # the source's box within that circle's box is cut out
+            y0 = max(box[0].start, math.floor(y_center - max_radius + 0.5))
+            y1 = min(box[0].stop, math.ceil(y_center + max_radius + 0.5))
+            x0 = max(box[1].start, math.floor(x_center - max_radius + 0.5))
+            x1 = min(box[1].stop, math.ceil(x_center + max_radius + 0.5))
             if y0 >= y1 or x0 >= x1:
                 continue
-            region = source[y0:y1, x0:x1]
+            region = self._cutout(int(self._labels[row]),
+                                  (slice(y0, y1), slice(x0, x1)))[0]
             grid = (x0 - 0.5 - x_center, x1 - 0.5 - x_center,
                     y0 - 0.5 - y_center, y1 - 0.5 - y_center,
                     x1 - x0, y1 - y0)
