@@ -126,6 +126,9 @@ def test_loss_hand_made_values():
 
     with pytest.raises(TypeError, match='entropy_weight'):
         PAISLoss(entropy_weight='2')
+    with pytest.raises(ValueError, match="vector_weighting must be "
+                       "'uniform' or 'contribution', got 'flux'"):
+        PAISLoss(vector_weighting='flux')
     with pytest.raises(ValueError, match='center_of_mass_weight'):
         PAISLoss(center_of_mass_weight=float('nan'))
 
@@ -140,6 +143,32 @@ def _gradients(model, loss, images, labels):
 def _norm(gradient):
     return 0.0 if gradient is None else float(tf.reduce_sum(
         tf.abs(gradient)))
+
+
+def test_contribution_weighted_vector_loss():
+    shape = (1, 2, 2)
+    true_vectors = np.zeros(shape + (3, 2), np.float32)
+    pred_vectors = np.zeros(shape + (3, 2), np.float32)
+    pred_vectors[..., 0, :] = 1.0   # slot 1 off by 1 px
+    pred_vectors[..., 2, :] = 40.0  # slot 3 off by 40 px
+    maps = np.zeros(shape + (3,), np.float32)
+    maps[..., 0] = 0.75
+    maps[..., 1] = 0.25
+    labels = {'center_of_mass': np.zeros(shape, np.float32),
+              'contribution_vectors': true_vectors,
+              'contribution_maps': maps,
+              'pixel_weight': np.ones(shape, np.float32)}
+    predictions = {'center_of_mass': np.zeros(shape + (1,), np.float32),
+                   'contribution_vectors': pred_vectors,
+                   'contribution_maps': np.zeros(shape + (3,), np.float32)}
+    uniform = PAISLoss().terms(labels, predictions)
+    weighted = PAISLoss(vector_weighting='contribution').terms(labels,
+                                                              predictions)
+    assert float(uniform['contribution_vectors']) == pytest.approx(41 / 3)
+    # the slot without flux does not count
+    assert float(weighted['contribution_vectors']) == pytest.approx(0.75)
+    assert PAISLoss(vector_weighting='contribution').get_config()[
+        'vector_weighting'] == 'contribution'
 
 
 def test_gradients_flow_and_stop_gradient(tiny_model):

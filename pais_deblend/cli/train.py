@@ -33,6 +33,11 @@ def add_parser(subparsers):
     parser.add_argument('--schedule', choices=('constant', 'cosine'),
                         default='constant',
                         help='learning-rate schedule (default: %(default)s)')
+    parser.add_argument('--vector-weighting',
+                        choices=('uniform', 'contribution'),
+                        default='uniform',
+                        help='how the C^v loss weights the slots of a pixel '
+                        '(default: %(default)s, the paper)')
     parser.add_argument('--no-jit', action='store_true',
                         help='do not compile the training step with XLA')
     parser.add_argument('--crop-size', type=int, default=None,
@@ -86,6 +91,7 @@ def run(args):
         progress_bar=not args.no_progress,
         learning_rate=args.learning_rate, crop_size=args.crop_size,
         augment=not args.no_augment, model_options=model_options or None,
+        loss_weights={'vector_weighting': args.vector_weighting},
         preset=args.preset, name=args.name, schedule=args.schedule,
         jit_compile=not args.no_jit)
     metrics = json.dumps({k: round(v, 5) for k, v in

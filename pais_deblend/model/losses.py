@@ -51,6 +51,16 @@ class PAISLoss:
     center_of_mass_weight, contribution_vectors_weight, contribution_maps_weight, entropy_weight : float, optional
         lambda_c, lambda_v, lambda_m, lambda_S of Eq. 3 (defaults: the
         paper's 15, 0.06, 4, 2).
+    vector_weighting : {'uniform', 'contribution'}, optional
+        How the C^v error of a pixel averages its ``n`` slots:
+        ``'uniform'`` (the paper) or ``'contribution'``, weighted by each
+        slot's true share C^m of the pixel's flux. On the ``hst_f160w``
+        validation labels 85 % (slot 2) and 92 % (slot 3) of the flux
+        pixels give those slots under 5 % of the flux, and their vectors
+        point 19 and 30 px away on average, to sources that hardly
+        matter there: with uniform weighting such slots dominate the
+        C^v term (MAE 18 px after 500 steps). The bundled model uses
+        ``'contribution'``.
 
     Notes
     -----
@@ -65,7 +75,13 @@ class PAISLoss:
 
     def __init__(self, *, center_of_mass_weight=15.0,
                  contribution_vectors_weight=0.06,
-                 contribution_maps_weight=4.0, entropy_weight=2.0):
+                 contribution_maps_weight=4.0, entropy_weight=2.0,
+                 vector_weighting='uniform'):
+        if vector_weighting not in ('uniform', 'contribution'):
+            msg = (f"vector_weighting must be 'uniform' or 'contribution', "
+                   f"got {vector_weighting!r}")
+            raise ValueError(msg)
+        self.vector_weighting = vector_weighting
         weights = {
             'center_of_mass': center_of_mass_weight,
             'contribution_vectors': contribution_vectors_weight,
@@ -83,8 +99,10 @@ class PAISLoss:
 
     def get_config(self):
         """The weights as constructor keyword arguments."""
-        return {f'{name}_weight': value
-                for name, value in self.weights.items()}
+        config = {f'{name}_weight': value
+                  for name, value in self.weights.items()}
+        config['vector_weighting'] = self.vector_weighting
+        return config
 
     def terms(self, labels, predictions):
         """
@@ -109,11 +127,15 @@ class PAISLoss:
         true_vectors = ops.cast(labels['contribution_vectors'], 'float32')
         pred_vectors = ops.cast(predictions['contribution_vectors'],
                                 'float32')
-        vector_error = ops.mean(ops.abs(pred_vectors - true_vectors),
-                                axis=(-2, -1))
+        true_maps = ops.cast(labels['contribution_maps'], 'float32')
+        slot_error = ops.mean(ops.abs(pred_vectors - true_vectors), axis=-1)
+        if self.vector_weighting == 'contribution':
+            # weight each slot by its true share of the pixel's flux
+            vector_error = ops.sum(true_maps * slot_error, axis=-1)
+        else:
+            vector_error = ops.mean(slot_error, axis=-1)
         contribution_vectors = ops.sum(weight * vector_error) / denominator
 
-        true_maps = ops.cast(labels['contribution_maps'], 'float32')
         logits = ops.cast(predictions['contribution_maps'], 'float32')
         log_q = ops.log_softmax(logits, axis=-1)
         cross_entropy = -ops.sum(true_maps * log_q, axis=-1)
