@@ -176,6 +176,19 @@ def _detection_footprint(image):
     return filtered > settings.threshold_sigma * image.noise_sigma
 
 
+def _matched_filter_snr(image):
+    """
+    (N,) matched-filter signal-to-noise of each true source,
+    sqrt(sum S_i^2) / sigma (white noise of the per-pixel sigma); NaN
+    without flux truth.
+    """
+    n_true = len(image.true_centers)
+    if not image.has_flux_truth or not image.noise_sigma > 0:
+        return np.full(n_true, np.nan)
+    return np.array([np.sqrt(np.sum(np.square(c.data, dtype=np.float64)))
+                     for c in image.true_source_images]) / image.noise_sigma
+
+
 def evaluate_output(image, output, *, profile_metrics=False):
     """
     Score one method output against the image's truth.
@@ -237,6 +250,7 @@ def evaluate_output(image, output, *, profile_metrics=False):
                 zip(matches.true_indices, matches.distances)}
 
     fluxes = image.true_fluxes()
+    snr = _matched_filter_snr(image)
     beta = (blendedness(image.true_source_images, shape=shape)
             if image.has_flux_truth else np.full(len(centers), np.nan))
     label_map = np.asarray(output.segmentation.data)
@@ -249,7 +263,7 @@ def evaluate_output(image, output, *, profile_metrics=False):
         true_flux = fluxes[index] if fluxes is not None else np.nan
         source = {'source': index, 'y_true': centers[index, 0],
                   'x_true': centers[index, 1], 'true_flux': true_flux,
-                  'blendedness': beta[index],
+                  'blendedness': beta[index], 'snr': snr[index],
                   'detected': index in matched_row,
                   'distance': distance.get(index, np.nan),
                   'flux': np.nan, 'flux_error': np.nan,

@@ -1,0 +1,219 @@
+"""
+The issue-4 figures of the bundled PAIS model against its peers, all
+measured in this one process on scenes the model never saw.
+
+1. Detection F1 of sources with S/N > 10 (matched-filter S/N,
+   sqrt(sum S_i^2) / sigma) on simulated ``hst_f160w`` fields (the
+   harness's ``field`` suite, master seed ``--seed``; the training scenes
+   used ``SeedSequence([0, j])`` and the validation scenes
+   ``SeedSequence([1, j])``, the fields ``SeedSequence([seed, 1000 + i,
+   k])``), for pais_deblend, photutils detect+deblend, sep and SExtractor.
+2. Close pairs (``pairs`` suite): recall of the fainter member of 4:1
+   pairs at 1.0-1.5 PSF FWHM.
+3. Median |relative flux error| of blended sources (blendedness > 0.1)
+   of the field suite, pais_deblend's attributed flux (sum of M_i I)
+   against photutils' segment flux, on the true sources both detect.
+4. The real HLF GOODS-South cutout: catalog sources found (of 7) and
+   flux conservation L1.
+5. Throughput of `deblend_sources` on a 4096 x 4096 simulated field in
+   Mpix/s, its ratio to photutils detect+deblend and to SExtractor timed
+   in the same run, and the peak resident memory of the deblend (in a
+   child process).
+
+Usage::
+
+    python benchmarks/bench_deblend.py [--seed 2] [--n-fields 6]
+        [--pairs-per-cell 50] [--size 4096] [--skip-throughput] [--quick]
+"""
+
+import argparse
+import multiprocessing
+import os
+import resource
+import time
+import warnings
+
+import numpy as np
+
+import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
+
+METHODS = ('pais_deblend', 'photutils', 'sep', 'sextractor')
+
+
+def f1_above(sources, images, method, suite, min_snr):
+    """F1 over true sources with snr > min_snr (all unmatched detections
+    count as false positives)."""
+    rows = sources[(sources['method'] == method)
+                   & (sources['suite'] == suite)]
+    bright = rows['snr'] > min_snr
+    tp = int(np.sum(rows['detected'][bright]))
+    fn = int(np.sum(~rows['detected'][bright]))
+    image_rows = images[(images['method'] == method)
+                        & (images['suite'] == suite)]
+    fp = int(np.sum(image_rows['n_false_positive']))
+    return 2 * tp / (2 * tp + fp + fn), tp, fp, fn
+
+
+def close_pair_recall(sources, method, ratio=4.0, low=1.0, high=1.5):
+    rows = sources[(sources['method'] == method)
+                   & (sources['suite'] == 'pairs')]
+    keep = (rows['fainter'] & (rows['flux_ratio'] == ratio)
+            & (rows['separation'] >= low) & (rows['separation'] <= high))
+    return float(np.mean(rows['detected'][keep])), int(keep.sum())
+
+
+def blended_flux_errors(sources, suite='field', min_blendedness=0.1):
+    """Median |relative segment-flux error| per method on the blended true
+    sources detected by pais_deblend and photutils alike."""
+    rows = sources[sources['suite'] == suite]
+    key = {}
+    for row in rows:
+        if row['blendedness'] > min_blendedness and row['detected']:
+            ident = (row['image'], int(row['source']))
+            key.setdefault(ident, {})[row['method']] = abs(
+                row['flux_segment_error'])
+    both = [v for v in key.values()
+            if 'pais_deblend' in v and 'photutils' in v]
+    out = {}
+    for method in METHODS:
+        values = [v[method] for v in both if method in v]
+        out[method] = float(np.median(values)) if values else np.nan
+    return out, len(both)
+
+
+def run_quality(args):
+    from pais_deblend.evaluation.benchmark import run_benchmark
+    from pais_deblend.evaluation.benchmark.suites import (FieldSuite,
+                                                          PairsSuite,
+                                                          register_suite)
+
+    register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
+    register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),
+                   overwrite=True)
+    started = time.perf_counter()
+    results = run_benchmark(list(METHODS), ['field', 'pairs', 'hlf'],
+                            quick=args.quick, seed=args.seed,
+                            progress_bar=True, figures=False)
+    print(f'harness run: {time.perf_counter() - started:.0f} s')
+    sources, images, summary = (results.sources, results.images,
+                                results.summary)
+    fainter_flags(sources, images)
+
+    print(f'\n1. detection F1, S/N > 10, field suite (seed {args.seed}):')
+    for method in METHODS:
+        f1, tp, fp, fn = f1_above(sources, images, method, 'field', 10.0)
+        print(f'   {method:13s} F1 {f1:.3f}  (TP {tp}, FP {fp}, FN {fn})')
+    print('\n2. fainter member of 4:1 pairs at 1.0-1.5 FWHM, recall:')
+    for method in METHODS:
+        recall, n = close_pair_recall(sources, method)
+        print(f'   {method:13s} {recall:.3f}  ({n} pairs)')
+    errors, n_both = blended_flux_errors(sources)
+    print(f'\n3. median |rel. segment-flux error|, blendedness > 0.1, '
+          f'{n_both} sources found by pais_deblend and photutils:')
+    for method in METHODS:
+        ratio = errors[method] / errors['photutils']
+        print(f'   {method:13s} {errors[method]:.4f}  '
+              f'({ratio:.2f}x photutils)')
+    print('\n4. real HLF GOODS-S cutout (7 catalog sources):')
+    for method in METHODS:
+        row = images[(images['method'] == method)
+                     & (images['suite'] == 'hlf')]
+        if len(row):
+            print(f"   {method:13s} {int(row['n_true_positive'][0])}/7 "
+                  f"found, {int(row['n_predicted'][0])} detections, "
+                  f"flux conservation L1 {row['flux_conservation'][0]:.2e}")
+    print('\nsummary (harness):')
+    columns = [c for c in ('suite', 'method', 'precision', 'recall', 'f1',
+                           'recall_fainter', 'segment_error',
+                           'median_time_s') if c in summary.colnames]
+    summary[columns].pprint(max_lines=-1, max_width=-1)
+
+
+def fainter_flags(sources, images):
+    """Attach pair separation / flux ratio to the source rows (pairs)."""
+    for name in ('separation', 'flux_ratio'):
+        if name not in sources.colnames:
+            lookup = {(r['method'], r['image']): r[name] for r in images
+                      if name in images.colnames}
+            sources[name] = [lookup.get((r['method'], r['image']), np.nan)
+                             for r in sources]
+
+
+def _deblend_child(image, queue):
+    from pais_deblend.deblend import Deblender
+
+    deblender = Deblender(progress_bar=False)
+    deblender(image[:512, :512])  # compile and warm up
+    started = time.perf_counter()
+    segmentation = deblender(image)
+    elapsed = time.perf_counter() - started
+    n = 0 if segmentation is None else len(segmentation.partial_labels)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((elapsed, n, peak))
+
+
+def run_throughput(args):
+    from pais_deblend.evaluation.benchmark.adapters import (
+        PhotutilsMethod, SExtractorMethod, find_sextractor)
+    from pais_deblend.evaluation.benchmark.suites import (_psf_image,
+                                                          _scene_image)
+    from pais_deblend.simulation import SceneSimulator
+
+    size = args.size
+    started = time.perf_counter()
+    scene = SceneSimulator('hst_f160w', shape=(size, size)).simulate(
+        np.random.default_rng([args.seed, 4096]))
+    print(f'\n5. throughput on a {size}x{size} hst_f160w field '
+          f'({scene.n_sources} sources, simulated in '
+          f'{time.perf_counter() - started:.0f} s):')
+    image = _scene_image('big', scene, {}, _psf_image('hst_f160w'))
+    data = np.asarray(image.data, dtype=np.float64)
+    megapixels = size * size / 1e6
+
+    context = multiprocessing.get_context('spawn')
+    queue = context.Queue()
+    child = context.Process(target=_deblend_child, args=(data, queue))
+    child.start()
+    elapsed, n_found, peak = queue.get()
+    child.join()
+    timings = {'pais_deblend': elapsed}
+    print(f'   pais_deblend  {elapsed:7.1f} s  {megapixels / elapsed:.3f} '
+          f'Mpix/s, {n_found} sources, peak RSS {peak:.0f} MiB')
+    peers = [('photutils', PhotutilsMethod())]
+    if find_sextractor():
+        peers.append(('sextractor', SExtractorMethod()))
+    for name, method in peers:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            started = time.perf_counter()
+            output = method.run(image)
+            timings[name] = time.perf_counter() - started
+        print(f'   {name:13s} {timings[name]:7.1f} s  '
+              f'{megapixels / timings[name]:.3f} Mpix/s, '
+              f'{len(output.catalog)} sources')
+    for name in timings:
+        if name != 'pais_deblend':
+            print(f'   pais_deblend / {name} time: '
+                  f'{elapsed / timings[name]:.1f}x')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('--seed', type=int, default=2)
+    parser.add_argument('--n-fields', type=int, default=6,
+                        help='fields per density of the field suite')
+    parser.add_argument('--pairs-per-cell', type=int, default=50)
+    parser.add_argument('--size', type=int, default=4096)
+    parser.add_argument('--skip-quality', action='store_true')
+    parser.add_argument('--skip-throughput', action='store_true')
+    parser.add_argument('--quick', action='store_true')
+    args = parser.parse_args()
+    print(f'cores: {os.cpu_count()}')
+    if not args.skip_quality:
+        run_quality(args)
+    if not args.skip_throughput:
+        run_throughput(args)
+
+
+if __name__ == '__main__':
+    main()
