@@ -200,6 +200,18 @@ def test_bad_deblender_options(tiny_model, kwargs, error, match):
         Deblender(tiny_model, **kwargs)
 
 
+def test_model_from_a_keras_file(tiny_model, scene, tmp_path):
+    path = tmp_path / 'tiny.keras'
+    tiny_model.save(path)
+    from_file = Deblender(str(path), detection_threshold=0.05,
+                          progress_bar=False)
+    assert from_file.model_name == 'tiny.keras'
+    same_result(from_file(scene), Deblender(
+        tiny_model, detection_threshold=0.05, progress_bar=False)(scene))
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        Deblender(tmp_path / 'missing.keras')
+
+
 def test_bad_model():
     with pytest.raises(ValueError, match="model 'no_such_model' is not a "
                        "bundled model"):

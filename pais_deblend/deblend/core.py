@@ -22,6 +22,7 @@ The pipeline of one call:
    a `~pais_deblend.segmentation.PartialSegmentationImage`.
 """
 
+import os
 import threading
 import warnings
 
@@ -41,7 +42,18 @@ DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
 
 
 def _load(model):
-    """(keras model, name, settings) for a bundled name or a model."""
+    """(keras model, name, settings) for a bundled name, a ``.keras``
+    file or a model."""
+    if isinstance(model, os.PathLike) or (
+            isinstance(model, str) and model.endswith('.keras')):
+        from ..model import load_model
+
+        path = os.fspath(model)
+        if not os.path.isfile(path):
+            msg = f'model file {path!r} does not exist'
+            raise FileNotFoundError(msg)
+        loaded = load_model(path)
+        return loaded, os.path.basename(path), dict(DEFAULT_SETTINGS)
     if isinstance(model, str):
         from ..model.bundled import BUNDLED_MODELS, load_bundled_model
 
@@ -142,9 +154,10 @@ class Deblender:
 
     Parameters
     ----------
-    model : str or `~pais_deblend.model.PAISModel`, optional
-        A bundled model name (`pais_deblend.model.available_models`) or a
-        loaded/trained PAIS model. The bundled ``'hst_f160w'`` was
+    model : str, path-like or `~pais_deblend.model.PAISModel`, optional
+        A bundled model name (`pais_deblend.model.available_models`), the
+        path of a ``.keras`` file written by `pais_deblend.model.train`,
+        or a loaded PAIS model. The bundled ``'hst_f160w'`` was
         trained on simulated HST WFC3/IR F160W scenes at 0.06"/pixel.
     n_contributors : int, optional
         The number of sources sharing a pixel (at most the model's, 3 for
