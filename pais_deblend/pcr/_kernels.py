@@ -838,6 +838,15 @@ def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
             key_n, key_a, key_b, key_c, key_total = n_used, va, vb, vc, total
             fa, fb, fc, keep_a, keep_b, keep_c, top = _renormalise3(
                 n_used, va, vb, vc, total)
+        if keep_a and keep_b and keep_c:
+            contributors[y, x, 0] = la
+            contributors[y, x, 1] = lb
+            contributors[y, x, 2] = lc
+            weights[y, x, 0] = fa
+            weights[y, x, 1] = fb
+            weights[y, x, 2] = fc
+            dominant[y, x] = la if top == 0 else (lb if top == 1 else lc)
+            continue
         pos = 0
         if keep_a:
             contributors[y, x, pos] = la
