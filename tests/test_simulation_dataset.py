@@ -68,6 +68,12 @@ def test_shard_content_matches_scene_and_encoder(written):
                                atol=1e-3)
     np.testing.assert_allclose(arrays['contribution_vectors'][1],
                                pcr.contribution_vectors, atol=0.07, rtol=1e-3)
+    # the loss weight: noiseless flux above half the noise sigma
+    sigma = simulator.preset.bands[0].noise_sigma
+    np.testing.assert_array_equal(
+        arrays['pixel_weight'][1],
+        (scene.noiseless_image[..., 0] if scene.noiseless_image.ndim == 3
+         else scene.noiseless_image) > 0.5 * sigma)
 
 
 def test_reader_streams(written):

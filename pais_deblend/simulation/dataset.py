@@ -272,6 +272,8 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
             'center_of_mass': f'{label_dtype} (n, h, w)',
             'contribution_vectors': f'{label_dtype} (n, h, w, k, 2) (dy, dx)',
             'contribution_maps': f'{label_dtype} (n, h, w, k) fractions',
+            'pixel_weight': 'uint8 (n, h, w) 1 where the noiseless flux '
+                            'exceeds 0.5 noise sigma (loss weight)',
         },
         'n_shards': n_shards, 'complete': False, 'shards': [],
         'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
