@@ -26,7 +26,11 @@ a centre ``c`` is kept only if it can be nearer than the tile centre's
 nearest centre ``c0`` to some point of the tile; ``|q - c|^2 - |q - c0|^2``
 is linear in ``q``, so testing the four tile corners is exact. Most tiles
 then hold a single candidate and need no distance computation at all.
-Points outside the tiled region fall back to a linear scan.
+Points outside the tiled region fall back to a linear scan. Decoding
+first tries a per-slot cache: a point closer to centre ``c`` than half
+the distance from ``c`` to its nearest other centre is strictly nearest
+to ``c`` (by a margin far above float64 rounding), and the targets of
+neighbouring pixels usually reach the same centre.
 
 Distances are compared as ``(qy - cy) ** 2 + (qx - cx) ** 2`` in float64
 and ties go to the lower centre index, exactly as in the references.
