@@ -27,6 +27,13 @@ FITS_FORMAT_VERSION = 1
 # three values are exact to ~1e-7, so this only admits rounding.
 _SUM_TOLERANCE = 1e-4
 
+#: The largest label accepted. Label look-ups use tables indexed by label
+#: (O(largest label) memory: 2**24 labels cost ~0.4 GB at most), so a label
+#: such as 10**9 would allocate gigabytes; 2**24 - 1 is also the largest
+#: integer every float32 image holds exactly. Relabel larger catalogue
+#: identifiers consecutively (e.g. with photutils) first.
+MAX_LABEL = 2**24 - 1
+
 
 class PartialSegmentationImage(SegmentationImage):
     """
@@ -69,8 +76,8 @@ class PartialSegmentationImage(SegmentationImage):
     TypeError
         If ``contributors`` is not integer or ``weights`` not real.
     ValueError
-        If the arrays' shapes differ or are not 3-D, a label is negative
-        or repeated within a pixel, or weights are out of [0, 1], set on an
+        If the arrays' shapes differ or are not 3-D, a label is negative,
+        above `MAX_LABEL` (2**24 - 1) or repeated within a pixel, or weights are out of [0, 1], set on an
         empty slot, or do not sum to 1 on an attributed pixel.
 
     Examples
@@ -230,7 +237,9 @@ class PartialSegmentationImage(SegmentationImage):
             msg = (f'{noun} {bad} not found: valid labels are those in '
                    'partial_labels')
             raise ValueError(msg)
-        return labels
+        # every label equals a known (int32) label, so this is exact; it
+        # makes float (1.0) or bool labels usable as indices
+        return labels.astype(np.int64)
 
     def weight_map(self, label):
         """
@@ -383,9 +392,10 @@ class PartialSegmentationImage(SegmentationImage):
         self._set_dominant(_kernels.dominant_labels(contributors, weights))
         self._update_deblend_label_map(label_map)
 
-    def _identity_label_map(self, extra_label=0):
-        size = max(int(self._max_partial_label()), int(extra_label)) + 1
-        return np.arange(size, dtype=np.int32)
+    def _identity_label_map(self):
+        # indexed by the current labels only: a large new label must not
+        # size the map (new_label=10**9 would allocate 4 GB)
+        return np.arange(int(self._max_partial_label()) + 1, dtype=np.int32)
 
     def reassign_labels(self, labels, new_label, *, relabel=False):
         """
@@ -407,9 +417,12 @@ class PartialSegmentationImage(SegmentationImage):
         """
         labels = self._check_partial_labels(labels)
         new_label = check_nonnegative_int(new_label, 'new_label')
+        if new_label > MAX_LABEL:
+            msg = f'new_label must be at most {MAX_LABEL}, got {new_label}'
+            raise ValueError(msg)
         if labels.size == 0:
             return
-        label_map = self._identity_label_map(new_label)
+        label_map = self._identity_label_map()
         label_map[labels] = new_label
         if relabel:
             label_map = _consecutive(label_map)
@@ -496,6 +509,10 @@ class PartialSegmentationImage(SegmentationImage):
             warnings.warn('Cannot relabel a segmentation image with no '
                           'non-zero labels', PaisDeblendWarning)
             return
+        if start_label + labels.size - 1 > MAX_LABEL:
+            msg = (f'start_label={start_label} with {labels.size} labels '
+                   f'exceeds the largest label {MAX_LABEL}')
+            raise ValueError(msg)
         label_map = np.zeros(int(self._max_partial_label()) + 1,
                              dtype=np.int32)
         label_map[labels] = np.arange(labels.size, dtype=np.int32) + start_label
@@ -503,7 +520,7 @@ class PartialSegmentationImage(SegmentationImage):
 
     # --- FITS round trip -------------------------------------------------
 
-    def write(self, filename, *, overwrite=False):
+    def write(self, filename, *, overwrite=False, header=None):
         """
         Write the partial segmentation image to a multi-extension FITS file.
 
@@ -520,22 +537,34 @@ class PartialSegmentationImage(SegmentationImage):
             The output file.
         overwrite : bool, optional
             Whether to replace an existing file.
+        header : `~astropy.io.fits.Header`, optional
+            The header of the image that was segmented. Its world
+            coordinate system (``astropy.wcs.WCS(header)``, with SIP
+            distortion; first two axes) is written to the primary and the
+            ``DOMINANT`` headers, so the dominant map displays with sky
+            coordinates. Other cards are not copied, nor are lookup-table
+            distortions. Nothing is added when it holds no WCS.
 
         Raises
         ------
         FileExistsError
             If ``filename`` exists and ``overwrite`` is `False`.
+        TypeError
+            If ``header`` is not a `~astropy.io.fits.Header`.
         """
         from ..version import version
 
+        wcs_cards = _wcs_cards(header)
         primary = fits.PrimaryHDU()
         primary.header['NCONTRIB'] = (self.n_contributors,
                                       'contributor slots per pixel')
         primary.header['PDFORMAT'] = (FITS_FORMAT_VERSION,
                                       'pais_deblend partial format version')
         primary.header['PDVERS'] = (version, 'pais_deblend version')
+        primary.header.update(wcs_cards)
         hdus = [primary,
-                fits.ImageHDU(self.data, name='DOMINANT'),
+                fits.ImageHDU(self.data, header=wcs_cards.copy(),
+                              name='DOMINANT'),
                 fits.ImageHDU(np.moveaxis(self._contributors, -1, 0),
                               name='CONTRIBUTORS'),
                 fits.ImageHDU(np.moveaxis(self._weights, -1, 0),
@@ -596,12 +625,37 @@ class PartialSegmentationImage(SegmentationImage):
                        weights.astype(np.float32), centers=centers)
 
 
+def _wcs_cards(header):
+    """
+    The WCS cards of ``header`` (first two axes, SIP kept), as a new
+    `~astropy.io.fits.Header`; empty when ``header`` is None or holds no
+    WCS.
+    """
+    if header is None:
+        return fits.Header()
+    if not isinstance(header, fits.Header):
+        msg = ('header must be an astropy.io.fits.Header, got '
+               f'{type(header).__name__}')
+        raise TypeError(msg)
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FITSFixedWarning)
+        wcs = WCS(header)
+        if wcs.naxis > 2:
+            wcs = wcs.sub(2)
+        if wcs.naxis < 2 or not any(wcs.wcs.ctype):
+            return fits.Header()
+        return wcs.to_header(relax=True)
+
+
 def _consecutive(label_map):
     """Compose ``label_map`` with a consecutive renumbering from 1."""
-    targets = np.unique(label_map[label_map > 0])
-    renumber = np.zeros(int(label_map.max()) + 1, dtype=np.int32)
-    renumber[targets] = np.arange(1, targets.size + 1, dtype=np.int32)
-    return renumber[label_map]
+    # np.unique rather than a table indexed by label: the targets may be
+    # large (up to the int32 maximum) while the map stays small
+    targets, inverse = np.unique(label_map, return_inverse=True)
+    offset = 1 if targets[0] > 0 else 0  # 0 stays 0
+    return (inverse.reshape(label_map.shape) + offset).astype(np.int32)
 
 
 def _as_centers(centers):
@@ -649,8 +703,10 @@ def _as_partial_arrays(contributors, weights, *, check):
     if contributors.min() < 0:
         msg = f'contributors must be >= 0, got minimum {contributors.min()}'
         raise ValueError(msg)
-    if contributors.max() > np.iinfo(np.int32).max:
-        msg = f'contributors must fit in int32, got maximum {contributors.max()}'
+    if contributors.max() > MAX_LABEL:
+        msg = (f'contributors must be <= {MAX_LABEL} (relabel large '
+               f'identifiers consecutively first), got maximum '
+               f'{contributors.max()}')
         raise ValueError(msg)
     contributors = contributors.astype(np.int32, copy=False)
     weights = weights.astype(np.float32, copy=False)
