@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/bench_deblend.py [--seed 2] [--n-fields 6]
         [--pairs-per-cell 50] [--size 4096] [--skip-throughput] [--quick]
+        [--model hst_f160w]
 """
 
 import argparse
@@ -51,7 +52,8 @@ def f1_above(sources, images, method, suite, min_snr):
     image_rows = images[(images['method'] == method)
                         & (images['suite'] == suite)]
     fp = int(np.sum(image_rows['n_false_positive']))
-    return 2 * tp / (2 * tp + fp + fn), tp, fp, fn
+    total = 2 * tp + fp + fn
+    return (2 * tp / total if total else np.nan), tp, fp, fn
 
 
 def close_pair_recall(sources, method, ratio=4.0, low=1.0, high=1.5):
@@ -87,6 +89,10 @@ def run_quality(args):
                                                           PairsSuite,
                                                           register_suite)
 
+    from pais_deblend.evaluation.benchmark import register_method
+    from pais_deblend.evaluation.benchmark.adapters import PaisDeblendMethod
+
+    register_method(PaisDeblendMethod(model=args.model), overwrite=True)
     register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
     register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),
                    overwrite=True)
@@ -139,10 +145,10 @@ def fainter_flags(sources, images):
                              for r in sources]
 
 
-def _deblend_child(image, queue):
+def _deblend_child(image, model, queue):
     from pais_deblend.deblend import Deblender
 
-    deblender = Deblender(progress_bar=False)
+    deblender = Deblender(model, progress_bar=False)
     deblender(image[:512, :512])  # compile and warm up
     started = time.perf_counter()
     segmentation = deblender(image)
@@ -172,7 +178,7 @@ def run_throughput(args):
 
     context = multiprocessing.get_context('spawn')
     queue = context.Queue()
-    child = context.Process(target=_deblend_child, args=(data, queue))
+    child = context.Process(target=_deblend_child, args=(data, args.model, queue))
     child.start()
     elapsed, n_found, peak = queue.get()
     child.join()
@@ -199,6 +205,8 @@ def run_throughput(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('--model', default='hst_f160w',
+                        help='bundled model name or .keras file')
     parser.add_argument('--seed', type=int, default=2)
     parser.add_argument('--n-fields', type=int, default=6,
                         help='fields per density of the field suite')

@@ -548,7 +548,8 @@ class PaisDeblendMethod(Method):
 
     def available(self):
         ok, reason = super().available()
-        if ok and isinstance(self.model, str):
+        if ok and isinstance(self.model, str) and not self.model.endswith(
+                '.keras'):
             from pais_deblend.model.bundled import available_models
 
             if self.model not in available_models():
