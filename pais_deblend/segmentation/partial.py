@@ -77,8 +77,9 @@ class PartialSegmentationImage(SegmentationImage):
         If ``contributors`` is not integer or ``weights`` not real.
     ValueError
         If the arrays' shapes differ or are not 3-D, a label is negative,
-        above `MAX_LABEL` (2**24 - 1) or repeated within a pixel, or weights are out of [0, 1], set on an
-        empty slot, or do not sum to 1 on an attributed pixel.
+        above 2**24 - 1 or repeated within a pixel, or weights are out of
+        [0, 1], set on an empty slot, or do not sum to 1 on an attributed
+        pixel.
 
     Examples
     --------
@@ -595,31 +596,73 @@ class PartialSegmentationImage(SegmentationImage):
 
         Raises
         ------
+        FileNotFoundError
+            If ``filename`` does not exist.
+        OSError
+            If the file is not FITS, or is truncated or corrupt (a file
+            shorter than its headers declare is refused, never read in
+            part).
         ValueError
-            If the file lacks the extensions or has an unknown format
-            version.
+            If the file lacks one of the extensions `write` writes, an
+            extension holds no or malformed data, or the format version
+            is unknown.
         """
+        from astropy.utils.exceptions import AstropyUserWarning
+
+        name = repr(os.fspath(filename)) if isinstance(
+            filename, (str, bytes, os.PathLike)) else repr(filename)
+        with warnings.catch_warnings():
+            # astropy only warns when the file is shorter than its headers
+            # declare; a partly read file must never pass for a whole one
+            warnings.filterwarnings('error', message='.*truncated',
+                                    category=AstropyUserWarning)
+            try:
+                return cls._read(filename, name)
+            except AstropyUserWarning as warning:
+                msg = f'{name} is truncated or corrupt: {warning}'
+                raise OSError(msg) from None
+
+    @classmethod
+    def _read(cls, filename, name):
         with fits.open(filename, memmap=False) as hdus:
             names = {hdu.name for hdu in hdus}
-            missing = {'CONTRIBUTORS', 'WEIGHTS'} - names
+            # every file written by `write` has all four extensions; a
+            # missing CENTERS means the file was cut at an HDU boundary
+            missing = {'CONTRIBUTORS', 'WEIGHTS', 'CENTERS'} - names
             if missing:
-                msg = (f'{os.fspath(filename)!r} is not a partial '
-                       f'segmentation file: missing extension(s) '
+                msg = (f'{name} is not a partial segmentation file (or is '
+                       f'truncated): missing extension(s) '
                        f'{sorted(missing)}')
                 raise ValueError(msg)
             file_version = hdus[0].header.get('PDFORMAT')
             if file_version != FITS_FORMAT_VERSION:
-                msg = (f'{os.fspath(filename)!r} has format version '
-                       f'{file_version!r}; this pais_deblend reads version '
-                       f'{FITS_FORMAT_VERSION}')
+                msg = (f'{name} has format version {file_version!r}; this '
+                       f'pais_deblend reads version {FITS_FORMAT_VERSION}')
                 raise ValueError(msg)
-            contributors = np.moveaxis(hdus['CONTRIBUTORS'].data, 0, -1)
-            weights = np.moveaxis(hdus['WEIGHTS'].data, 0, -1)
-            centers = {}
-            if 'CENTERS' in names:
-                for row in hdus['CENTERS'].data:
-                    centers[int(row['label'])] = (float(row['y']),
-                                                  float(row['x']))
+            arrays = []
+            for extension in ('CONTRIBUTORS', 'WEIGHTS'):
+                data = hdus[extension].data
+                if not isinstance(data, np.ndarray) or data.ndim != 3 or (
+                        data.dtype.names is not None):
+                    shape = getattr(data, 'shape', None)
+                    msg = (f'{name}: extension {extension} must hold an '
+                           f'(n, h, w) image, got '
+                           f'{"no data" if data is None else shape}')
+                    raise ValueError(msg)
+                arrays.append(np.moveaxis(data, 0, -1))
+            contributors, weights = arrays
+            table = hdus['CENTERS'].data
+            columns = () if table is None else (table.dtype.names or ())
+            if not {'label', 'y', 'x'} <= set(columns):
+                msg = (f'{name}: extension CENTERS must be a table with '
+                       f'columns label, y, x, got {list(columns)}')
+                raise ValueError(msg)
+            centers = {int(row['label']): (float(row['y']), float(row['x']))
+                       for row in table}
+            if contributors.dtype.kind not in 'iu':
+                msg = (f'{name}: extension CONTRIBUTORS must hold integers, '
+                       f'got dtype {contributors.dtype}')
+                raise ValueError(msg)
             # FITS data are big-endian; store native-endian copies
             return cls(contributors.astype(np.int32),
                        weights.astype(np.float32), centers=centers)
