@@ -129,9 +129,22 @@ def _as_float32(array, name):
     return np.asarray(array, dtype=np.float32)
 
 
+#: The largest absolute centre coordinate accepted, pixels. Centres may
+#: lie outside the frame, but the nearest-centre tiles span the frame and
+#: every centre: a centre at 1e12 took minutes to index, one at 1e300
+#: overflowed.
+MAX_CENTER_COORDINATE = 1e9
+
+
 def as_centers(centers, name='centers'):
     """
     Return ``centers`` as a C-contiguous (N, 2) float64 array of finite
-    (y, x) positions; an empty sequence gives shape (0, 2).
+    (y, x) positions within `MAX_CENTER_COORDINATE` of the origin; an
+    empty sequence gives shape (0, 2).
     """
-    return as_positions(centers, name)
+    centers = as_positions(centers, name)
+    if centers.size and np.abs(centers).max() > MAX_CENTER_COORDINATE:
+        msg = (f'{name} must lie within {MAX_CENTER_COORDINATE:g} pixels of '
+               f'the origin, got a coordinate of {np.abs(centers).max():g}')
+        raise ValueError(msg)
+    return centers

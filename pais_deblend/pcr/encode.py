@@ -3,6 +3,7 @@ Encoding per-source images into a Partial Contribution Representation.
 """
 
 import numbers
+import os
 
 import numpy as np
 
@@ -95,6 +96,10 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     """
     n = check_positive_int(n_contributors, 'n_contributors')
     sigma = check_finite_float(sigma, 'sigma', minimum=0)
+    if sigma < _MIN_SIGMA:
+        # 1 / (2 sigma**2) overflows for sigma < ~1e-154
+        msg = f'sigma must be at least {_MIN_SIGMA:g} pixels, got {sigma:g}'
+        raise ValueError(msg)
     truncate = check_finite_float(truncate, 'truncate', minimum=0)
     check_in(contributor_choice, CONTRIBUTOR_CHOICES, 'contributor_choice')
     centers = as_centers(centers)
@@ -106,6 +111,7 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
         raise ValueError(msg)
 
     height, width = shape
+    _check_memory(height, width, n)
     n_sources = len(centers)
     if n_sources == 0:
         return PCR(np.zeros(shape, dtype=np.float32),
@@ -116,9 +122,12 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     from . import _kernels
 
     order = np.argsort(centers[:, 0], kind='stable')
+    # beyond the frame and every centre a larger radius draws nothing more;
+    # the bound keeps truncate * sigma from overflowing the kernel's ints
+    radius = min(truncate * sigma,
+                 height + width + 2.0 * float(np.abs(centers).max()) + 2.0)
     center_of_mass = _kernels.draw_center_of_mass(
-        height, width, np.ascontiguousarray(centers[order]), sigma,
-        truncate * sigma)
+        height, width, np.ascontiguousarray(centers[order]), sigma, radius)
     index = _kernels.TileIndex(centers, shape, n)
     nearest = _kernels.nearest_centers(height, width, n, *index.arguments)
     del index
@@ -145,6 +154,33 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     vectors, maps = _kernels.finalize_encoding(contributors, flux, centers,
                                                sort_by_distance)
     return PCR(center_of_mass, vectors, maps, centers=centers)
+
+
+#: The smallest C^c Gaussian width accepted, pixels.
+_MIN_SIGMA = 1e-6
+
+# bytes per pixel and slot of the encoder's arrays: vectors (2 float32),
+# maps (float32), flux (float64), contributors (int32), and the float64
+# distances of the nearest-centre search
+_BYTES_PER_SLOT = 8 + 4 + 8 + 4 + 8
+
+
+def _check_memory(height, width, n):
+    """
+    Refuse a frame whose PCR cannot fit in this machine's memory, before
+    allocating it (a huge declared ``shape`` would otherwise fail late, or
+    be killed by the operating system).
+    """
+    needed = height * width * (n * _BYTES_PER_SLOT + 4)
+    try:
+        available = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        return
+    if needed > available:
+        msg = (f'shape ({height}, {width}) with n_contributors={n} needs '
+               f'about {needed / 2**30:.3g} GiB, more than this machine\'s '
+               f'{available / 2**30:.3g} GiB of memory')
+        raise ValueError(msg)
 
 
 def _as_float64(data):
