@@ -83,7 +83,8 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     center_dict = {i + 1: (float(cy), float(cx))
                    for i, (cy, cx) in enumerate(centers)}
     return PartialSegmentationImage._from_valid_arrays(
-        contributors, weights, dominant, centers=center_dict)
+        contributors, weights, dominant, centers=center_dict,
+        label_bound=len(center_dict))
 
 
 def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,

@@ -105,36 +105,43 @@ class PartialSegmentationImage(SegmentationImage):
 
     @classmethod
     def _from_valid_arrays(cls, contributors, weights, dominant, *,
-                           centers=None):
+                           centers=None, label_bound=None):
         """
         Build from arrays a kernel guarantees to be valid, including the
         dominant map it computed with the same rule (saves a pass over the
-        frame on survey-size images).
+        frame on survey-size images), and optionally an upper bound of the
+        labels (saves another).
         """
         self = cls.__new__(cls)
-        self._set_partial_form(contributors, weights, dominant, centers)
+        self._set_partial_form(contributors, weights, dominant, centers,
+                               label_bound=label_bound)
         return self
 
-    def _set_partial_form(self, contributors, weights, dominant, centers):
+    def _set_partial_form(self, contributors, weights, dominant, centers, *,
+                          label_bound=None):
         self._contributors = contributors
         self._weights = weights
         self._centers = _as_centers(centers)
         self._deblend_label_map = {}
-        self._set_dominant(dominant)
+        self._set_dominant(dominant, label_bound=label_bound)
 
-    def _set_dominant(self, dominant):
+    def _set_dominant(self, dominant, *, label_bound=None):
         # photutils finds labels with np.unique, ~0.5 s on a 4096**2 map;
         # a presence table over the known label range is ~30x faster.
         self._reset_lazyproperties()
-        max_label = int(self._max_partial_label())
+        if label_bound is None:
+            label_bound = (int(self._contributors.max())
+                           if self._contributors.size else 0)
+        # an upper bound of the labels, so that the per-label tables need
+        # no further pass over the contributors
+        self._label_bound = int(label_bound)
+        max_label = self._label_bound
         present = _kernels.present_labels(dominant, max_label)
         self.__dict__['_data'] = dominant
         self.__dict__['labels'] = np.flatnonzero(present).astype(np.int32)
 
     def _max_partial_label(self):
-        if self._contributors.size == 0:
-            return 0
-        return self._contributors.max()
+        return self._label_bound
 
     def __str__(self):
         cls_info = [('Type', self.__class__.__name__),
