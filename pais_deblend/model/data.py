@@ -33,11 +33,11 @@ resumed training run sees exactly the batches an uninterrupted run would.
 import glob
 import json
 import os
-import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
+from ..utils._io import npz_headers, read_npz
 from ..utils._validation import (check_finite_float, check_nonnegative_int,
                                  check_positive_int)
 from .augmentation import augment_sample, random_transform
@@ -180,19 +180,7 @@ def write_shard(filename, samples, *, compress=True):
 
 def _npz_shapes(filename):
     """{key: shape} of the arrays in an .npz file, reading headers only."""
-    shapes = {}
-    with zipfile.ZipFile(filename) as archive:
-        for name in archive.namelist():
-            if not name.endswith('.npy'):
-                continue
-            with archive.open(name) as handle:
-                version = np.lib.format.read_magic(handle)
-                if version == (1, 0):
-                    header = np.lib.format.read_array_header_1_0(handle)
-                else:
-                    header = np.lib.format.read_array_header_2_0(handle)
-            shapes[name[:-4]] = header[0]
-    return shapes
+    return {name: shape for name, (shape, _) in npz_headers(filename).items()}
 
 
 class ShardDataset:
@@ -222,6 +210,23 @@ class ShardDataset:
         The number of samples in each shard.
     manifest : dict or None
         The content of ``manifest.json`` in the directory, if any.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` or a listed shard does not exist.
+    OSError
+        If a shard is truncated or corrupt; the message names the shard.
+        Headers of every shard are read here, so a damaged zip directory
+        stops a training run before its first step; damaged compressed
+        data is found when the shard is first loaded (`load_shard`,
+        indexing), and that error, naming the shard, stops the run too
+        (no sample is silently skipped, so the batches stay a pure
+        function of the seed). Remove or rewrite the shard and resume from
+        the last checkpoint.
+    ValueError
+        If a shard lacks the required arrays, or ``manifest.json`` is not
+        valid JSON.
     """
 
     def __init__(self, source, *, cache_size=2,
@@ -234,7 +239,12 @@ class ShardDataset:
                 manifest = os.path.join(source, 'manifest.json')
                 if os.path.exists(manifest):
                     with open(manifest) as handle:
-                        self.manifest = json.load(handle)
+                        try:
+                            self.manifest = json.load(handle)
+                        except ValueError as error:
+                            msg = (f'{manifest!r} is not valid JSON: '
+                                   f'{error}')
+                            raise ValueError(msg) from None
             elif os.path.isfile(source):
                 files = [source]
             else:
@@ -259,6 +269,10 @@ class ShardDataset:
                 msg = (f'shard {filename!r} lacks the arrays {missing}; it '
                        f'holds {sorted(shapes)}')
                 raise ValueError(msg)
+            if len(shapes['image']) < 3:
+                msg = (f'shard {filename!r} has an image array of shape '
+                       f"{shapes['image']}; expected (S, h, w[, b])")
+                raise ValueError(msg)
             self.counts.append(int(shapes['image'][0]))
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
         self._cache = OrderedDict()
@@ -275,8 +289,8 @@ class ShardDataset:
         if index in self._cache:
             self._cache.move_to_end(index)
             return self._cache[index]
-        with np.load(self.files[index]) as data:
-            arrays = {KEY_ALIASES.get(k, k): data[k] for k in data.files}
+        arrays = {KEY_ALIASES.get(k, k): v
+                  for k, v in read_npz(self.files[index]).items()}
         image = arrays['image']
         if image.ndim == 3:
             arrays['image'] = image[..., np.newaxis]
@@ -329,12 +343,12 @@ class ShardDataset:
         """
         per_shard = []
         for filename in self.files:
-            with np.load(filename) as data:
-                names = [k for k in data.files
-                         if KEY_ALIASES.get(k, k) == 'seed']
-                if not names:
-                    return None
-                per_shard.append(np.asarray(data[names[0]]).reshape(-1))
+            names = [k for k in npz_headers(filename)
+                     if KEY_ALIASES.get(k, k) == 'seed']
+            if not names:
+                return None
+            seeds = read_npz(filename, keys=names[:1])[names[0]]
+            per_shard.append(np.asarray(seeds).reshape(-1))
         seeds = np.concatenate(per_shard).astype(np.int64)
         if indices is not None:
             seeds = seeds[np.asarray(indices, dtype=np.int64)]

@@ -336,7 +336,32 @@ def load_model(filename):
     Returns
     -------
     model : `PAISModel`
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not a whole ``.keras`` archive (truncated or corrupt:
+        every member's CRC is checked before Keras reads it).
     """
+    import os
+    import zipfile
+
     from . import layers  # noqa: F401  (registers the custom layers)
 
-    return keras.saving.load_model(filename, safe_mode=True, compile=False)
+    path = os.fspath(filename)
+    if not os.path.isfile(path):
+        msg = f'model file {path!r} does not exist'
+        raise FileNotFoundError(msg)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = archive.testzip()
+        damaged = None if member is None else f'member {member!r} fails its CRC'
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        damaged = f'not a zip archive ({error})'
+    if damaged is not None:
+        msg = (f'model file {path!r} is truncated or corrupt ({damaged}); '
+               'save or copy it again')
+        raise ValueError(msg)
+    return keras.saving.load_model(path, safe_mode=True, compile=False)

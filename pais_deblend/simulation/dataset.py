@@ -32,11 +32,14 @@ arguments resumes where it stopped.
 import json
 import os
 import time
+import warnings
 
 import numpy as np
 
+from ..utils._io import read_npz
 from ..utils._progress import progress_bar
 from ..utils._validation import check_in, check_nonnegative_int, check_positive_int
+from ..utils.exceptions import PaisDeblendWarning
 from ..version import version as package_version
 from .population import as_generator, check_density, check_shape
 from .presets import get_preset
@@ -285,11 +288,16 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
     todo = []
     for shard in range(n_shards):
         path = os.path.join(output_dir, _shard_name(shard))
+        n_sources = None
         if os.path.exists(path):
+            try:
+                n_sources = int(read_npz(path, keys=['n_sources'])
+                                ['n_sources'].sum())
+            except OSError as error:  # damaged (e.g. copied in part)
+                warnings.warn(f'{error}; rewriting it', PaisDeblendWarning)
+        if n_sources is not None:
             first = shard * scenes_per_shard
             last = min(first + scenes_per_shard, n_scenes)
-            with np.load(path) as data:
-                n_sources = int(data['n_sources'].sum())
             entries[shard] = _shard_entry(shard, first, last, n_sources)
         else:
             todo.append(shard)
@@ -333,7 +341,11 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
 
 def _read_manifest(path):
     with open(path) as handle:
-        manifest = json.load(handle)
+        try:
+            manifest = json.load(handle)
+        except ValueError as error:
+            msg = f'{path!r} is not valid JSON: {error}'
+            raise ValueError(msg) from None
     if manifest.get('format') != _FORMAT:
         msg = f'{path!r} is not a pais_deblend training-set manifest'
         raise ValueError(msg)
@@ -400,8 +412,7 @@ class TrainingSetReader:
             ``source_offsets[k]:source_offsets[k + 1]`` of ``centers`` etc.
         """
         path = self.shard_files[shard]
-        with np.load(path) as data:
-            arrays = {key: data[key] for key in data.files}
+        arrays = read_npz(path)  # OSError naming the shard if damaged
         for key in _LABEL_KEYS:
             arrays[key] = arrays[key].astype(np.float32)
         arrays['source_offsets'] = np.concatenate(
