@@ -14,6 +14,7 @@ __all__ = ['main']
 
 # subcommand name -> module in this package
 SUBCOMMANDS = {
+    'run': 'run',
     'example': 'example',
     'simulate': 'simulate',
     'train': 'train',
