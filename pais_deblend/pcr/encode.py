@@ -51,10 +51,10 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     source_images : ndarray or sequence of `~pais_deblend.segmentation.SourceCutout`
         An (N, h, w) array, or N cutouts. The per-source images S_i (flux
         units) or fraction maps M_i (any non-negative weights work: only the
-        ratios between sources at a pixel matter). Negative values and NaN
-        count as 0. A sequence of N cutouts needs ``shape`` and costs memory
-        proportional to the total cutout area; it is the form to use for large
-        images.
+        ratios between sources at a pixel matter). Negative, NaN and
+        infinite values count as 0 (values above 1e300 count as 1e300). A
+        sequence of N cutouts needs ``shape`` and costs memory proportional
+        to the total cutout area; it is the form to use for large images.
     centers : array_like
         Shape (N, 2). The (y, x) source centres in pixels, in the order of
         ``source_images`` (source i gets label i + 1 after decoding). They
@@ -183,8 +183,19 @@ def _check_memory(height, width, n):
         raise ValueError(msg)
 
 
+# values above this are clipped so that the float64 sum of a pixel's n
+# fluxes never overflows (inf / inf gave NaN fractions)
+_MAX_FLUX = 1e300
+
+
 def _as_float64(data):
-    return np.ascontiguousarray(data, dtype=np.float64)
+    """The cutout as float64; NaN and infinite values 0 (never a NaN
+    fraction), values clipped to `_MAX_FLUX`."""
+    array = np.ascontiguousarray(data, dtype=np.float64)
+    finite = np.isfinite(array)
+    if not finite.all() or (array.size and array.max() > _MAX_FLUX):
+        array = np.minimum(np.where(finite, array, 0.0), _MAX_FLUX)
+    return array
 
 
 def _check_shape(shape):
