@@ -311,15 +311,16 @@ def _unit(header):
 
 
 def _wcs(header):
-    from astropy.wcs import WCS, FITSFixedWarning
+    """(celestial WCS or None, the header's WCS cards as a new header)."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
 
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', FITSFixedWarning)
-        try:
-            wcs = WCS(header, naxis=2)
-        except Exception:  # a broken WCS is not a reason to stop
-            return None
-    return wcs if wcs.has_celestial else None
+    try:
+        wcs = WCS(header, naxis=2)
+        cards = wcs.to_header(relax=True)
+    except Exception:  # a broken WCS is not a reason to stop
+        return None, fits.Header()
+    return (wcs if wcs.has_celestial else None), cards
 
 
 def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
@@ -343,7 +344,8 @@ def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
     image : dict
         ``data`` (h, w) or (h, w, b) float64, ``mask`` (h, w) bool (the
         mask HDU only), ``header`` (of the first image HDU), ``wcs``
-        (`~astropy.wcs.WCS` or None without a celestial WCS), ``unit``
+        (`~astropy.wcs.WCS` or None without a celestial WCS),
+        ``wcs_header`` (its WCS cards alone), ``unit``
         (`~astropy.units.UnitBase` or None), ``bunit`` (the raw card),
         ``hdus`` (the indices read).
 
@@ -354,15 +356,16 @@ def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
         holds no 2-D image.
     """
     from astropy.io import fits
-    from astropy.utils.exceptions import AstropyUserWarning
+    from astropy.utils.exceptions import AstropyWarning
 
     filename = os.fspath(filename)
     if not os.path.exists(filename):
         raise UserError(f'{filename}: no such file')
     if os.path.isdir(filename):
         raise UserError(f'{filename} is a directory, not a FITS file')
+    # non-standard cards (e.g. ESO-LOG) are a matter for the file's author
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', AstropyUserWarning)
+        warnings.simplefilter('ignore', AstropyWarning)
         hdul = None
         try:
             hdul = fits.open(filename, memmap=False)
@@ -374,6 +377,10 @@ def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
                 exc).__name__
             msg = f'{filename} is not a readable FITS file ({reason})'
             raise UserError(msg) from None
+        return _read_hdus(hdul, filename, hdu, band_hdus, mask_hdu)
+
+
+def _read_hdus(hdul, filename, hdu, band_hdus, mask_hdu):
     with hdul:
         if band_hdus:
             indices = [_select_hdu(hdul, spec, filename, '--band-hdus')
@@ -404,8 +411,9 @@ def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
                 raise UserError(msg)
             mask = values != 0
     unit, bunit = _unit(header)
-    return {'data': data, 'mask': mask, 'header': header,
-            'wcs': _wcs(header), 'unit': unit, 'bunit': bunit,
+    wcs, wcs_header = _wcs(header)
+    return {'data': data, 'mask': mask, 'header': header, 'wcs': wcs,
+            'wcs_header': wcs_header, 'unit': unit, 'bunit': bunit,
             'hdus': indices, 'float64': float64}
 
 
@@ -686,7 +694,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
     try:
         os.makedirs(output_dir, exist_ok=True)
         with _output_set(paths, overwrite) as temporaries:
-            _write_partial(partial, read['header'], temporaries['partial'])
+            _write_partial(partial, read['wcs_header'],
+                           temporaries['partial'])
             table.write(temporaries['catalog'], format='ascii.ecsv',
                         overwrite=True)
             if cutouts:
