@@ -319,3 +319,29 @@ def test_a_broken_model_file_is_one_line(image_file, tmp_path, capsys):
     assert len(error.strip().splitlines()) == 1, error
     assert error.startswith('pais-deblend run: error: ')
     assert not output_dir.exists()
+
+
+def test_band_hdus_feed_a_multi_band_model(image_file, tmp_path, capsys):
+    from pais_deblend.model import build_pais_model
+
+    model = tmp_path / 'two_band.keras'
+    build_pais_model(n_bands=2, filters=[4, 8], attention_window=3,
+                     seed=0).save(model)
+    output_dir = tmp_path / 'out'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        status = main(run_args(image_file, model, output_dir, '--band-hdus',
+                               'SCI', '1', '--cutouts'))
+    assert status == 0, capsys.readouterr().err
+    partial = PartialSegmentationImage.read(output_dir / 'field_partial.fits')
+    table = QTable.read(output_dir / 'field_catalog.ecsv')
+    assert list(table['label']) == partial.partial_labels.tolist()
+    with fits.open(output_dir / 'field_cutouts.fits') as hdus:
+        # (bands, h, w) cubes, one per source
+        assert all(hdu.data.ndim == 3 and hdu.data.shape[0] == 2
+                   for hdu in hdus[1:])
+
+    # a one-band image for the two-band model names the remedy
+    assert main(run_args(image_file, model, tmp_path / 'other')) == 2
+    assert "reads 2 band(s) but the image has 1; give exactly 2 with " \
+        '--band-hdus' in capsys.readouterr().err
