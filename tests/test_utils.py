@@ -109,6 +109,20 @@ class TestAtomicOutput:
         assert target.read_text() == 'done'
         assert [p.name for p in tmp_path.iterdir()] == ['out.txt']
 
+    def test_permissions_follow_the_umask(self, tmp_path):
+        import os
+        import stat
+
+        previous = os.umask(0o027)
+        try:
+            target = tmp_path / 'shared.txt'
+            with atomic_output(target) as temporary:
+                with open(temporary, 'w') as handle:
+                    handle.write('x')
+        finally:
+            os.umask(previous)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
     def test_failure_leaves_nothing(self, tmp_path):
         target = tmp_path / 'out.txt'
         with pytest.raises(RuntimeError, match='boom'):

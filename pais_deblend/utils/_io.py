@@ -42,6 +42,11 @@ def atomic_output(filename, *, overwrite=False):
     os.close(handle)
     try:
         yield temporary
+        # mkstemp makes the file private (0600); give the final file the
+        # permissions a plain open() would, under the user's umask
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, filename)
     finally:
         if os.path.exists(temporary):
