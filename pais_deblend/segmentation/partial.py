@@ -535,9 +535,10 @@ class PartialSegmentationImage(SegmentationImage):
         Extensions: ``DOMINANT`` (h, w) int32, ``CONTRIBUTORS`` (n, h, w)
         int32, ``WEIGHTS`` (n, h, w) float32 and ``CENTERS`` (a table of
         label, y, x). The primary header records ``NCONTRIB`` (n) and
-        ``PDFORMAT`` (the format version) and the package version. The file
-        is written to a temporary name and moved into place, so a failure
-        never leaves a partial file.
+        ``PDFORMAT`` (the format version) and the package version; every
+        HDU carries ``CHECKSUM`` and ``DATASUM`` cards, which `read`
+        verifies. The file is written to a temporary name and moved into
+        place, so a failure never leaves a partial file.
 
         Parameters
         ----------
@@ -585,7 +586,8 @@ class PartialSegmentationImage(SegmentationImage):
         hdus.append(fits.table_to_hdu(centers))
         hdus[-1].name = 'CENTERS'
         with atomic_output(filename, overwrite=overwrite) as temporary:
-            fits.HDUList(hdus).writeto(temporary, overwrite=True)
+            fits.HDUList(hdus).writeto(temporary, overwrite=True,
+                                       checksum=True)
 
     @classmethod
     def read(cls, filename):
@@ -606,9 +608,10 @@ class PartialSegmentationImage(SegmentationImage):
         FileNotFoundError
             If ``filename`` does not exist.
         OSError
-            If the file is not FITS, or is truncated or corrupt (a file
-            shorter than its headers declare is refused, never read in
-            part).
+            If the file is not FITS, or is truncated or corrupt: a file
+            shorter than its headers declare, or an HDU whose CHECKSUM or
+            DATASUM (written by `write`) does not match, is refused, never
+            read in part or with altered values.
         ValueError
             If the file lacks one of the extensions `write` writes, an
             extension holds no or malformed data, or the format version
@@ -623,6 +626,11 @@ class PartialSegmentationImage(SegmentationImage):
             # declare; a partly read file must never pass for a whole one
             warnings.filterwarnings('error', message='.*truncated',
                                     category=AstropyUserWarning)
+            # `write` records CHECKSUM / DATASUM cards: a flipped byte is
+            # refused rather than read as other labels or weights
+            warnings.filterwarnings(
+                'error', message='.*(Checksum|Datasum) verification failed',
+                category=AstropyUserWarning)
             try:
                 return cls._read(filename, name)
             except AstropyUserWarning as warning:
@@ -631,7 +639,7 @@ class PartialSegmentationImage(SegmentationImage):
 
     @classmethod
     def _read(cls, filename, name):
-        with fits.open(filename, memmap=False) as hdus:
+        with fits.open(filename, memmap=False, checksum=True) as hdus:
             names = {hdu.name for hdu in hdus}
             # every file written by `write` has all four extensions; a
             # missing CENTERS means the file was cut at an HDU boundary
