@@ -582,8 +582,8 @@ def target_prepare_image(data):
     frame = data.draw(st.one_of(images(), arrays()))
     wrapper = data.draw(st.sampled_from(['none', 'masked', 'quantity',
                                          'nddata']))
-    mask = data.draw(st.one_of(st.none(), arrays(dtype='?'),
-                               arrays(dtype='<i4')))
+    mask = data.draw(st.one_of(st.none(), st.none(), st.none(),
+                               arrays(dtype='?'), arrays(dtype='<i4')))
     if wrapper == 'masked' and isinstance(frame, np.ndarray):
         frame = np.ma.array(frame, mask=np.zeros(frame.shape, bool))
     elif wrapper == 'quantity' and np.asarray(frame).dtype.kind in 'biuf':
@@ -630,7 +630,7 @@ def target_deblender(data):
     kwargs = data.draw(st.fixed_dictionaries({}, optional={
         'n_pixels': st.one_of(st.integers(-1, 20), st.just(2.5)),
         'connectivity': st.sampled_from([4, 8, 6]),
-        'mask': st.one_of(st.none(), arrays(dtype='?')),
+        'mask': st.one_of(st.none(), st.none(), arrays(dtype='?')),
         'relabel': st.booleans()}))
     copy = np.array(frame, copy=True)
 

@@ -193,6 +193,8 @@ def test_label_operations_refuse_labels_beyond_the_table():
         segmentation.remove_labels(5)
     with pytest.raises(TypeError, match='new_label must be a non-negative'):
         segmentation.reassign_labels(1, 2.5)
+    with pytest.raises(TypeError, match='labels must be integers'):
+        segmentation.remove_labels(None)
     segmentation.reassign_labels(1, 2**24 - 1, relabel=True)
     np.testing.assert_array_equal(segmentation.partial_labels, [1, 2])
     check_partial_form(segmentation)

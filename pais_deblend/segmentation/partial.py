@@ -235,6 +235,10 @@ class PartialSegmentationImage(SegmentationImage):
 
     def _check_partial_labels(self, labels):
         labels = np.atleast_1d(labels)
+        if labels.dtype.kind not in 'biuf':
+            msg = (f'labels must be integers, got {labels.tolist()!r:.60} '
+                   f'(dtype {labels.dtype})')
+            raise TypeError(msg)
         known = self.partial_labels
         positions = np.searchsorted(known, labels)
         found = positions < known.size
