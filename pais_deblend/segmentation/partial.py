@@ -636,6 +636,12 @@ class PartialSegmentationImage(SegmentationImage):
                 'error', message='.*(Checksum|Datasum) verification failed',
                 category=AstropyUserWarning)
             try:
+                # headers first, without checksums: astropy computes a
+                # DATASUM over the declared data size, so a header that
+                # declares an enormous image would allocate it before the
+                # truncation is noticed
+                with fits.open(filename, memmap=False) as hdus:
+                    len(hdus)  # loads every header
                 return cls._read(filename, name)
             except AstropyUserWarning as warning:
                 msg = f'{name} is truncated or corrupt: {warning}'
