@@ -11,7 +11,8 @@ from pais_deblend.segmentation import PartialSegmentationImage
 @pytest.fixture(scope='module')
 def example_outputs(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp('example')
-    status = main(['example', '--output-dir', str(output_dir)])
+    status = main(['example', '--output-dir', str(output_dir),
+                   '--no-progress'])
     return status, output_dir
 
 
@@ -20,9 +21,12 @@ def test_example_writes_its_outputs(example_outputs):
     assert status == 0
     partial = PartialSegmentationImage.read(output_dir / 'hlf_goodss_partial.fits')
     catalog = Table.read(output_dir / 'hlf_goodss_catalog.ecsv')
-    # every one of the 7 catalog sources is found again by peak finding
-    assert sorted(catalog['catalog_index']) == list(range(7))
-    assert len(partial.centers) == 7
+    # the bright catalog sources are found (see test_deblend_bundled)
+    matched = catalog['catalog_index'][catalog['catalog_index'] >= 0]
+    assert {1, 2, 4, 6} <= set(matched.tolist())
+    assert set(partial.centers) == set(catalog['label'].tolist())
+    assert {'segment_flux', 'x_centroid', 'r90', 'blendedness'} <= set(
+        catalog.colnames)
     png = (output_dir / 'hlf_goodss_overview.png').read_bytes()
     assert png.startswith(b'\x89PNG')
 
