@@ -64,14 +64,14 @@ def close_pair_recall(sources, method, ratio=4.0, low=1.0, high=1.5):
     return float(np.mean(rows['detected'][keep])), int(keep.sum())
 
 
-def blended_flux_errors(sources, suite='field', min_blendedness=0.1):
+def blended_flux_errors(sources, suites=('field',), min_blendedness=0.1):
     """Median |relative segment-flux error| per method on the blended true
     sources detected by pais_deblend and photutils alike."""
-    rows = sources[sources['suite'] == suite]
+    rows = sources[np.isin(sources['suite'], suites)]
     key = {}
     for row in rows:
         if row['blendedness'] > min_blendedness and row['detected']:
-            ident = (row['image'], int(row['source']))
+            ident = (row['suite'], row['image'], int(row['source']))
             key.setdefault(ident, {})[row['method']] = abs(
                 row['flux_segment_error'])
     both = [v for v in key.values()
@@ -103,6 +103,8 @@ def run_quality(args):
     print(f'harness run: {time.perf_counter() - started:.0f} s')
     sources, images, summary = (results.sources, results.images,
                                 results.summary)
+    if args.output_dir:
+        results.write(args.output_dir, overwrite=True)
     fainter_flags(sources, images)
 
     print(f'\n1. detection F1, S/N > 10, field suite (seed {args.seed}):')
@@ -113,13 +115,15 @@ def run_quality(args):
     for method in METHODS:
         recall, n = close_pair_recall(sources, method)
         print(f'   {method:13s} {recall:.3f}  ({n} pairs)')
-    errors, n_both = blended_flux_errors(sources)
-    print(f'\n3. median |rel. segment-flux error|, blendedness > 0.1, '
-          f'{n_both} sources found by pais_deblend and photutils:')
-    for method in METHODS:
-        ratio = errors[method] / errors['photutils']
-        print(f'   {method:13s} {errors[method]:.4f}  '
-              f'({ratio:.2f}x photutils)')
+    for suites in (('field',), ('pairs',), ('field', 'pairs')):
+        errors, n_both = blended_flux_errors(sources, suites)
+        print(f'\n3. median |rel. segment-flux error|, blendedness > 0.1, '
+              f'suites {"+".join(suites)}, {n_both} sources found by '
+              f'pais_deblend and photutils:')
+        for method in METHODS:
+            ratio = errors[method] / errors['photutils']
+            print(f'   {method:13s} {errors[method]:.4f}  '
+                  f'({ratio:.2f}x photutils)')
     print('\n4. real HLF GOODS-S cutout (7 catalog sources):')
     for method in METHODS:
         row = images[(images['method'] == method)
@@ -215,6 +219,8 @@ def main():
     parser.add_argument('--skip-quality', action='store_true')
     parser.add_argument('--skip-throughput', action='store_true')
     parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--output-dir', default=None,
+                        help='also write the harness tables here')
     args = parser.parse_args()
     print(f'cores: {os.cpu_count()}')
     if not args.skip_quality:
