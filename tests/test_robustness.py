@@ -447,7 +447,7 @@ def scenes(draw):
     return images, centers
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=25)
 @given(scenes(), st.integers(1, 4),
        st.sampled_from(['most_flux', 'nearest']))
 def test_round_trip_invariants(scene, n_contributors, choice):
