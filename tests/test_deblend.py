@@ -193,6 +193,7 @@ def test_deblend_sources_with_a_model_object(tiny_model, scene):
     (dict(detection_threshold=0.0), ValueError, 'detection_threshold'),
     (dict(detection_threshold=1.5), ValueError, 'detection_threshold'),
     (dict(tile_size=0), ValueError, 'tile_size'),
+    (dict(min_separation=0), ValueError, 'min_separation'),
     (dict(footprint_smoothing=-1.0), ValueError, 'footprint_smoothing'),
 ])
 def test_bad_deblender_options(tiny_model, kwargs, error, match):

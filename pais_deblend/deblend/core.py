@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..utils._validation import (check_finite_float, check_in,
-                                 check_nonnegative_int, check_positive_int)
+                                 check_positive_int)
 from ..utils.exceptions import NoDetectionWarning
 from .inputs import prepare_image
 
@@ -210,7 +210,7 @@ class Deblender:
             pick(detection_threshold, 'detection_threshold'),
             'detection_threshold', minimum=0, maximum=1,
             include_minimum=False)
-        self.min_separation = check_nonnegative_int(
+        self.min_separation = check_positive_int(
             pick(min_separation, 'min_separation'), 'min_separation')
         self.footprint_threshold = check_finite_float(
             pick(footprint_threshold, 'footprint_threshold'),
