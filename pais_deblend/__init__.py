@@ -11,8 +11,7 @@ segmentation stack nor any heavy optional dependency (TensorFlow, GalSim,
 scarlet2, dask).
 """
 
-import importlib
-
+from .utils._lazy import lazy_loader
 from .version import version as __version__  # noqa: F401
 
 # public name -> the subpackage that defines it
@@ -31,15 +30,4 @@ _LAZY_NAMES = {
 __all__ = ['__version__', *_LAZY_NAMES]
 
 
-def __getattr__(name):
-    if name in _LAZY_NAMES:
-        module = importlib.import_module(f'.{_LAZY_NAMES[name]}', __name__)
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    msg = f'module {__name__!r} has no attribute {name!r}'
-    raise AttributeError(msg)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_NAMES))
+__getattr__, __dir__ = lazy_loader(__name__, globals(), _LAZY_NAMES)

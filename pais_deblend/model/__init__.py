@@ -20,8 +20,9 @@ on CPU. Export ``TF_ENABLE_ONEDNN_OPTS=1`` beforehand to opt back in (at
 your own risk; forward passes did not crash in our runs).
 """
 
-import importlib
 import os
+
+from ..utils._lazy import lazy_loader
 
 # see the module docstring: must run before TensorFlow is imported
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
@@ -56,21 +57,13 @@ __all__ = sorted(_LAZY_NAMES)
 _NEEDS_TENSORFLOW = {'network', 'losses', 'layers', 'training', 'inference'}
 
 
-def __getattr__(name):
-    if name in _LAZY_NAMES:
-        module_name = _LAZY_NAMES[name]
-        if module_name in _NEEDS_TENSORFLOW:
-            from ..utils._optional_deps import require
+def _require_tensorflow(module_name):
+    if module_name in _NEEDS_TENSORFLOW:
+        from ..utils._optional_deps import require
 
-            require('tensorflow')
-            require('keras')
-        module = importlib.import_module(f'.{module_name}', __name__)
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    msg = f'module {__name__!r} has no attribute {name!r}'
-    raise AttributeError(msg)
+        require('tensorflow')
+        require('keras')
 
 
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_NAMES))
+__getattr__, __dir__ = lazy_loader(__name__, globals(), _LAZY_NAMES,
+                                   before_import=_require_tensorflow)
