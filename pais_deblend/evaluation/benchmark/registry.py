@@ -298,17 +298,26 @@ def register_method(method, *, overwrite=False):
     return method
 
 
+def lookup_registered(registry, name, base, kind):
+    """
+    ``name`` itself if it is a ``base`` instance, else the entry of
+    ``registry`` called ``name``; `ValueError` naming the ``kind`` and the
+    choices otherwise (shared by `get_method` and ``get_suite``).
+    """
+    if isinstance(name, base):
+        return name
+    if name not in registry:
+        choices = ', '.join(repr(n) for n in registry)
+        msg = f'unknown {kind} {name!r}; {kind}s must be among {choices}'
+        raise ValueError(msg)
+    return registry[name]
+
+
 def get_method(name):
     """
     Return the registered `Method` called ``name``.
     """
-    if isinstance(name, Method):
-        return name
-    if name not in METHODS:
-        choices = ', '.join(repr(n) for n in METHODS)
-        msg = f'unknown method {name!r}; methods must be among {choices}'
-        raise ValueError(msg)
-    return METHODS[name]
+    return lookup_registered(METHODS, name, Method, 'method')
 
 
 def available_methods(*, only_available=False):

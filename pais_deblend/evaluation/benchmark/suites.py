@@ -16,7 +16,8 @@ yields `~pais_deblend.evaluation.benchmark.BenchmarkImage`.
 
 import numpy as np
 
-from pais_deblend.evaluation.benchmark.registry import BenchmarkImage
+from pais_deblend.evaluation.benchmark.registry import (BenchmarkImage,
+                                                        lookup_registered)
 
 __all__ = ['Suite', 'PairsSuite', 'FieldSuite', 'HLFSuite', 'EncodingSuite',
            'SUITES', 'register_suite', 'get_suite', 'available_suites',
@@ -257,13 +258,7 @@ def register_suite(suite, *, overwrite=False):
 
 def get_suite(name):
     """Return the registered `Suite` called ``name``."""
-    if isinstance(name, Suite):
-        return name
-    if name not in SUITES:
-        choices = ', '.join(repr(n) for n in SUITES)
-        msg = f'unknown suite {name!r}; suites must be among {choices}'
-        raise ValueError(msg)
-    return SUITES[name]
+    return lookup_registered(SUITES, name, Suite, 'suite')
 
 
 def available_suites():
