@@ -114,3 +114,34 @@ def test_cosine_schedule_changes_the_trajectory(dataset_dir, reference_run,
     # same seed and batches, smaller steps after the first: the weights
     # move less far from their shared initial values
     assert any(not np.allclose(a, b) for a, b in zip(constant, cosine))
+
+
+def test_fine_tuning_starts_from_the_initial_model(dataset_dir,
+                                                   reference_run, tmp_path):
+    output, _ = reference_run
+    start = output / 'model.keras'
+    card = train(dataset_dir, tmp_path / 'tuned', steps=1,
+                 checkpoint_every=0, initial_model=start,
+                 loss_weights={'entropy_weight': 0.0},
+                 **dict(COMMON, seed=7))
+    assert card['training']['initial_model']['name'] == 'model.keras'
+    assert len(card['training']['initial_model']['sha256']) == 64
+    assert card['loss_weights']['entropy_weight'] == 0.0
+    # one small step from the initial weights, not from a fresh seed-7 start
+    initial = weights_of(load_model(start))
+    tuned = weights_of(load_model(tmp_path / 'tuned' / 'model.keras'))
+    fresh = train(dataset_dir, tmp_path / 'fresh', steps=1,
+                  checkpoint_every=0, **dict(COMMON, seed=7))
+    fresh_weights = weights_of(load_model(tmp_path / 'fresh' / 'model.keras'))
+    near = sum(np.abs(a - b).sum() for a, b in zip(initial, tuned))
+    far = sum(np.abs(a - b).sum() for a, b in zip(initial, fresh_weights))
+    assert fresh['training']['initial_model'] is None
+    assert near < 0.5 * far
+
+    with pytest.raises(ValueError, match='initial_model .* does not match'):
+        train(dataset_dir, tmp_path / 'mismatch', steps=1, initial_model=start,
+              **dict(COMMON, model_options=dict(filters=[4, 4],
+                                                attention_window=3)))
+    with pytest.raises(TypeError, match='initial_model must be'):
+        train(dataset_dir, tmp_path / 'bad', steps=1, initial_model=3,
+              **COMMON)

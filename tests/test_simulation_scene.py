@@ -385,3 +385,39 @@ def test_simulator_reuse_and_draw_errors():
     with pytest.raises(TypeError, match='population must be a Population'):
         simulator.draw({'y': []}, np.random.default_rng(0))
     assert 'Scene' in repr(scenes[0])
+
+
+def test_companions_are_close_fainter_and_leave_the_field_unchanged():
+    preset = get_preset('hst_f160w')
+    base = sample_population(preset, shape=(256, 256), seed=5, density=600)
+    with_companions = sample_population(preset, shape=(256, 256), seed=5,
+                                        density=600, companion_fraction=0.5)
+    n = len(base)
+    # the field's own sources are drawn first, from the same stream
+    np.testing.assert_array_equal(with_companions.y[:n], base.y)
+    np.testing.assert_array_equal(with_companions.magnitude[:n],
+                                  base.magnitude)
+    companions = with_companions.select(np.arange(n, len(with_companions)))
+    assert 0.3 * n < len(companions) < 0.7 * n
+    # each companion sits 0.5-3 FWHM from a field source, 1-16x fainter
+    distance = np.hypot(companions.y[:, None] - base.y[None],
+                        companions.x[:, None] - base.x[None])
+    primary = np.argmin(distance, axis=1)
+    fwhm = preset.psf_fwhm_pixels
+    nearest = distance[np.arange(len(companions)), primary]
+    assert np.all(nearest <= 3.0 * fwhm + 1e-9)
+    separation_ok = nearest >= 0.5 * fwhm - 1e-9
+    assert separation_ok.mean() > 0.95  # a third source can sit closer
+    delta = companions.magnitude - base.magnitude[primary]
+    ratio = 10 ** (0.4 * delta[separation_ok])
+    assert ratio.min() >= 1 - 1e-9 and ratio.max() <= 16 + 1e-9
+    assert ratio.min() < 2 and ratio.max() > 8
+
+
+@pytest.mark.parametrize('value, error', [(1.5, ValueError),
+                                          (-0.1, ValueError),
+                                          ('a lot', TypeError)])
+def test_companion_fraction_errors(value, error):
+    with pytest.raises(error, match='companion_fraction'):
+        sample_population('hst_f160w', shape=(32, 32), seed=0,
+                          companion_fraction=value)

@@ -28,6 +28,10 @@ def add_parser(subparsers):
                         help='scene shape in pixels (default: 256 256)')
     parser.add_argument('--density', type=float, default=None,
                         help="sources per arcmin^2 (default: the preset's)")
+    parser.add_argument('--companion-fraction', type=float, default=None,
+                        help='probability that a source gets a close, '
+                        'fainter companion (0.5-3 PSF FWHM away, 1-16x '
+                        'fainter; default: none)')
     parser.add_argument('--scenes-per-shard', type=int, default=64,
                         help='scenes per shard (default: %(default)s)')
     parser.add_argument('--n-contributors', type=int, default=3,
@@ -62,6 +66,7 @@ def run(args):
         n_contributors=args.n_contributors,
         contributor_choice=args.contributor_choice, sigma=args.sigma,
         label_dtype=args.label_dtype, n_workers=args.workers,
+        companion_fraction=args.companion_fraction,
         overwrite=args.overwrite, progress_bar_enabled=not args.no_progress)
     print(f"wrote {manifest['n_scenes']} scenes ({manifest['n_sources']} "
           f"sources) in {manifest['n_shards']} shards to {args.output_dir}")

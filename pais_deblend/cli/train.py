@@ -65,12 +65,27 @@ def add_parser(subparsers):
                         help='model name in the card (default: %(default)s)')
     parser.add_argument('--no-augment', action='store_true',
                         help='no random flips and rotations')
+    parser.add_argument('--initial-model', default=None,
+                        help='fine-tune: start from the weights of this '
+                        'model (bundled name or .keras file; same '
+                        'architecture)')
+    parser.add_argument('--entropy-weight', type=float, default=None,
+                        help='weight of the entropy term of the loss '
+                        '(default: 2, the paper\'s; 0 leaves the '
+                        'contribution maps unsharpened)')
     parser.add_argument('--restart', action='store_true',
                         help='ignore an existing checkpoint and start afresh')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
     parser.set_defaults(run=run)
     return parser
+
+
+def _loss_weights(args):
+    weights = {'vector_weighting': args.vector_weighting}
+    if args.entropy_weight is not None:
+        weights['entropy_weight'] = args.entropy_weight
+    return weights
 
 
 def run(args):
@@ -91,9 +106,9 @@ def run(args):
         progress_bar=not args.no_progress,
         learning_rate=args.learning_rate, crop_size=args.crop_size,
         augment=not args.no_augment, model_options=model_options or None,
-        loss_weights={'vector_weighting': args.vector_weighting},
+        loss_weights=_loss_weights(args),
         preset=args.preset, name=args.name, schedule=args.schedule,
-        jit_compile=not args.no_jit)
+        jit_compile=not args.no_jit, initial_model=args.initial_model)
     metrics = json.dumps({k: round(v, 5) for k, v in
                           card['validation']['metrics'].items()})
     print(f"trained {card['training']['steps']} steps in "

@@ -132,13 +132,46 @@ def _restore_optimizer(optimizer, model, filename):
             variable.assign(data[name])
 
 
+def _initial_model(initial_model):
+    """Load a model to fine-tune from; describe it for the model card."""
+    from .bundled import BUNDLED_MODELS, load_bundled_model
+    from .network import load_model
+
+    if isinstance(initial_model, str) and initial_model in BUNDLED_MODELS:
+        model = load_bundled_model(initial_model)
+        return {'model': model, 'description': {
+            'name': initial_model,
+            'sha256': BUNDLED_MODELS[initial_model]['sha256']}}
+    if not isinstance(initial_model, (str, os.PathLike)):
+        msg = (f'initial_model must be a bundled model name or a .keras '
+               f'path, got {initial_model!r}')
+        raise TypeError(msg)
+    model = load_model(initial_model)
+    return {'model': model, 'description': {
+        'name': os.path.basename(os.fspath(initial_model)),
+        'sha256': _sha256(os.fspath(initial_model))}}
+
+
+def _copy_weights(source, target, initial_model):
+    """Copy the weights of ``source`` into ``target`` (same architecture)."""
+    source_weights = source.get_weights()
+    target_shapes = [w.shape for w in target.get_weights()]
+    if [w.shape for w in source_weights] != target_shapes:
+        msg = (f'initial_model {initial_model!r} has architecture '
+               f'{source.architecture}, which does not match the model '
+               f'to train ({target.architecture}); pass the same '
+               f'model_options')
+        raise ValueError(msg)
+    target.set_weights(source_weights)
+
+
 def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
           validation_dir=None, validation_fraction=0.1,
           validation_samples=256, checkpoint_every=100, resume=True,
           progress_bar=True, learning_rate=1e-3, crop_size=None,
           augment=True, model_options=None, loss_weights=None, preset=None,
           softening=DEFAULT_SOFTENING, name='pais', schedule='constant',
-          jit_compile=True):
+          jit_compile=True, initial_model=None):
     """
     Train the PAIS network on a directory of training shards.
 
@@ -202,6 +235,11 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         The normalisation softening (`normalize_image`).
     name : str, optional
         The model name recorded in the card.
+    initial_model : str or path-like, optional
+        Start from the weights of this model (a bundled model name or a
+        ``.keras`` file) instead of random ones: fine-tuning, e.g. on a
+        training set richer in close pairs. Its architecture must match
+        ``model_options``; its name and SHA-256 go into the model card.
 
     Returns
     -------
@@ -226,6 +264,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
                                                'validation_samples')
     check_in(schedule, ('constant', 'cosine'), 'schedule')
 
+    initial = (None if initial_model is None
+               else _initial_model(initial_model))
     dataset = ShardDataset(dataset_dir)
     if validation_dir is not None:
         train_indices = np.arange(len(dataset))
@@ -255,6 +295,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         'augment': bool(augment), 'softening': float(softening),
         'n_training_samples': int(len(train_indices)),
     }
+    if initial is not None:
+        config['initial_model'] = initial['description']
 
     output_dir = os.fspath(output_dir)
     checkpoint_dir = os.path.join(output_dir, _CHECKPOINT_DIR)
@@ -262,6 +304,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
     state_file = os.path.join(checkpoint_dir, _STATE_FILENAME)
 
     model = build_pais_model(**options, seed=seed)
+    if initial is not None:
+        _copy_weights(initial['model'], model, initial_model)
     if schedule == 'cosine':
         rate = keras.optimizers.schedules.CosineDecay(
             learning_rate, decay_steps=steps, alpha=0.05)
@@ -398,6 +442,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
             'augment': bool(augment),
             'wall_time_s': round(elapsed, 3),
             'resumed_from_step': start_step or None,
+            'initial_model': config.get('initial_model'),
             'final_training_loss': (state['history'][-1]
                                     if state['history'] else None),
         },

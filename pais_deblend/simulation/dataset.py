@@ -55,7 +55,7 @@ _THREAD_VARIABLES = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS
 _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
                 'contributor_choice', 'label_dtype', 'star_fraction',
-                'clumpy_fraction')
+                'clumpy_fraction', 'companion_fraction')
 
 
 def scene_seed(seed, index):
@@ -92,7 +92,9 @@ def _make_shard(config, shard):
     simulator = SceneSimulator(config['preset'], shape=tuple(config['shape']),
                                density=config['density'],
                                star_fraction=config['star_fraction'],
-                               clumpy_fraction=config['clumpy_fraction'])
+                               clumpy_fraction=config['clumpy_fraction'],
+                               companion_fraction=config.get(
+                                   'companion_fraction'))
     per_shard = config['scenes_per_shard']
     first = shard * per_shard
     last = min(first + per_shard, config['n_scenes'])
@@ -162,7 +164,8 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                        n_contributors=3, sigma=8.0,
                        contributor_choice='most_flux', label_dtype='float16',
                        star_fraction=None, clumpy_fraction=None, n_workers=1,
-                       overwrite=False, progress_bar_enabled=True):
+                       overwrite=False, progress_bar_enabled=True,
+                       companion_fraction=None):
     """
     Simulate scenes and write model inputs and PCR labels as shards.
 
@@ -201,6 +204,12 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         Storage type of the labels.
     star_fraction, clumpy_fraction : float, optional
         Override the preset's population fractions.
+    companion_fraction : float, optional
+        Probability that a source gets a close, fainter companion
+        (`~pais_deblend.simulation.population.add_companions`: 0.5-3 PSF
+        FWHM away, 1-16 times fainter); default none. Close pairs are
+        rare in uniformly placed scenes, and they are where deblending
+        matters.
     n_workers : int, optional
         Processes writing shards in parallel.
     overwrite : bool, optional
@@ -231,7 +240,8 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
     from .scene import SceneSimulator
 
     SceneSimulator(preset, shape=shape, density=density,
-                   star_fraction=star_fraction, clumpy_fraction=clumpy_fraction)
+                   star_fraction=star_fraction, clumpy_fraction=clumpy_fraction,
+                   companion_fraction=companion_fraction)
 
     config = {
         'preset': preset.name, 'seed': seed, 'n_scenes': n_scenes,
@@ -240,6 +250,7 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         'sigma': float(sigma), 'contributor_choice': contributor_choice,
         'label_dtype': label_dtype, 'star_fraction': star_fraction,
         'clumpy_fraction': clumpy_fraction,
+        'companion_fraction': companion_fraction,
     }
     os.makedirs(output_dir, exist_ok=True)
     manifest_path = os.path.join(output_dir, MANIFEST_NAME)

@@ -317,7 +317,7 @@ class SceneSimulator:
 
     def __init__(self, preset='hst_f160w', *, shape=(256, 256), density=None,
                  star_fraction=None, clumpy_fraction=None, noise=True,
-                 margin=None, method='fourier'):
+                 margin=None, method='fourier', companion_fraction=None):
         check_in(method, ('fourier', 'galsim'), 'method')
         self.method = method
         self.preset = get_preset(preset)
@@ -328,12 +328,14 @@ class SceneSimulator:
         self.clumpy_fraction = clumpy_fraction
         self.noise = bool(noise)
         self.margin = margin
+        self.companion_fraction = companion_fraction
         require_galsim()
         self._renderer = FourierRenderer(self.preset)
         # validate the options once
         sample_population(self.preset, shape=(1, 1), density=0.0, seed=0,
                           star_fraction=star_fraction,
-                          clumpy_fraction=clumpy_fraction, margin=margin)
+                          clumpy_fraction=clumpy_fraction, margin=margin,
+                          companion_fraction=companion_fraction)
 
     def simulate(self, seed=None):
         """
@@ -352,7 +354,8 @@ class SceneSimulator:
         population = sample_population(
             self.preset, shape=self.shape, density=self.density, seed=rng,
             star_fraction=self.star_fraction,
-            clumpy_fraction=self.clumpy_fraction, margin=self.margin)
+            clumpy_fraction=self.clumpy_fraction, margin=self.margin,
+            companion_fraction=self.companion_fraction)
         return self.draw(population, rng, seed=seed)
 
     def draw(self, population, rng, *, seed=None):
