@@ -23,7 +23,8 @@ pytestmark = pytest.mark.filterwarnings(
 from pais_deblend.model import (PAISLoss, build_pais_model,  # noqa: E402
                                 load_model, predict_pcr,
                                 receptive_field_radius)
-from pais_deblend.model.inference import default_overlap  # noqa: E402
+from pais_deblend.model.inference import (default_overlap,  # noqa: E402
+                                          tile_slices)
 
 TINY = dict(filters=(4, 8), attention_window=3)
 
@@ -249,6 +250,47 @@ def test_tiling_is_exact(tiny_model):
         predict_pcr(tiny_model, image, overlap=3)
     with pytest.raises(ValueError, match='bands'):
         predict_pcr(tiny_model, image[..., 0])
+    with pytest.raises(TypeError, match="jit_compile must be .* got 'yes'"):
+        predict_pcr(tiny_model, image, jit_compile='yes')
+
+
+def test_xla_pass_matches_the_plain_pass(tiny_model):
+    image = np.random.default_rng(6).normal(size=(70, 58, 2))
+    plain = predict_pcr(tiny_model, image, tile_size=16, jit_compile=False)
+    compiled = predict_pcr(tiny_model, image, tile_size=16, jit_compile=True)
+    for name in ('center_of_mass', 'contribution_vectors',
+                 'contribution_maps'):
+        np.testing.assert_allclose(getattr(compiled, name),
+                                   getattr(plain, name), rtol=1e-4,
+                                   atol=1e-4)
+
+
+@pytest.mark.parametrize('shape, tile_size, overlap, factor', [
+    ((72, 64), 16, 8, 8), ((64, 64), 64, 8, 8), ((40, 24), 16, 16, 8),
+    ((1000, 1032), 512, 88, 8)])
+def test_tile_windows_share_one_shape_and_cover_the_frame(shape, tile_size,
+                                                          overlap, factor):
+    tiles = tile_slices(shape, tile_size, overlap, factor=factor)
+    covered = np.zeros(shape, dtype=int)
+    window_shapes = set()
+    for window, local, frame in tiles:
+        window_shapes.add((window[0].stop - window[0].start,
+                           window[1].stop - window[1].start))
+        assert window[0].start % factor == 0 and window[1].start % factor == 0
+        assert window[0].start >= 0 and window[1].start >= 0
+        assert window[0].stop <= shape[0] and window[1].stop <= shape[1]
+        covered[frame] += 1
+        for axis in range(2):
+            # the core keeps `overlap` pixels of context wherever the
+            # window does not stop at the frame edge
+            core = frame[axis]
+            if window[axis].start > 0:
+                assert core.start - window[axis].start >= overlap
+            if window[axis].stop < shape[axis]:
+                assert window[axis].stop - core.stop >= overlap
+            assert local[axis].start == core.start - window[axis].start
+    assert len(window_shapes) == 1
+    np.testing.assert_array_equal(covered, 1)
 
 
 def test_build_bad_input():

@@ -27,7 +27,7 @@ from ..utils._progress import progress_bar as _progress_bar
 from ..utils._validation import check_nonnegative_int, check_positive_int
 from .normalization import DEFAULT_SOFTENING, normalize_image
 
-__all__ = ['predict_pcr', 'default_overlap', 'tile_slices']
+__all__ = ['predict_pcr', 'default_overlap', 'tile_slices', 'XLA_MIN_TILES']
 
 _COMPILED = weakref.WeakKeyDictionary()
 
@@ -43,19 +43,36 @@ def default_overlap(model):
     return int(math.ceil(radius / factor) * factor)
 
 
-def tile_slices(shape, tile_size, overlap):
+def _window_start(start, length, window, frame):
+    """Origin of a fixed-length window holding [start, start + length)
+    plus its margins, moved inside [0, frame)."""
+    return max(0, min(start, frame - window))
+
+
+def tile_slices(shape, tile_size, overlap, *, factor=1):
     """
     The tiles of an image: pairs (input slices, core slices within the
     tile's output, core slices in the frame).
 
+    Every input window has the same shape, ``tile_size + 2 * overlap``
+    on each side (or the whole frame where it is smaller): a window
+    that would cross the frame edge is moved inside it rather than
+    clipped, so its core keeps at least ``overlap`` pixels of context on
+    every side away from the frame edge, and a compiled network sees one
+    input shape only.
+
     Parameters
     ----------
     shape : tuple of 2 int
-        The (h, w) image shape.
+        The (h, w) image shape, a multiple of ``factor`` (pad it first).
     tile_size : int
-        The side of the tile cores.
+        The side of the tile cores (a multiple of ``factor``).
     overlap : int
-        The margin added on each side of a core (clipped at the frame).
+        The context added on each side of a core (a multiple of
+        ``factor``).
+    factor : int, optional
+        Window origins are multiples of it (the network's downsampling
+        factor).
 
     Returns
     -------
@@ -65,38 +82,57 @@ def tile_slices(shape, tile_size, overlap):
     """
     tiles = []
     height, width = shape
+    window_y = min(tile_size + 2 * overlap, height)
+    window_x = min(tile_size + 2 * overlap, width)
     for y0 in range(0, height, tile_size):
         y1 = min(y0 + tile_size, height)
-        in_y0, in_y1 = max(0, y0 - overlap), min(height, y1 + overlap)
+        in_y0 = _window_start(y0 - overlap, y1 - y0, window_y, height)
+        in_y0 -= in_y0 % factor
         for x0 in range(0, width, tile_size):
             x1 = min(x0 + tile_size, width)
-            in_x0, in_x1 = max(0, x0 - overlap), min(width, x1 + overlap)
-            tiles.append(((slice(in_y0, in_y1), slice(in_x0, in_x1)),
+            in_x0 = _window_start(x0 - overlap, x1 - x0, window_x, width)
+            in_x0 -= in_x0 % factor
+            tiles.append(((slice(in_y0, in_y0 + window_y),
+                           slice(in_x0, in_x0 + window_x)),
                           (slice(y0 - in_y0, y1 - in_y0),
                            slice(x0 - in_x0, x1 - in_x0)),
                           (slice(y0, y1), slice(x0, x1))))
     return tiles
 
 
-def _compiled(model):
-    function = _COMPILED.get(model)
+#: With ``jit_compile='auto'``, XLA compiles the network pass when an
+#: image needs at least this many tiles: XLA ran a 688 x 688 tile of the
+#: bundled network 1.9x faster on this project's 2-core CPU (1.27 s
+#: against 2.48 s) but its first call per input shape costs about 9 s
+#: (1.4 s more than tracing without XLA).
+XLA_MIN_TILES = 4
+
+
+def _compiled(model, jit_compile):
+    functions = _COMPILED.setdefault(model, {})
+    function = functions.get(jit_compile)
     if function is None:
         import tensorflow as tf
 
-        n_bands = model.inputs[0].shape[-1]
-        spec = tf.TensorSpec((None, None, None, n_bands), tf.float32)
+        if jit_compile:
+            # one XLA compilation per input shape; tile windows share one
+            @tf.function(jit_compile=True, reduce_retracing=True)
+            def function(images):
+                return model(images, training=False)
+        else:
+            n_bands = model.inputs[0].shape[-1]
+            spec = tf.TensorSpec((None, None, None, n_bands), tf.float32)
 
-        @tf.function(input_signature=[spec])
-        def function(images):
-            return model(images, training=False)
-
-        _COMPILED[model] = function
+            @tf.function(input_signature=[spec])
+            def function(images):
+                return model(images, training=False)
+        functions[jit_compile] = function
     return function
 
 
 def predict_pcr(model, image, *, tile_size=512, overlap=None,
                 noise_sigma=None, softening=DEFAULT_SOFTENING, mask=None,
-                progress_bar=False):
+                progress_bar=False, jit_compile='auto'):
     """
     Predict the PCR of an image of any size with the PAIS network.
 
@@ -128,6 +164,11 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
         True for pixels to ignore (set to 0 in the network input).
     progress_bar : bool, optional
         Show a progress bar over the tiles.
+    jit_compile : bool or 'auto', optional
+        Compile the network pass with XLA (about 1.9x faster on CPU, 9 s
+        to compile per window shape); ``'auto'`` does so for images of at
+        least `XLA_MIN_TILES` tiles. Results agree to float rounding
+        (measured: 4e-7 on C^c, 4e-5 px on C^v).
 
     Returns
     -------
@@ -160,10 +201,25 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
                f'{n_bands}')
         raise ValueError(msg)
     height, width = normalized.shape[:2]
-    function = _compiled(model)
+    normalized_shape = (height, width)
+    # the network pads its input at the bottom/right to a multiple of its
+    # downsampling factor; padding the frame the same way once lets every
+    # tile window have the same shape
+    padded_shape = (-(-height // factor) * factor, -(-width // factor) * factor)
+    if padded_shape != (height, width):
+        normalized = np.pad(normalized, ((0, padded_shape[0] - height),
+                                         (0, padded_shape[1] - width),
+                                         (0, 0)))
+    tiles = tile_slices(padded_shape, tile_size, overlap, factor=factor)
+    if jit_compile == 'auto':
+        jit_compile = len(tiles) >= XLA_MIN_TILES
+    elif not isinstance(jit_compile, bool):
+        msg = f"jit_compile must be True, False or 'auto', got {jit_compile!r}"
+        raise TypeError(msg)
+    function = _compiled(model, jit_compile)
+    height, width = padded_shape
 
     center_of_mass = None
-    tiles = tile_slices((height, width), tile_size, overlap)
     for input_slices, local, frame in _progress_bar(
             tiles, desc='tiles', enabled=progress_bar):
         tile = np.ascontiguousarray(normalized[input_slices])[np.newaxis]
@@ -181,5 +237,11 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
         center_of_mass[frame] = com[local]
         contribution_vectors[frame] = vectors[local]
         contribution_maps[frame] = maps[local]
+    frame = (slice(0, normalized_shape[0]), slice(0, normalized_shape[1]))
+    if padded_shape != normalized_shape:
+        center_of_mass = np.ascontiguousarray(center_of_mass[frame])
+        contribution_vectors = np.ascontiguousarray(
+            contribution_vectors[frame])
+        contribution_maps = np.ascontiguousarray(contribution_maps[frame])
     return PCR(center_of_mass, contribution_vectors, contribution_maps,
                maps_are_logits=True)
