@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     'simulate': 'simulate',
     'train': 'train',
     'benchmark': 'benchmark',
+    'mosaic': 'mosaic',
 }
 
 

@@ -1,0 +1,133 @@
+"""
+The steps of `Deblender.__call__` for one tile of a mosaic
+(`pais_deblend.mosaic`), with the two image-wide statistics -- the noise
+of the image and the noise of the detection image -- given rather than
+estimated, so that every tile uses the values of the whole mosaic.
+
+Kept apart from ``core.py`` so that the single-image path stays as it is;
+the steps themselves (`_keep_top_slots`, `_detection_image`,
+`_pixel_of`, `_structure`) are the ones the `Deblender` uses.
+"""
+
+import numpy as np
+from scipy import ndimage
+
+from .core import _detection_image, _keep_top_slots, _pixel_of, _structure
+from .inputs import prepare_image
+
+__all__ = []
+
+
+def footprint_from_flux(detection, mask, centers, threshold, detection_noise,
+                        n_pixels, structure):
+    """
+    `pais_deblend.deblend.core._footprint_from_flux` with the robust
+    noise of the detection image given (``detection_noise``).
+    """
+    above = (detection > threshold * detection_noise) & ~mask
+    regions, n_regions = ndimage.label(above, structure=structure)
+    sizes = np.bincount(regions.ravel(), minlength=n_regions + 1)
+    iy, ix = _pixel_of(centers, mask.shape)
+    holds_center = np.zeros(n_regions + 1, dtype=bool)
+    holds_center[regions[iy, ix]] = True
+    keep = holds_center & (sizes >= n_pixels)
+    keep[0] = False
+    return keep[regions]
+
+
+def detection_image(deblender, data, noise_sigma):
+    """
+    The smoothed noise-weighted detection image of ``data`` (h, w) and
+    its bad-pixel mask (h, w), as the `Deblender` builds it.
+    """
+    image = prepare_image(data, n_bands=deblender.n_bands)
+    return (_detection_image(image.data, noise_sigma, image.mask,
+                             deblender.footprint_smoothing), image.mask)
+
+
+def deblend_tile(deblender, data, *, core, exact, noise_sigma,
+                 detection_noise, n_pixels=5, connectivity=8):
+    """
+    Run the `Deblender` pipeline on the extended region of a tile and
+    decode its core.
+
+    Parameters
+    ----------
+    deblender : `~pais_deblend.deblend.Deblender`
+        Holds the model and the decoding settings.
+    data : `~numpy.ndarray`, shape (h, w) or (h, w, b)
+        The extended region (core plus margin); NaN pixels are masked.
+    core : tuple of 2 slice
+        The core within ``data``.
+    exact : tuple of 2 slice
+        The part of ``data`` where the network output is that of a
+        single pass over the whole image (the region minus the network's
+        receptive field on every side that is not a frame edge): only
+        centres found there are used to decode the core.
+    noise_sigma : `~numpy.ndarray`, shape (b,)
+        The noise of the whole image, per band, in the image's unit.
+    detection_noise : float
+        The robust noise of the whole image's detection image.
+    n_pixels : int, optional
+        Smallest footprint region kept, pixels.
+    connectivity : {8, 4}, optional
+        Connectivity of the footprint regions.
+
+    Returns
+    -------
+    contributors : `~numpy.ndarray`, shape (hc, wc, n), int32
+        The core's contributors; label i + 1 is ``centers[i]``.
+    weights : `~numpy.ndarray`, shape (hc, wc, n), float32
+    centers : `~numpy.ndarray`, shape (m, 2), float64
+        (y, x) centres in the coordinates of ``data``.
+    """
+    from ..model import predict_pcr
+    from ..pcr import PCR
+    from ..pcr.decode import _decode_arrays
+    from ..pcr.peaks import find_centers
+
+    structure = _structure(connectivity)
+    core_shape = tuple(s.stop - s.start for s in core)
+    n = deblender.n_contributors
+    empty = (np.zeros(core_shape + (n,), dtype=np.int32),
+             np.zeros(core_shape + (n,), dtype=np.float32),
+             np.zeros((0, 2), dtype=np.float64))
+    bands = data if data.ndim == 3 else data[..., np.newaxis]
+    if not np.isfinite(bands).all(axis=2).any():
+        return empty  # a blank part of the mosaic (e.g. outside the survey)
+    image = prepare_image(data, n_bands=deblender.n_bands)
+    with deblender._lock:
+        pcr = predict_pcr(deblender.model, image.data,
+                          tile_size=deblender.tile_size,
+                          noise_sigma=noise_sigma, mask=image.mask,
+                          progress_bar=False)
+    centers = find_centers(pcr.center_of_mass,
+                           threshold=deblender.detection_threshold,
+                           min_separation=deblender.min_separation)
+    iy, ix = _pixel_of(centers, image.shape)
+    centers = centers[~image.mask[iy, ix]]
+    detection = _detection_image(image.data, noise_sigma, image.mask,
+                                 deblender.footprint_smoothing)
+    # every centre of the region decides which footprint regions are
+    # kept, as in a single pass; only the exact ones are decoded with
+    footprint = footprint_from_flux(detection, image.mask, centers,
+                                    deblender.footprint_threshold,
+                                    detection_noise, n_pixels, structure)
+    iy, ix = _pixel_of(centers, image.shape)
+    inside = np.zeros(image.shape, dtype=bool)
+    inside[exact] = True
+    centers = centers[footprint[iy, ix] & inside[iy, ix]]
+    if len(centers) == 0:
+        return empty
+    # decoding is per pixel: only the core is decoded, against the
+    # region's centres (which may lie outside the core)
+    core_pcr = _keep_top_slots(
+        PCR(np.ascontiguousarray(pcr.center_of_mass[core]),
+            np.ascontiguousarray(pcr.contribution_vectors[core]),
+            np.ascontiguousarray(pcr.contribution_maps[core]),
+            maps_are_logits=pcr.maps_are_logits), n)
+    origin = np.array([core[0].start, core[1].start], dtype=np.float64)
+    contributors, weights, _, _ = _decode_arrays(
+        core_pcr, image.data[core], centers=centers - origin,
+        footprint=footprint[core], mask=image.mask[core])
+    return contributors, weights, centers
