@@ -461,8 +461,11 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     tile_size : int, optional
         The side of the tile cores, pixels, a multiple of the network's
         downsampling factor (8 for the bundled model). Ignored with
-        ``plan``. Memory per task grows with (tile_size + 2 margin)**2:
-        2048 needs about 1.5 GB with the bundled model.
+        ``plan``. Memory per task grows with (tile_size + 2 margin)**2,
+        roughly 250 bytes per pixel of the extended region (the region,
+        the network output, the footprint and the decoded core) plus the
+        TensorFlow runtime; 2048 is meant for 4 GiB workers (measure
+        with ``benchmarks/bench_mosaic.py``).
     margin : int, optional
         The context around each core, pixels. Default: the smallest
         exact margin plus 64 (152 for the bundled model). Ignored with

@@ -1,0 +1,354 @@
+"""
+Tests of `pais_deblend.mosaic`: the tile plan, the mosaic deblending
+against a single `Deblender` pass (with a tiny untrained network, so
+that it runs in seconds), the Zarr store and its reader, the CLI, and a
+LocalCluster run.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+
+from pais_deblend.mosaic import (MosaicSegmentation,  # noqa: E402
+                                 TilePlan, deblend_mosaic, read_mosaic)
+
+pytestmark = pytest.mark.filterwarnings(
+    'ignore:__array__ implementation:DeprecationWarning')
+
+# the untrained network's centre map hovers around 0.5: a low threshold
+# gives it peaks to work with (as in test_deblend.py)
+SETTINGS = {'detection_threshold': 0.05, 'network_tile_size': 256,
+            'progress_bar': False}
+
+
+# --- TilePlan -------------------------------------------------------------
+
+@pytest.mark.parametrize(('kwargs', 'error', 'match'), [
+    ({'shape': (10,), 'tile_size': 4, 'margin': 0}, ValueError,
+     'shape must be a pair'),
+    ({'shape': 5, 'tile_size': 4, 'margin': 0}, TypeError,
+     'shape must be a pair'),
+    ({'shape': (0, 10), 'tile_size': 4, 'margin': 0}, ValueError,
+     'shape must be a positive integer, got 0'),
+    ({'shape': (10, 10), 'tile_size': 0, 'margin': 0}, ValueError,
+     'tile_size must be a positive integer, got 0'),
+    ({'shape': (10, 10), 'tile_size': 4.5, 'margin': 0}, TypeError,
+     'tile_size must be a positive integer, got 4.5'),
+    ({'shape': (10, 10), 'tile_size': 4, 'margin': -1}, ValueError,
+     'margin must be a non-negative integer, got -1'),
+    ({'shape': (10, 10), 'tile_size': 12, 'margin': 0, 'multiple_of': 8},
+     ValueError, r'tile_size must be a multiple of 8 .*got 12'),
+    ({'shape': (10, 10), 'tile_size': 16, 'margin': 4, 'multiple_of': 8},
+     ValueError, r'margin must be a multiple of 8 .*got 4'),
+])
+def test_tile_plan_validation(kwargs, error, match):
+    shape = kwargs.pop('shape')
+    with pytest.raises(error, match=match):
+        TilePlan(shape, **kwargs)
+
+
+def test_tile_plan_indexing_and_round_trip():
+    plan = TilePlan((100, 70), 32, margin=8, multiple_of=8)
+    assert plan.grid_shape == (4, 3) and len(plan) == 12
+    last = plan[-1]
+    assert last.index == 11 and (last.row, last.column) == (3, 2)
+    assert last.core == (slice(96, 100), slice(64, 70))
+    assert last.extended == (slice(88, 100), slice(56, 70))
+    assert last.core_in_extended == (slice(8, 12), slice(8, 14))
+    assert TilePlan.from_dict(plan.to_dict()) == plan
+    assert plan.overhead > 1
+    np.testing.assert_array_equal(
+        plan.tile_index_of([[0, 0], [31.4, 31.6], [-5, 200], [99.9, 69]]),
+        [0, 1, 2, 11])
+    with pytest.raises(IndexError, match=r'tile index must be in \[0, 12\)'):
+        plan[12]
+    with pytest.raises(TypeError, match='tile index must be an integer'):
+        plan[1.0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90),
+       tile_size=st.integers(1, 40), margin=st.integers(0, 30))
+def test_tile_cores_cover_the_image_exactly_once(height, width, tile_size,
+                                                 margin):
+    plan = TilePlan((height, width), tile_size, margin=margin)
+    count = np.zeros((height, width), dtype=int)
+    for tile in plan:
+        count[tile.core] += 1
+        # the extended region holds the core and the margin, clipped
+        for core, extended, size in zip(tile.core, tile.extended,
+                                        (height, width)):
+            assert extended.start == max(core.start - margin, 0)
+            assert extended.stop == min(core.stop + margin, size)
+        # every pixel of the core is owned by this tile
+        ys, xs = np.mgrid[tile.core]
+        owners = plan.tile_index_of(np.column_stack([ys.ravel(),
+                                                     xs.ravel()]))
+        assert np.all(owners == tile.index)
+    np.testing.assert_array_equal(count, 1)
+
+
+# --- the mosaic against a single pass --------------------------------------
+
+def gaussian_scene(shape=(160, 200), n_sources=40, seed=1, noise=0.1):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    image = np.zeros(shape)
+    for _ in range(n_sources):
+        y, x = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
+        sigma, flux = rng.uniform(1, 4), rng.uniform(1, 20)
+        image += flux * np.exp(-((yy - y)**2 + (xx - x)**2)
+                               / (2 * sigma**2))
+    return image + rng.normal(0, noise, shape)
+
+
+@pytest.fixture(scope='module')
+def tiny_model_file(tmp_path_factory):
+    pytest.importorskip('tensorflow')
+    from pais_deblend.model import build_pais_model
+
+    path = tmp_path_factory.mktemp('model') / 'tiny.keras'
+    build_pais_model(filters=[4, 8], attention_window=3, seed=0).save(path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def scene():
+    return gaussian_scene()
+
+
+@pytest.fixture(scope='module')
+def single_pass(tiny_model_file, scene):
+    from pais_deblend import Deblender
+
+    deblender = Deblender(tiny_model_file, detection_threshold=0.05,
+                         tile_size=256, progress_bar=False)
+    return deblender(scene)
+
+
+@pytest.fixture(scope='module')
+def mosaic(tiny_model_file, scene, tmp_path_factory):
+    pytest.importorskip('zarr')
+    output = tmp_path_factory.mktemp('mosaic') / 'scene.zarr'
+    # 3 x 4 tiles of 64 pixels, each with a 32-pixel margin
+    return deblend_mosaic(scene, output, model=tiny_model_file,
+                          tile_size=64, margin=32, **SETTINGS)
+
+
+def label_map_by_center(single, mosaic):
+    """Single-pass label -> mosaic label, by centre position."""
+    from scipy.spatial import cKDTree
+
+    labels = single.partial_labels
+    centers = np.array([single.centers[label] for label in labels])
+    distance, nearest = cKDTree(mosaic.centers).query(centers)
+    assert distance.max() < 1e-9
+    mapping = np.zeros(single.contributors.max() + 1, dtype=np.int64)
+    mapping[labels] = mosaic.labels[nearest]
+    return mapping
+
+
+def test_mosaic_equals_single_pass(single_pass, mosaic):
+    assert len(mosaic.plan) == 12
+    assert mosaic.n_sources == len(single_pass.partial_labels) > 20
+    segmentation = mosaic.read()
+    mapping = label_map_by_center(single_pass, mosaic)
+    # the same sources (one to one) in the same pixel slots, same weights
+    assert len(np.unique(mapping[single_pass.partial_labels])) == (
+        mosaic.n_sources)
+    np.testing.assert_array_equal(mapping[single_pass.contributors],
+                                  segmentation.contributors)
+    np.testing.assert_array_equal(single_pass.weights, segmentation.weights)
+    np.testing.assert_allclose(
+        mosaic.effective_areas[mapping[single_pass.partial_labels] - 1],
+        single_pass.effective_areas, rtol=1e-6)
+
+
+def test_mosaic_labels_are_unique_and_consecutive(mosaic):
+    np.testing.assert_array_equal(mosaic.labels,
+                                  np.arange(1, mosaic.n_sources + 1))
+    segmentation = mosaic.read()
+    np.testing.assert_array_equal(segmentation.partial_labels,
+                                  mosaic.labels)
+    # one centre per label, each owned by exactly one tile
+    assert len(np.unique(mosaic.centers, axis=0)) == mosaic.n_sources
+    attrs = mosaic.attributes
+    assert attrs['n_contributors'] == 3 and attrs['model'] == 'tiny.keras'
+
+
+def test_reader_regions(mosaic):
+    whole = mosaic.read()
+    region = np.s_[30:100, 50:170]
+    part = read_mosaic(mosaic.path, region)
+    np.testing.assert_array_equal(part.contributors,
+                                  whole.contributors[region])
+    np.testing.assert_array_equal(part.weights, whole.weights[region])
+    for label, (y, x) in part.centers.items():
+        np.testing.assert_allclose(
+            (y + 30, x + 50), mosaic.centers[label - 1])
+    assert set(part.centers) == set(part.partial_labels.tolist())
+    table = mosaic.catalog()
+    assert table.colnames == ['label', 'y', 'x', 'effective_area']
+    assert len(table) == mosaic.n_sources
+    with pytest.raises(TypeError, match='region must be a tuple of two'):
+        mosaic.read([slice(0, 4), slice(0, 4)])
+    with pytest.raises(ValueError, match='region is empty along x'):
+        mosaic.read(np.s_[0:4, 300:400])
+    with pytest.raises(ValueError, match='step 1'):
+        mosaic.read(np.s_[0:4:2, 0:4])
+
+
+def test_store_errors(tmp_path, mosaic):
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        MosaicSegmentation(tmp_path / 'missing.zarr')
+    (tmp_path / 'plain').mkdir()
+    with pytest.raises(ValueError, match='is not a pais_deblend mosaic'):
+        MosaicSegmentation(tmp_path / 'plain')
+
+
+def test_overwrite_refused_then_allowed(mosaic, scene, tiny_model_file):
+    before = os.listdir(mosaic.path)
+    with pytest.raises(FileExistsError, match='pass overwrite=True'):
+        deblend_mosaic(scene, mosaic.path, model=tiny_model_file,
+                       tile_size=64, margin=32, **SETTINGS)
+    assert os.listdir(mosaic.path) == before
+    # a small replacement: the store is swapped in whole, nothing left over
+    parent = os.path.dirname(mosaic.path)
+    other = os.path.join(parent, 'other.zarr')
+    small = deblend_mosaic(scene[:64, :64], other, model=tiny_model_file,
+                           tile_size=64, margin=32, **SETTINGS)
+    replaced = deblend_mosaic(scene[:64, :64], other, model=tiny_model_file,
+                              tile_size=32, margin=32, overwrite=True,
+                              **SETTINGS)
+    assert replaced.shape == small.shape == (64, 64)
+    assert len(replaced.plan) == 4
+    assert sorted(os.listdir(parent)) == ['other.zarr', 'scene.zarr']
+
+
+def test_file_inputs_and_given_noise(tmp_path, scene, mosaic,
+                                     tiny_model_file):
+    from astropy.io import fits
+
+    fits_file = tmp_path / 'scene.fits'
+    fits.HDUList([fits.PrimaryHDU(),
+                  fits.ImageHDU(scene.astype('>f8'), name='SCI')]).writeto(
+        fits_file)
+    npy_file = tmp_path / 'scene.npy'
+    np.save(npy_file, scene)
+    noise = mosaic.attributes['noise_sigma']
+    detection_noise = mosaic.attributes['detection_noise']
+    from_npy = deblend_mosaic(npy_file, tmp_path / 'npy.zarr',
+                              model=tiny_model_file, tile_size=64, margin=32,
+                              noise_sigma=noise,
+                              detection_noise=detection_noise, **SETTINGS)
+    np.testing.assert_array_equal(from_npy.read().weights,
+                                  mosaic.read().weights)
+    from_fits = deblend_mosaic(fits_file, tmp_path / 'fits.zarr', hdu='SCI',
+                               model=tiny_model_file, tile_size=64,
+                               margin=32, **SETTINGS)
+    # big-endian FITS pixels read by section: the same result
+    np.testing.assert_array_equal(from_fits.read().contributors,
+                                  mosaic.read().contributors)
+    with pytest.raises(ValueError, match="hdu 'NOPE' is not in"):
+        deblend_mosaic(fits_file, tmp_path / 'x.zarr', hdu='NOPE',
+                       model=tiny_model_file, **SETTINGS)
+
+
+@pytest.mark.parametrize(('kwargs', 'error', 'match'), [
+    ({'data': 'missing.fits'}, FileNotFoundError, 'does not exist'),
+    ({'data': [[1.0, 2.0]]}, TypeError, 'data must be a numpy array'),
+    ({'data': np.zeros((4, 4, 2))}, ValueError, r'data must have 1 band'),
+    ({'data': np.zeros(4)}, ValueError, 'data must be 2-dimensional'),
+    ({'tile_size': 63}, ValueError, r'multiple of 2 .*got 63'),
+    ({'margin': 4}, ValueError, 'plan margin must be at least 18'),
+    ({'plan': TilePlan((8, 8), 8, margin=32)}, ValueError,
+     r'plan has shape \(8, 8\) but data has shape \(64, 64\)'),
+    ({'noise_sigma': -1.0}, ValueError, 'noise_sigma must be finite and > 0'),
+    ({'n_pixels': 0}, ValueError, 'n_pixels must be a positive integer'),
+])
+def test_bad_input(tmp_path, tiny_model_file, kwargs, error, match):
+    arguments = {'data': np.ones((64, 64)), 'model': tiny_model_file,
+                 **SETTINGS}
+    arguments.update(kwargs)
+    data = arguments.pop('data')
+    with pytest.raises(error, match=match):
+        deblend_mosaic(data, tmp_path / 'bad.zarr', **arguments)
+    assert os.listdir(tmp_path) == []  # no temporary left behind
+
+
+def test_blank_tiles_and_no_sources(tmp_path, tiny_model_file, scene):
+    data = scene[:64, :128].copy()
+    data[:, 64:] = np.nan  # the second tile is outside the survey
+    result = deblend_mosaic(data, tmp_path / 'half.zarr',
+                            model=tiny_model_file, tile_size=64, margin=32,
+                            **SETTINGS)
+    segmentation = result.read()
+    assert not segmentation.contributors[:, 64:].any()
+    from pais_deblend.utils.exceptions import NoDetectionWarning
+
+    with pytest.warns(NoDetectionWarning, match='no sources'):
+        empty = deblend_mosaic(np.zeros((64, 64)), tmp_path / 'empty.zarr',
+                               model=tiny_model_file, tile_size=64,
+                               margin=32, **SETTINGS)
+    assert empty.n_sources == 0 and len(empty.catalog()) == 0
+    assert not empty.read().contributors.any()
+
+
+def test_cli(tmp_path, tiny_model_file, scene, mosaic, capsys):
+    from astropy.table import Table
+
+    from pais_deblend.cli import main
+
+    image = tmp_path / 'field.npy'
+    np.save(image, scene)
+    args = ['mosaic', str(image), '--output-dir', str(tmp_path),
+            '--tile-size', '64', '--margin', '32', '--workers', '0',
+            '--model', str(tiny_model_file), '--detection-threshold',
+            '0.05', '--quiet']
+    assert main(args) == 0
+    table = Table.read(tmp_path / 'field_catalog.ecsv')
+    assert len(table) == mosaic.n_sources
+    assert main(args) == 2
+    assert 'already exist' in capsys.readouterr().err
+    assert main(args[:4] + ['--tile-size', '63', '--overwrite']
+                + args[8:]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith('pais-deblend mosaic: error:')
+    assert len(error.splitlines()) == 1
+    assert main(['mosaic', str(tmp_path / 'nope.fits')]) == 2
+    assert 'does not exist' in capsys.readouterr().err
+
+
+def test_local_cluster(tmp_path, tiny_model_file, scene, mosaic):
+    pytest.importorskip('distributed')
+    from pais_deblend.mosaic import local_client
+
+    noise = mosaic.attributes['noise_sigma']
+    detection_noise = mosaic.attributes['detection_noise']
+    region = np.s_[:96, :128]
+    expected = deblend_mosaic(
+        scene[region], tmp_path / 'local.zarr', model=tiny_model_file,
+        tile_size=64, margin=32, noise_sigma=noise,
+        detection_noise=detection_noise, **SETTINGS)
+    np.save(tmp_path / 'part.npy', scene[region])
+    with local_client(2, memory_limit='2GiB', threads=1) as client:
+        # a memory-mapped file (read by the workers) and an array (read
+        # here and sent)
+        results = [deblend_mosaic(
+            data, tmp_path / f'cluster{i}.zarr', model=tiny_model_file,
+            client=client, tile_size=64, margin=32, noise_sigma=noise,
+            detection_noise=detection_noise, **SETTINGS)
+            for i, data in enumerate([str(tmp_path / 'part.npy'),
+                                      scene[region]])]
+        client.cluster.close()
+    for result in results:
+        assert result.n_sources == expected.n_sources
+        np.testing.assert_array_equal(result.read().contributors,
+                                      expected.read().contributors)
+        np.testing.assert_array_equal(result.read().weights,
+                                      expected.read().weights)
