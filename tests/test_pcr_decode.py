@@ -305,3 +305,27 @@ def test_bad_input():
         decode_pcr(pcr, image, threshold=np.nan)
     with pytest.raises(ValueError, match='min_separation must be a positive'):
         decode_pcr(pcr, image, min_separation=-2)
+
+
+@pytest.mark.parametrize('direct', [True, False])
+def test_fast_construction_matches_checked_construction(direct):
+    # decode_pcr builds its PartialSegmentationImage from the kernel's
+    # dominant map and label table without re-validation; the result must
+    # equal a fully checked construction from the same arrays
+    images = sources(CENTERS)
+    image = images.sum(axis=0)
+    image[3, 4] = np.nan
+    pcr = encode_pcr(images, CENTERS, n_contributors=3)
+    # a float64 2-D image is tested by the kernel itself; a 3-D image
+    # goes through the (h, w) validity map
+    data = image if direct else np.stack([image, image], axis=-1)
+    segmentation = decode_pcr(pcr, data, centers=CENTERS)
+    checked = PartialSegmentationImage(segmentation.contributors,
+                                       segmentation.weights,
+                                       centers=segmentation.centers)
+    np.testing.assert_array_equal(segmentation.data, checked.data)
+    np.testing.assert_array_equal(segmentation.labels, checked.labels)
+    assert segmentation.labels.dtype == checked.labels.dtype
+    assert segmentation.centers == {
+        i + 1: (float(y), float(x)) for i, (y, x) in enumerate(CENTERS)}
+    assert segmentation.contributors[3, 4].tolist() == [0, 0, 0]

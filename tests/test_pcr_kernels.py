@@ -288,3 +288,118 @@ def test_far_away_centres_still_give_exact_results():
     result = _kernel_decode(vectors, maps, valid, False, centers)
     np.testing.assert_array_equal(result[0], expected[0])
     np.testing.assert_array_equal(result[1], expected[1])
+
+
+def _frame_decode(vectors, maps, data, allowed, logits, centers, tile=8.0):
+    """`decode_frame` with validity read from ``data`` and/or
+    ``allowed`` (None: not checked); checks its dominant map and label
+    table against the references."""
+    index = kernels.TileIndex(centers, maps.shape[:2], 1, tile=tile)
+    contributors = np.empty(maps.shape, dtype=np.int32)
+    weights = np.empty(maps.shape, dtype=np.float32)
+    dominant = np.empty(maps.shape[:2], dtype=np.int32)
+    present = kernels.decode_frame(
+        vectors, maps,
+        kernels._NO_DATA if data is None else data,
+        np.ones((1, 1), bool) if allowed is None else allowed,
+        data is not None, allowed is not None, logits,
+        *index.decode_arguments, contributors, weights, dominant)
+    np.testing.assert_array_equal(
+        dominant, dominant_labels_reference(contributors, weights))
+    expected_present = np.zeros(len(centers) + 1, dtype=bool)
+    expected_present[np.unique(dominant)] = True
+    expected_present[0] = False
+    np.testing.assert_array_equal(present, expected_present)
+    return contributors, weights
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_decode_frame_validity_from_data(seed, dtype):
+    # the kernel tests the image's pixels itself (NaN and inf are
+    # invalid), optionally combined with an allowed map
+    rng = np.random.default_rng(seed)
+    shape = (21, 25)
+    n = [3, 3, 2, 4][seed]
+    vectors, maps, allowed, centers = random_pcr_arrays(
+        rng, shape, n, [5, 30, 7, 12][seed], logits=seed == 1)
+    data = rng.normal(size=shape).astype(dtype)
+    data[rng.random(shape) < 0.1] = np.nan
+    data[rng.random(shape) < 0.03] = np.inf
+    finite = np.isfinite(data)
+    for use_allowed in (False, True):
+        valid = finite & allowed if use_allowed else finite
+        expected = reference.reference_decode(vectors, maps, valid,
+                                              seed == 1, centers)
+        result = _frame_decode(vectors, maps, data,
+                               allowed if use_allowed else None, seed == 1,
+                               centers)
+        np.testing.assert_array_equal(result[0], expected[0])
+        np.testing.assert_array_equal(result[1], expected[1])
+    # nothing checked: every pixel is valid
+    expected = reference.reference_decode(vectors, maps,
+                                          np.ones(shape, bool), seed == 1,
+                                          centers)
+    result = _frame_decode(vectors, maps, None, None, seed == 1, centers)
+    np.testing.assert_array_equal(result[0], expected[0])
+    np.testing.assert_array_equal(result[1], expected[1])
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('logits', [False, True])
+def test_decode_repeated_pixels_are_exact(seed, logits):
+    # Runs of pixels with equal maps whose targets sit on (or near)
+    # centres, as in an encoded PCR: the n = 3 kernel copies the previous
+    # pixel's output when every used slot reaches the same centre again.
+    # Runs cross bisectors, hold non-finite vectors, zero, negative and
+    # NaN weights, invalid pixels, and jitter that leaves the safe radii.
+    rng = np.random.default_rng(seed)
+    shape = (16, 40)
+    height, width = shape
+    centers = random_centers(rng, 9, shape, outside=4,
+                             integer=seed % 2 == 0)
+    centers[3] = centers[2]  # duplicated centre
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    pixels = np.stack([yy, xx], axis=-1)[:, :, None, :]
+    nearest = reference.reference_nearest_centers(shape, 3, centers)
+    targets = centers[nearest]  # (h, w, 3, 2): each slot on a centre
+    jitter = rng.random((height, width, 3)) < 0.2
+    targets[jitter] += rng.normal(0, [0.3, 3.0][seed % 2],
+                                  size=(jitter.sum(), 2))
+    vectors = (targets - pixels).astype(np.float32)
+    vectors[rng.random((height, width, 3)) < 0.03, 0] = np.nan
+    vectors[rng.random((height, width, 3)) < 0.01, 1] = np.inf
+    if logits:
+        choices = np.array([0.0, 1.0, 2.0, -np.inf, np.nan, np.inf])
+    else:
+        choices = np.array([1 / 3, 0.0, 0.25, 0.5, 1.0, -0.5, np.nan])
+    pattern = rng.integers(0, len(choices), size=(height, 1, 3))
+    pattern = np.repeat(pattern, width, axis=1)
+    change = rng.random((height, width, 3)) < 0.1
+    pattern[change] = rng.integers(0, len(choices), size=change.sum())
+    maps = choices[pattern].astype(np.float32)
+    valid = rng.random(shape) > 0.05
+    expected = reference.reference_decode(vectors, maps, valid, logits,
+                                          centers)
+    for tile in (1.0, 8.0):
+        result = _frame_decode(vectors, maps, None, valid, logits, centers,
+                               tile=tile)
+        np.testing.assert_array_equal(result[0], expected[0])
+        np.testing.assert_array_equal(result[1], expected[1])
+
+
+@pytest.mark.parametrize('seed', range(4))
+@pytest.mark.parametrize('half_window', [1, 2, 3])
+def test_local_maxima_positions_match_reference(seed, half_window):
+    rng = np.random.default_rng(seed)
+    image = np.round(rng.random((23, 19)) * 6) / 6  # plateaus and ties
+    image[rng.random(image.shape) < 0.05] = np.nan
+    if seed == 3:
+        image[:] = 1.0  # every pixel is a candidate
+    for threshold in (0.0, 0.5, 0.9, 2.0):
+        ys, xs = kernels.local_maxima_positions(image, threshold,
+                                                half_window)
+        expected = np.nonzero(reference.reference_local_maxima(
+            image, threshold, half_window))
+        np.testing.assert_array_equal(ys, expected[0])
+        np.testing.assert_array_equal(xs, expected[1])

@@ -750,16 +750,26 @@ def _renormalise3(n_used, va, vb, vc, total):
 
 
 @numba.njit(cache=True, error_model='numpy', inline='always')
-def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
+def _decode_row3(y, vectors, maps, valid_row, maps_are_logits, centers,
                  safe_radius2, tile_start, candidates, single, y_lo, x_lo,
-                 inverse_tile, n_ty, n_tx, contributors, weights, dominant):
+                 inverse_tile, n_ty, n_tx, contributors, weights, dominant,
+                 present):
     """
-    Row ``y`` of `decode` for n = 3 slots, unrolled with scalars only.
+    Row ``y`` of `decode_frame` for n = 3 slots, unrolled with scalars only.
 
     Besides the per-slot nearest-centre caches it remembers the last
     renormalisation: pixels with the same merged weights (e.g. the equal
     shares a PCR from `encode_pcr` holds away from every source) reuse its
     float32 weights, bit for bit the ones a fresh division gives.
+
+    Repeated pixels: when a valid pixel's three map values equal those of
+    the previous (valid) pixel, its slot weights are the same; if moreover
+    every slot that was used there (positive weight, finite target) has
+    its target inside the safe radius of the centre it reached there (its
+    cache), every slot reaches the same centre again, so the merged,
+    renormalised output is the previous pixel's, copied without redoing
+    the merging. Slots that had a positive weight but a non-finite target
+    disable the shortcut.
     """
     width = maps.shape[1]
     slot_w = np.empty(3, dtype=np.float64)
@@ -772,116 +782,153 @@ def _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
     fa = fb = fc = np.float32(0.0)
     keep_a = keep_b = keep_c = False
     top = -1
+    # the previous pixel: raw map values, per-slot state (0: weight not
+    # positive, 1: used, its centre in the slot cache, 2: positive weight
+    # but non-finite target) and output
+    have_previous = False
+    pm0 = pm1 = pm2 = np.float32(0.0)
+    s0 = s1 = s2 = 0
+    oc0 = oc1 = oc2 = od = 0
+    ow0 = ow1 = ow2 = np.float32(0.0)
+    last_dominant = -1
     fy = np.float64(y)
     for x in range(width):
-        n_used = 0
-        total = 0.0
-        la = lb = lc = 0
-        va = vb = vc = 0.0
-        if valid[y, x]:
-            if maps_are_logits:
-                _softmax(maps, y, x, slot_w)
-                w0, w1, w2 = slot_w[0], slot_w[1], slot_w[2]
-            else:
-                w0 = _fraction(maps[y, x, 0])
-                w1 = _fraction(maps[y, x, 1])
-                w2 = _fraction(maps[y, x, 2])
-            fx = np.float64(x)
-            if w0 > 0.0:
-                qy = fy + np.float64(vectors[y, x, 0, 0])
-                qx = fx + np.float64(vectors[y, x, 0, 1])
-                if math.isfinite(qy) and math.isfinite(qx):
-                    i, near0, y0, x0, r0 = _nearest_cached(
-                        qy, qx, near0, y0, x0, r0, centers,
-                        safe_radius2, tile_start, candidates, single, y_lo,
-                        x_lo, inverse_tile, n_ty, n_tx)
-                    total += w0
-                    la, va, n_used = i + 1, w0, 1
-            if w1 > 0.0:
-                qy = fy + np.float64(vectors[y, x, 1, 0])
-                qx = fx + np.float64(vectors[y, x, 1, 1])
-                if math.isfinite(qy) and math.isfinite(qx):
-                    i, near1, y1, x1, r1 = _nearest_cached(
-                        qy, qx, near1, y1, x1, r1, centers,
-                        safe_radius2, tile_start, candidates, single, y_lo,
-                        x_lo, inverse_tile, n_ty, n_tx)
-                    total += w1
-                    n_used, la, va, lb, vb, lc, vc = _add_slot3(
-                        i + 1, w1, n_used, la, va, lb, vb, lc, vc)
-            if w2 > 0.0:
-                qy = fy + np.float64(vectors[y, x, 2, 0])
-                qx = fx + np.float64(vectors[y, x, 2, 1])
-                if math.isfinite(qy) and math.isfinite(qx):
-                    i, near2, y2, x2, r2 = _nearest_cached(
-                        qy, qx, near2, y2, x2, r2, centers,
-                        safe_radius2, tile_start, candidates, single, y_lo,
-                        x_lo, inverse_tile, n_ty, n_tx)
-                    total += w2
-                    n_used, la, va, lb, vb, lc, vc = _add_slot3(
-                        i + 1, w2, n_used, la, va, lb, vb, lc, vc)
-        if not math.isfinite(total):
-            n_used = 0
-        if n_used == 1:
-            # the common case: a single contributor
-            contributors[y, x, 0] = la
-            contributors[y, x, 1] = 0
-            contributors[y, x, 2] = 0
-            weights[y, x, 0] = 1.0
-            weights[y, x, 1] = 0.0
-            weights[y, x, 2] = 0.0
-            dominant[y, x] = la
-            continue
-        if n_used == 0:
-            for m in range(3):
-                contributors[y, x, m] = 0
-                weights[y, x, m] = 0.0
-            dominant[y, x] = 0
-            continue
-        if not (n_used == key_n and va == key_a and vb == key_b
-                and vc == key_c and total == key_total):
-            key_n, key_a, key_b, key_c, key_total = n_used, va, vb, vc, total
-            fa, fb, fc, keep_a, keep_b, keep_c, top = _renormalise3(
-                n_used, va, vb, vc, total)
-        if keep_a and keep_b and keep_c:
-            contributors[y, x, 0] = la
-            contributors[y, x, 1] = lb
-            contributors[y, x, 2] = lc
-            weights[y, x, 0] = fa
-            weights[y, x, 1] = fb
-            weights[y, x, 2] = fc
-            dominant[y, x] = la if top == 0 else (lb if top == 1 else lc)
-            continue
-        pos = 0
-        if keep_a:
-            contributors[y, x, pos] = la
-            weights[y, x, pos] = fa
-            pos += 1
-        if keep_b:
-            contributors[y, x, pos] = lb
-            weights[y, x, pos] = fb
-            pos += 1
-        if keep_c:
-            contributors[y, x, pos] = lc
-            weights[y, x, pos] = fc
-            pos += 1
-        for m in range(pos, 3):
-            contributors[y, x, m] = 0
-            weights[y, x, m] = 0.0
-        if top == 0:
-            dominant[y, x] = la
-        elif top == 1:
-            dominant[y, x] = lb
-        elif top == 2:
-            dominant[y, x] = lc
+        fx = np.float64(x)
+        if not valid_row[x]:
+            oc0 = oc1 = oc2 = od = 0
+            ow0 = ow1 = ow2 = np.float32(0.0)
+            have_previous = False
         else:
-            dominant[y, x] = 0
+            m0 = maps[y, x, 0]
+            m1 = maps[y, x, 1]
+            m2 = maps[y, x, 2]
+            same = (have_previous and m0 == pm0 and m1 == pm1
+                    and m2 == pm2 and s0 != 2 and s1 != 2 and s2 != 2)
+            if same and s0 == 1:
+                dy = fy + np.float64(vectors[y, x, 0, 0]) - y0
+                dx = fx + np.float64(vectors[y, x, 0, 1]) - x0
+                same = dy * dy + dx * dx < r0
+            if same and s1 == 1:
+                dy = fy + np.float64(vectors[y, x, 1, 0]) - y1
+                dx = fx + np.float64(vectors[y, x, 1, 1]) - x1
+                same = dy * dy + dx * dx < r1
+            if same and s2 == 1:
+                dy = fy + np.float64(vectors[y, x, 2, 0]) - y2
+                dx = fx + np.float64(vectors[y, x, 2, 1]) - x2
+                same = dy * dy + dx * dx < r2
+            if not same:
+                pm0, pm1, pm2 = m0, m1, m2
+                have_previous = True
+                s0 = s1 = s2 = 0
+                n_used = 0
+                total = 0.0
+                la = lb = lc = 0
+                va = vb = vc = 0.0
+                if maps_are_logits:
+                    _softmax(maps, y, x, slot_w)
+                    w0, w1, w2 = slot_w[0], slot_w[1], slot_w[2]
+                else:
+                    w0 = _fraction(m0)
+                    w1 = _fraction(m1)
+                    w2 = _fraction(m2)
+                if w0 > 0.0:
+                    s0 = 2
+                    qy = fy + np.float64(vectors[y, x, 0, 0])
+                    qx = fx + np.float64(vectors[y, x, 0, 1])
+                    if math.isfinite(qy) and math.isfinite(qx):
+                        s0 = 1
+                        i, near0, y0, x0, r0 = _nearest_cached(
+                            qy, qx, near0, y0, x0, r0, centers,
+                            safe_radius2, tile_start, candidates, single,
+                            y_lo, x_lo, inverse_tile, n_ty, n_tx)
+                        total += w0
+                        la, va, n_used = i + 1, w0, 1
+                if w1 > 0.0:
+                    s1 = 2
+                    qy = fy + np.float64(vectors[y, x, 1, 0])
+                    qx = fx + np.float64(vectors[y, x, 1, 1])
+                    if math.isfinite(qy) and math.isfinite(qx):
+                        s1 = 1
+                        i, near1, y1, x1, r1 = _nearest_cached(
+                            qy, qx, near1, y1, x1, r1, centers,
+                            safe_radius2, tile_start, candidates, single,
+                            y_lo, x_lo, inverse_tile, n_ty, n_tx)
+                        total += w1
+                        n_used, la, va, lb, vb, lc, vc = _add_slot3(
+                            i + 1, w1, n_used, la, va, lb, vb, lc, vc)
+                if w2 > 0.0:
+                    s2 = 2
+                    qy = fy + np.float64(vectors[y, x, 2, 0])
+                    qx = fx + np.float64(vectors[y, x, 2, 1])
+                    if math.isfinite(qy) and math.isfinite(qx):
+                        s2 = 1
+                        i, near2, y2, x2, r2 = _nearest_cached(
+                            qy, qx, near2, y2, x2, r2, centers,
+                            safe_radius2, tile_start, candidates, single,
+                            y_lo, x_lo, inverse_tile, n_ty, n_tx)
+                        total += w2
+                        n_used, la, va, lb, vb, lc, vc = _add_slot3(
+                            i + 1, w2, n_used, la, va, lb, vb, lc, vc)
+                if not math.isfinite(total):
+                    n_used = 0
+                if n_used == 1:
+                    # the common case: a single contributor
+                    oc0, oc1, oc2, od = la, 0, 0, la
+                    ow0 = np.float32(1.0)
+                    ow1 = ow2 = np.float32(0.0)
+                elif n_used == 0:
+                    oc0 = oc1 = oc2 = od = 0
+                    ow0 = ow1 = ow2 = np.float32(0.0)
+                else:
+                    if not (n_used == key_n and va == key_a and vb == key_b
+                            and vc == key_c and total == key_total):
+                        key_n, key_a, key_b, key_c = n_used, va, vb, vc
+                        key_total = total
+                        fa, fb, fc, keep_a, keep_b, keep_c, top = (
+                            _renormalise3(n_used, va, vb, vc, total))
+                    # kept contributors move up, order kept; label 0 last
+                    oc0 = oc1 = oc2 = 0
+                    ow0 = ow1 = ow2 = np.float32(0.0)
+                    if keep_a:
+                        oc0, ow0 = la, fa
+                    if keep_b:
+                        if keep_a:
+                            oc1, ow1 = lb, fb
+                        else:
+                            oc0, ow0 = lb, fb
+                    if keep_c:
+                        if keep_a and keep_b:
+                            oc2, ow2 = lc, fc
+                        elif keep_a or keep_b:
+                            oc1, ow1 = lc, fc
+                        else:
+                            oc0, ow0 = lc, fc
+                    if top == 0:
+                        od = la
+                    elif top == 1:
+                        od = lb
+                    elif top == 2:
+                        od = lc
+                    else:
+                        od = 0
+        contributors[y, x, 0] = oc0
+        contributors[y, x, 1] = oc1
+        contributors[y, x, 2] = oc2
+        weights[y, x, 0] = ow0
+        weights[y, x, 1] = ow1
+        weights[y, x, 2] = ow2
+        dominant[y, x] = od
+        if od != last_dominant:
+            present[od] = True
+            last_dominant = od
 
 
 @numba.njit(cache=True, error_model='numpy', inline='always')
-def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
+def _decode_row(y, vectors, maps, valid_row, maps_are_logits, centers,
                 safe_radius2, tile_start, candidates, single, y_lo, x_lo,
-                inverse_tile, n_ty, n_tx, contributors, weights, dominant):
-    """Row ``y`` of `decode` for any number of slots."""
+                inverse_tile, n_ty, n_tx, contributors, weights, dominant,
+                present):
+    """Row ``y`` of `decode_frame` for any number of slots."""
     width, n = maps.shape[1], maps.shape[2]
     labels = np.empty(n, dtype=np.int64)
     values = np.empty(n, dtype=np.float64)
@@ -894,7 +941,7 @@ def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
     for x in range(width):
         n_used = 0
         total = 0.0
-        if valid[y, x]:
+        if valid_row[x]:
             if maps_are_logits:
                 _softmax(maps, y, x, slot_w)
             # targets -> nearest centre, merging equal labels
@@ -932,6 +979,7 @@ def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
             contributors[y, x, 0] = labels[0]
             weights[y, x, 0] = 1.0
             dominant[y, x] = labels[0]
+            present[labels[0]] = True
             for m in range(1, n):
                 contributors[y, x, m] = 0
                 weights[y, x, m] = 0
@@ -970,15 +1018,16 @@ def _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
                 top_weight = weights[y, x, m]
                 top_label = contributors[y, x, m]
         dominant[y, x] = top_label
+        present[top_label] = True
         for m in range(pos, n):
             weights[y, x, m] = 0
             contributors[y, x, m] = 0
 
 
-@numba.njit(parallel=True, cache=True, error_model='numpy')
-def decode(vectors, maps, valid, maps_are_logits, centers, safe_radius2,
-           tile_start, candidates, single, y_lo, x_lo, inverse_tile, n_ty,
-           n_tx, contributors, weights, dominant):
+def decode_frame(vectors, maps, data, allowed, check_data, check_allowed,
+                 maps_are_logits, centers, safe_radius2, tile_start,
+                 candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
+                 contributors, weights, dominant):
     """
     Decode C^v and C^m into contributor labels and weights.
 
@@ -995,36 +1044,125 @@ def decode(vectors, maps, valid, maps_are_logits, centers, safe_radius2,
     not finite count as 0. Invalid pixels, pixels whose slots all have
     zero weight and slots whose vector is not finite are not attributed.
 
+    A pixel is valid when ``data[y, x]`` is finite (if ``check_data``;
+    ``data`` (h, w) float) and ``allowed[y, x]`` is True (if
+    ``check_allowed``; (h, w) bool); an unchecked array may be a (1, 1)
+    placeholder. Reading the validity from the image here saves a pass
+    over the frame and an (h, w) temporary.
+
     The outputs ``contributors`` (h, w, n) int32, ``weights``
     (h, w, n) float32 and ``dominant`` (h, w) int32 (the label of the
-    largest weight, 0 if none) are filled in place, each element written
-    once: allocating them in NumPy lets it request transparent huge
-    pages, which makes their first touch several times cheaper than
-    numba's own allocation on large frames.
+    largest weight, 0 if none, the rule of `PartialSegmentationImage`)
+    are filled in place, each element written once: allocating them in
+    NumPy lets it request transparent huge pages, which makes their
+    first touch several times cheaper than numba's own allocation on
+    large frames.
 
-    Parallel over rows (each thread gets contiguous blocks of rows, so
-    every array is read and written sequentially); the usual n = 3 runs
-    an unrolled row function (`_decode_row3`), other n the general one
-    (`_decode_row`). Both give identical results.
+    Returns
+    -------
+    present : (N + 1,) bool
+        Which labels occur in ``dominant`` (``present[0]`` is False), so
+        that the segmentation image needs no further pass over the frame.
+
+    Parallel over a few contiguous blocks of rows per thread (every array
+    is read and written sequentially; each block records the labels it
+    writes in its own row of a small table, so no two threads write the
+    same memory); the usual n = 3 runs an unrolled row function
+    (`_decode_row3`), other n the general one (`_decode_row`). Both give
+    identical results.
     """
-    height, n = maps.shape[0], maps.shape[2]
-    for y in numba.prange(height):
-        if n == 3:
-            _decode_row3(y, vectors, maps, valid, maps_are_logits, centers,
-                         safe_radius2, tile_start, candidates, single, y_lo,
-                         x_lo, inverse_tile, n_ty, n_tx, contributors,
-                         weights, dominant)
-        else:
-            _decode_row(y, vectors, maps, valid, maps_are_logits, centers,
-                        safe_radius2, tile_start, candidates, single, y_lo,
-                        x_lo, inverse_tile, n_ty, n_tx, contributors,
-                        weights, dominant)
-    return
+    # a few blocks per thread (the block count is an argument: calling
+    # numba.get_num_threads inside a kernel stops it from being cached)
+    n_blocks = min(maps.shape[0], 8 * numba.get_num_threads())
+    return _decode_blocks(vectors, maps, data, allowed, check_data,
+                          check_allowed, maps_are_logits, centers,
+                          safe_radius2, tile_start, candidates, single, y_lo,
+                          x_lo, inverse_tile, n_ty, n_tx, contributors,
+                          weights, dominant, n_blocks)
+
+
+@numba.njit(parallel=True, cache=True, error_model='numpy')
+def _decode_blocks(vectors, maps, data, allowed, check_data, check_allowed,
+                   maps_are_logits, centers, safe_radius2, tile_start,
+                   candidates, single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
+                   contributors, weights, dominant, n_blocks):
+    """The kernel of `decode_frame`, over ``n_blocks`` blocks of rows."""
+    height, width, n = maps.shape
+    n_labels = centers.shape[0] + 1
+    present_blocks = np.zeros((n_blocks, n_labels), dtype=np.bool_)
+    for b in numba.prange(n_blocks):
+        valid_row = np.empty(width, dtype=np.bool_)
+        present = present_blocks[b]
+        for y in range(b * height // n_blocks,
+                       (b + 1) * height // n_blocks):
+            if check_data and check_allowed:
+                for x in range(width):
+                    valid_row[x] = (math.isfinite(data[y, x])
+                                    and allowed[y, x])
+            elif check_data:
+                for x in range(width):
+                    valid_row[x] = math.isfinite(data[y, x])
+            elif check_allowed:
+                for x in range(width):
+                    valid_row[x] = allowed[y, x]
+            else:
+                valid_row[:] = True
+            if n == 3:
+                _decode_row3(y, vectors, maps, valid_row, maps_are_logits,
+                             centers, safe_radius2, tile_start, candidates,
+                             single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
+                             contributors, weights, dominant, present)
+            else:
+                _decode_row(y, vectors, maps, valid_row, maps_are_logits,
+                            centers, safe_radius2, tile_start, candidates,
+                            single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
+                            contributors, weights, dominant, present)
+    result = np.zeros(n_labels, dtype=np.bool_)
+    for b in range(n_blocks):
+        for i in range(1, n_labels):
+            if present_blocks[b, i]:
+                result[i] = True
+    return result
+
+
+_NO_DATA = np.zeros((1, 1), dtype=np.float32)
+
+
+def decode(vectors, maps, valid, maps_are_logits, centers, safe_radius2,
+           tile_start, candidates, single, y_lo, x_lo, inverse_tile, n_ty,
+           n_tx, contributors, weights, dominant):
+    """
+    `decode_frame` with the valid pixels given as an (h, w) bool map.
+
+    Returns the ``present`` table of `decode_frame`.
+    """
+    return decode_frame(vectors, maps, _NO_DATA, valid, False, True,
+                        maps_are_logits, centers, safe_radius2, tile_start,
+                        candidates, single, y_lo, x_lo, inverse_tile, n_ty,
+                        n_tx, contributors, weights, dominant)
 
 
 # --------------------------------------------------------------------------
 # peak finding
 # --------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, inline='always')
+def _is_local_maximum(image, y, x, threshold, half_window):
+    """Whether pixel (y, x) is a candidate of `local_maxima`."""
+    height, width = image.shape
+    value = image[y, x]
+    if not value >= threshold:
+        return False
+    y0 = max(y - half_window, 0)
+    y1 = min(y + half_window, height - 1)
+    x0 = max(x - half_window, 0)
+    x1 = min(x + half_window, width - 1)
+    for yy in range(y0, y1 + 1):
+        for xx in range(x0, x1 + 1):
+            if image[yy, xx] > value:
+                return False
+    return True
 
 
 @numba.njit(parallel=True, cache=True)
@@ -1038,21 +1176,39 @@ def local_maxima(image, threshold, half_window):
     height, width = image.shape
     out = np.zeros((height, width), dtype=np.bool_)
     for y in numba.prange(height):
-        y0 = max(y - half_window, 0)
-        y1 = min(y + half_window, height - 1)
         for x in range(width):
-            value = image[y, x]
-            if not value >= threshold:
-                continue
-            x0 = max(x - half_window, 0)
-            x1 = min(x + half_window, width - 1)
-            is_max = True
-            for yy in range(y0, y1 + 1):
-                for xx in range(x0, x1 + 1):
-                    if image[yy, xx] > value:
-                        is_max = False
-                        break
-                if not is_max:
-                    break
-            out[y, x] = is_max
+            out[y, x] = _is_local_maximum(image, y, x, threshold,
+                                          half_window)
     return out
+
+
+@numba.njit(parallel=True, cache=True)
+def local_maxima_positions(image, threshold, half_window):
+    """
+    The (y, x) positions of the `local_maxima` candidates in raster order
+    (``np.nonzero(local_maxima(...))``) as two int64 arrays, without the
+    (h, w) mask: candidates are few, so a counting pass over the rows and
+    a filling pass over the rows that have any replace a pass over a
+    full-frame mask.
+    """
+    height, width = image.shape
+    counts = np.zeros(height + 1, dtype=np.int64)
+    for y in numba.prange(height):
+        count = 0
+        for x in range(width):
+            if _is_local_maximum(image, y, x, threshold, half_window):
+                count += 1
+        counts[y + 1] = count
+    start = np.cumsum(counts)
+    ys = np.empty(start[-1], dtype=np.int64)
+    xs = np.empty(start[-1], dtype=np.int64)
+    for y in numba.prange(height):
+        if counts[y + 1] == 0:
+            continue
+        pos = start[y]
+        for x in range(width):
+            if _is_local_maximum(image, y, x, threshold, half_window):
+                ys[pos] = y
+                xs[pos] = x
+                pos += 1
+    return ys, xs

@@ -76,8 +76,8 @@ def find_centers(center_of_mass, *, threshold=0.5, min_separation=2,
 
     from . import _kernels
 
-    candidates = _kernels.local_maxima(image, threshold, half_window)
-    return _peaks_from_candidates(image, candidates, half_window, subpixel)
+    ys, xs = _kernels.local_maxima_positions(image, threshold, half_window)
+    return _peaks_from_positions(image, ys, xs, half_window, subpixel)
 
 
 def _peaks_from_candidates(image, candidates, half_window, subpixel):
@@ -85,8 +85,16 @@ def _peaks_from_candidates(image, candidates, half_window, subpixel):
     Group candidate pixels into plateaus, suppress close peaks and refine.
     Kept separate so the tests can feed it the reference candidate mask.
     """
-    height, width = image.shape
     ys, xs = np.nonzero(candidates)
+    return _peaks_from_positions(image, ys, xs, half_window, subpixel)
+
+
+def _peaks_from_positions(image, ys, xs, half_window, subpixel):
+    """
+    `_peaks_from_candidates` from the candidates' (y, x) positions in
+    raster order.
+    """
+    height, width = image.shape
     n_candidates = len(ys)
     if n_candidates == 0:
         return np.zeros((0, 2), dtype=np.float64)

@@ -105,27 +105,34 @@ class PartialSegmentationImage(SegmentationImage):
 
     @classmethod
     def _from_valid_arrays(cls, contributors, weights, dominant, *,
-                           centers=None, label_bound=None):
+                           centers=None, label_bound=None, labels=None,
+                           centers_checked=False):
         """
         Build from arrays a kernel guarantees to be valid, including the
         dominant map it computed with the same rule (saves a pass over the
         frame on survey-size images), and optionally an upper bound of the
-        labels (saves another).
+        labels (saves another), the sorted int32 labels present in
+        ``dominant`` (saves a third) and, with ``centers_checked``,
+        ``centers`` already in the normalised form ``{int: (float,
+        float)}`` (saves a per-centre conversion).
         """
         self = cls.__new__(cls)
         self._set_partial_form(contributors, weights, dominant, centers,
-                               label_bound=label_bound)
+                               label_bound=label_bound, labels=labels,
+                               centers_checked=centers_checked)
         return self
 
     def _set_partial_form(self, contributors, weights, dominant, centers, *,
-                          label_bound=None):
+                          label_bound=None, labels=None,
+                          centers_checked=False):
         self._contributors = contributors
         self._weights = weights
-        self._centers = _as_centers(centers)
+        self._centers = (dict(centers) if centers_checked
+                         else _as_centers(centers))
         self._deblend_label_map = {}
-        self._set_dominant(dominant, label_bound=label_bound)
+        self._set_dominant(dominant, label_bound=label_bound, labels=labels)
 
-    def _set_dominant(self, dominant, *, label_bound=None):
+    def _set_dominant(self, dominant, *, label_bound=None, labels=None):
         # photutils finds labels with np.unique, ~0.5 s on a 4096**2 map;
         # a presence table over the known label range is ~30x faster.
         self._reset_lazyproperties()
@@ -135,10 +142,11 @@ class PartialSegmentationImage(SegmentationImage):
         # an upper bound of the labels, so that the per-label tables need
         # no further pass over the contributors
         self._label_bound = int(label_bound)
-        max_label = self._label_bound
-        present = _kernels.present_labels(dominant, max_label)
+        if labels is None:
+            present = _kernels.present_labels(dominant, self._label_bound)
+            labels = np.flatnonzero(present).astype(np.int32)
         self.__dict__['_data'] = dominant
-        self.__dict__['labels'] = np.flatnonzero(present).astype(np.int32)
+        self.__dict__['labels'] = labels
 
     def _max_partial_label(self):
         return self._label_bound
