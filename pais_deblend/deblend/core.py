@@ -109,16 +109,20 @@ def _pixel_of(centers, shape):
 
 
 def _footprint_from_flux(detection, mask, centers, threshold, n_pixels,
-                         structure):
+                         structure, detection_noise=None):
     """
     Connected regions of significant flux that contain a centre.
 
     ``threshold`` is in units of the robust noise of the smoothed
-    detection image, so it means the same whatever the smoothing.
+    detection image, so it means the same whatever the smoothing; a
+    mosaic tile passes the noise of the whole mosaic's detection image
+    as ``detection_noise``.
     """
-    from ..model.normalization import estimate_noise
+    if detection_noise is None:
+        from ..model.normalization import estimate_noise
 
-    sigma = estimate_noise(detection, mask=mask)[0]
+        detection_noise = estimate_noise(detection, mask=mask)[0]
+    sigma = detection_noise
     above = (detection > threshold * sigma) & ~mask
     regions, n_regions = ndimage.label(above, structure=structure)
     sizes = np.bincount(regions.ravel(), minlength=n_regions + 1)
