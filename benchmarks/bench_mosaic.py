@@ -20,7 +20,9 @@ Steps (each can be skipped with a size of 0):
    `Deblender` call in this process and by `deblend_mosaic` with the noise
    values the `Deblender` estimates (``noise_sigma`` and
    ``detection_noise``): centres matched, pixels whose contributors map one
-   to one, weights equal bit for bit.
+   to one, weights equal bit for bit (the workers' TensorFlow may use
+   another number of threads than this process: expect float32 rounding
+   differences, about 1e-7, in a fraction of the pixels).
 3. ``--speedup-size``: a crop deblended with 1 and with 2 workers.
 
 Usage::
@@ -166,7 +168,9 @@ def _warm(model):
     from pais_deblend.mosaic import core
 
     key = (core._model_key(model, None), None, None, None, None, None, 512)
-    core._deblender(key)
+    deblender = core._deblender(key)
+    # trace the network once, outside the timing
+    deblender.predict(np.zeros((64, 64)), progress_bar=False)
 
 
 def deblender_noise(deblender, image):

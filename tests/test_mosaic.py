@@ -350,5 +350,7 @@ def test_local_cluster(tmp_path, tiny_model_file, scene, mosaic):
         assert result.n_sources == expected.n_sources
         np.testing.assert_array_equal(result.read().contributors,
                                       expected.read().contributors)
-        np.testing.assert_array_equal(result.read().weights,
-                                      expected.read().weights)
+        # the workers' TensorFlow runs on another number of threads, which
+        # may sum the convolutions in another order: float32 rounding
+        np.testing.assert_allclose(result.read().weights,
+                                   expected.read().weights, atol=1e-6)
