@@ -31,8 +31,8 @@ Usage::
     python benchmarks/bench_mosaic.py --size 16384 --workers 8 \\
         --identity-size 4096 --speedup-size 4096 --output results.json
     # a quick check of the script (untrained network built in place)
-    python benchmarks/bench_mosaic.py --size 1024 --block 512 --tile-size 256 \\
-        --identity-size 512 --speedup-size 512 --model tiny
+    python benchmarks/bench_mosaic.py --size 1024 --block 512 \\
+        --tile-size 256 --identity-size 512 --speedup-size 512 --model tiny
 
 ``--model`` is a bundled model name, the path of a ``.keras`` file, or
 ``tiny``. Results are printed and, with ``--output``, written as JSON.
