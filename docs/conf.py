@@ -1,6 +1,8 @@
 """Sphinx configuration for the pais_deblend documentation."""
 
 import datetime
+import os
+import sys
 
 import pais_deblend
 
@@ -19,6 +21,7 @@ extensions = [
     'sphinx_automodapi.automodapi',
     'sphinx_automodapi.smart_resolver',
     'matplotlib.sphinxext.plot_directive',
+    'sphinx_gallery.gen_gallery',
 ]
 
 numpydoc_show_class_members = False
@@ -51,3 +54,36 @@ html_title = f'pais_deblend {release}'
 html_theme_options = {'navigation_depth': 2}
 templates_path = []
 exclude_patterns = ['_build', 'api/*.inc']
+
+# --- tutorials (sphinx-gallery) ---------------------------------------------
+# The scripts in docs/tutorials/ are executed during every build (their
+# outputs are never stored: docs/generated/ is ignored by git), so the
+# figures and printed numbers always come from the current code.
+os.environ.setdefault('MPLBACKEND', 'Agg')
+# TensorFlow's C++ start-up messages would fill the build log
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+
+# the image scraper is named by import path (Sphinx pickles its config)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+sphinx_gallery_conf = {
+    'examples_dirs': 'tutorials',
+    'gallery_dirs': 'generated/tutorials',
+    # every plot_*.py is executed; see also 'ignore_pattern'
+    'filename_pattern': r'/plot_',
+    'ignore_pattern': r'__init__\.py',
+    'within_subsection_order': 'FileNameSortKey',
+    'download_all_examples': False,
+    'remove_config_comments': True,
+    'show_signature': False,
+    'image_scrapers': ('_tutorial_scraper.tight_matplotlib_scraper',),
+    'reset_modules': ('matplotlib',),
+    'matplotlib_animations': False,
+    'min_reported_time': 0,
+    # a tutorial that raises fails the build
+    'only_warn_on_example_error': False,
+    'abort_on_example_error': False,
+    'capture_repr': (),
+    'plot_gallery': 'True',
+}
