@@ -9,7 +9,7 @@ deblends the tiles independently -- in this process or on the workers of a
 Dask cluster -- and writes one partial segmentation into a Zarr store that
 is read back by region. With the image-wide noise estimates every tile uses,
 the result is the one a single `~pais_deblend.Deblender` call on the whole
-image gives, labels aside.
+image gives, labels aside (weights to float32 rounding).
 
 This page runs it on a 512 x 512 simulated HST F160W scene with a local
 cluster of two worker processes. That is far too small to need a cluster
