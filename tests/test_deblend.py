@@ -245,3 +245,13 @@ def test_bad_input(deblender, scene, call, error, match):
     with pytest.raises(error, match=match):
         call(deblender, scene)
     np.testing.assert_array_equal(scene, kept)
+
+
+def test_predict_returns_the_networks_pcr(deblender, scene):
+    from pais_deblend.pcr import PCR
+
+    pcr = deblender.predict(scene, progress_bar=False)
+    assert isinstance(pcr, PCR)
+    assert pcr.maps_are_logits
+    assert pcr.center_of_mass.shape == scene.shape
+    assert pcr.contribution_maps.shape[-1] == deblender.n_contributors

@@ -254,7 +254,7 @@ class Deblender:
             reduced to ``n_contributors`` slots.
         """
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
-        return self._predict(image, progress_bar)
+        return self._predict(image, progress_bar)[0]
 
     def _predict(self, image, progress_bar):
         from ..model import predict_pcr
