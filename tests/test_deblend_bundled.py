@@ -98,3 +98,11 @@ def test_deblend_sources_default_model_matches_deblender(deblender):
     b = deblender(image)
     np.testing.assert_array_equal(a.contributors, b.contributors)
     np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_bundled_model_is_loaded_once_per_process():
+    first = Deblender('hst_f160w', progress_bar=False)
+    second = Deblender('hst_f160w', progress_bar=False)
+    assert first.model is second.model
+    # Deblenders sharing a model share the lock around its network pass
+    assert first._lock is second._lock

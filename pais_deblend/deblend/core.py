@@ -25,6 +25,7 @@ The pipeline of one call:
 import os
 import threading
 import warnings
+import weakref
 
 import numpy as np
 from scipy import ndimage
@@ -41,6 +42,35 @@ DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
                     'footprint_threshold': 1.5, 'footprint_smoothing': 1.0}
 
 
+# bundled models are loaded (checksum, Keras deserialisation) once per
+# process: deblend_sources builds a Deblender at every call
+_BUNDLED_CACHE = {}
+_CACHE_LOCK = threading.Lock()
+# one lock per model object: Deblenders sharing a model take turns in the
+# network pass
+_MODEL_LOCKS = weakref.WeakKeyDictionary()
+
+
+def _model_lock(model):
+    with _CACHE_LOCK:
+        lock = _MODEL_LOCKS.get(model)
+        if lock is None:
+            lock = _MODEL_LOCKS[model] = threading.Lock()
+        return lock
+
+
+def _bundled(name):
+    from ..model.bundled import load_bundled_model
+
+    with _CACHE_LOCK:
+        loaded = _BUNDLED_CACHE.get(name)
+    if loaded is None:
+        loaded = load_bundled_model(name)
+        with _CACHE_LOCK:
+            loaded = _BUNDLED_CACHE.setdefault(name, loaded)
+    return loaded
+
+
 def _load(model):
     """(keras model, name, settings) for a bundled name, a ``.keras``
     file or a model."""
@@ -55,9 +85,9 @@ def _load(model):
         loaded = load_model(path)
         return loaded, os.path.basename(path), dict(DEFAULT_SETTINGS)
     if isinstance(model, str):
-        from ..model.bundled import BUNDLED_MODELS, load_bundled_model
+        from ..model.bundled import BUNDLED_MODELS
 
-        loaded = load_bundled_model(model)
+        loaded = _bundled(model)
         settings = dict(DEFAULT_SETTINGS,
                         **BUNDLED_MODELS[model].get('decoding', {}))
         return loaded, model, settings
@@ -224,7 +254,7 @@ class Deblender:
             'footprint_smoothing', minimum=0)
         self.tile_size = check_positive_int(tile_size, 'tile_size')
         self.progress_bar = bool(progress_bar)
-        self._lock = threading.Lock()
+        self._lock = _model_lock(self.model)
 
     def __repr__(self):
         return (f'Deblender(model={self.model_name!r}, '
