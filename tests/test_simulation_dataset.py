@@ -179,3 +179,30 @@ def test_cli_simulate(tmp_path, capsys):
                    '--output-dir', str(tmp_path / 'x')])
     assert status == 2
     assert "unknown preset 'hubble'" in capsys.readouterr().err
+
+
+def test_custom_preset_is_the_one_simulated(tmp_path):
+    import dataclasses
+
+    from pais_deblend.simulation import get_preset
+
+    base = get_preset('hst_f160w')
+    bright = dataclasses.replace(base, name='bright_only',
+                                 magnitude_range=(19.0, 21.0), density=600.0)
+    manifest = write_training_set(tmp_path / 'custom', n_scenes=2,
+                                  preset=bright, shape=(32, 32),
+                                  progress_bar_enabled=False)
+    assert manifest['preset'] == 'bright_only'
+    assert manifest['preset_parameters']['magnitude_range'] == [19.0, 21.0]
+    shard = read_training_set(tmp_path / 'custom').read_shard(0)
+    assert shard['magnitude'].size > 0
+    assert shard['magnitude'].min() >= 19.0
+    assert shard['magnitude'].max() <= 21.0
+
+    # same name as a built-in preset, other parameters: not the same set
+    renamed = dataclasses.replace(bright, name='hst_f160w')
+    write_training_set(tmp_path / 'renamed', n_scenes=1, preset=base,
+                       shape=(32, 32), progress_bar_enabled=False)
+    with pytest.raises(FileExistsError, match='different training set'):
+        write_training_set(tmp_path / 'renamed', n_scenes=1, preset=renamed,
+                           shape=(32, 32), progress_bar_enabled=False)

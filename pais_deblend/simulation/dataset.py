@@ -258,6 +258,9 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
     n_shards = -(-n_scenes // scenes_per_shard)
     if existing is not None:
         same = all(existing.get(key) == config[key] for key in _CONFIG_KEYS)
+        # a custom preset may carry a built-in name with other parameters
+        same = same and existing.get('preset_parameters') in (
+            None, json.loads(json.dumps(preset.to_dict())))
         if not same and not overwrite:
             msg = (f'output_dir {output_dir!r} already holds a different '
                    f'training set (see its {MANIFEST_NAME}); pass '
@@ -293,6 +296,9 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
     }
     config['output_dir'] = output_dir
+    # the workers draw with this very preset (a custom one has no name to
+    # look up); the manifest keeps its name and parameters
+    config['preset'] = preset
     _write_json(manifest_path, manifest)
 
     entries = {}
