@@ -42,7 +42,7 @@ import tempfile
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pais_deblend.simulation import PRESETS, get_preset
+from pais_deblend.simulation import get_preset
 
 deep = get_preset('hst_f160w')
 shallow_band = dataclasses.replace(deep.bands[0],
@@ -51,8 +51,6 @@ shallow = dataclasses.replace(
     deep, name='hst_f160w_shallow', bands=(shallow_band,),
     magnitude_range=(19.0, 26.0), density=120.0,
     description='HST F160W at 0.06"/pixel, 3x the HLF noise, H < 26')
-# the training-set writer looks presets up by name: register the new one
-PRESETS[shallow.name] = shallow
 print(shallow.description)
 print(f'noise {shallow.bands[0].noise_sigma:.4f} {shallow.unit}, PSF FWHM '
       f'{shallow.psf_fwhm_pixels:.1f} pixels, {shallow.density:g} sources '
@@ -77,7 +75,7 @@ from pais_deblend.simulation import read_training_set, write_training_set
 workdir = tempfile.mkdtemp(prefix='pais_tutorial_')
 train_dir = os.path.join(workdir, 'training_set')
 density = 5 * shallow.density
-manifest = write_training_set(train_dir, n_scenes=16, preset=shallow.name,
+manifest = write_training_set(train_dir, n_scenes=16, preset=shallow,
                               shape=(64, 64), density=density,
                               scenes_per_shard=4, seed=0,
                               progress_bar_enabled=False)
@@ -146,7 +144,7 @@ from pais_deblend.model import predict_pcr
 from pais_deblend.pcr import encode_pcr
 from pais_deblend.simulation import SceneSimulator
 
-scene = SceneSimulator(shallow.name, shape=(64, 64),
+scene = SceneSimulator(shallow, shape=(64, 64),
                        density=density).simulate(1000)
 truth = encode_pcr(scene.source_cutouts(), scene.centers, shape=scene.shape)
 deblender = Deblender(os.path.join(model_dir, 'model.keras'),
@@ -192,4 +190,3 @@ fig.tight_layout()
 import shutil
 
 shutil.rmtree(workdir)
-del PRESETS[shallow.name]
