@@ -6,33 +6,17 @@ estimated, so that every tile uses the values of the whole mosaic.
 
 Kept apart from ``core.py`` so that the single-image path stays as it is;
 the steps themselves (`_keep_top_slots`, `_detection_image`,
+`_footprint_from_flux` with the mosaic's detection noise,
 `_pixel_of`, `_structure`) are the ones the `Deblender` uses.
 """
 
 import numpy as np
-from scipy import ndimage
 
-from .core import _detection_image, _keep_top_slots, _pixel_of, _structure
+from .core import (_detection_image, _footprint_from_flux, _keep_top_slots,
+                   _pixel_of, _structure)
 from .inputs import prepare_image
 
 __all__ = []
-
-
-def footprint_from_flux(detection, mask, centers, threshold, detection_noise,
-                        n_pixels, structure):
-    """
-    `pais_deblend.deblend.core._footprint_from_flux` with the robust
-    noise of the detection image given (``detection_noise``).
-    """
-    above = (detection > threshold * detection_noise) & ~mask
-    regions, n_regions = ndimage.label(above, structure=structure)
-    sizes = np.bincount(regions.ravel(), minlength=n_regions + 1)
-    iy, ix = _pixel_of(centers, mask.shape)
-    holds_center = np.zeros(n_regions + 1, dtype=bool)
-    holds_center[regions[iy, ix]] = True
-    keep = holds_center & (sizes >= n_pixels)
-    keep[0] = False
-    return keep[regions]
 
 
 def detection_image(deblender, data, noise_sigma):
@@ -110,9 +94,9 @@ def deblend_tile(deblender, data, *, core, exact, noise_sigma,
                                  deblender.footprint_smoothing)
     # every centre of the region decides which footprint regions are
     # kept, as in a single pass; only the exact ones are decoded with
-    footprint = footprint_from_flux(detection, image.mask, centers,
-                                    deblender.footprint_threshold,
-                                    detection_noise, n_pixels, structure)
+    footprint = _footprint_from_flux(detection, image.mask, centers,
+                                     deblender.footprint_threshold, n_pixels,
+                                     structure, detection_noise=detection_noise)
     iy, ix = _pixel_of(centers, image.shape)
     inside = np.zeros(image.shape, dtype=bool)
     inside[exact] = True

@@ -374,7 +374,7 @@ def _run_tasks(function, calls, *, client, progress_bar, desc, total):
             results[positions[done.key]] = done.result()
             next(bar_iterator, None)
     except BaseException:
-        for future in pending.futures:
+        for future in list(pending.futures):
             future.cancel()
         raise
     finally:
