@@ -25,6 +25,8 @@ _LAZY_NAMES = {
     'encode_pcr': 'pcr',
     'decode_pcr': 'pcr',
     'find_centers': 'pcr',
+    'deblend_mosaic': 'mosaic',
+    'TilePlan': 'mosaic',
 }
 
 __all__ = ['__version__', *_LAZY_NAMES]

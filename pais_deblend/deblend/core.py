@@ -455,6 +455,8 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
     See Also
     --------
     Deblender : all options, and the reference for each step.
+    pais_deblend.mosaic.deblend_mosaic : the same on images larger than
+        memory, tile by tile on a Dask cluster, results written by region.
     """
     deblender = Deblender(model, n_contributors=n_contributors,
                           detection_threshold=detection_threshold,
