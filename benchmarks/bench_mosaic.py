@@ -185,6 +185,11 @@ def deblender_noise(deblender, image):
     return noise_sigma, float(estimate_noise(detection, mask=mask)[0])
 
 
+#: Largest distance (pixels) between a single-pass centre and the mosaic
+#: centre it is paired with in the identity check.
+CENTRE_TOLERANCE = 0.01
+
+
 def identity_check(image, work_dir, *, model, workers, memory_limit,
                    tile_size, detection_threshold=None):
     """Single `Deblender` pass against the mosaic with the same noise."""
@@ -212,7 +217,10 @@ def identity_check(image, work_dir, *, model, workers, memory_limit,
     centers = np.array([single.centers[label] for label in labels])
     if len(centers) and mosaic.n_sources:
         distance, nearest = cKDTree(mosaic.centers).query(centers)
-        matched = distance < 1e-6
+        # the network outputs of the two runs agree to float32 rounding
+        # (other tile windows, other thread counts), which moves sub-pixel
+        # peak positions by far less than 0.01 px
+        matched = distance < CENTRE_TOLERANCE
         result['matched_centres'] = int(matched.sum())
         result['max_matched_distance'] = float(
             distance[matched].max()) if matched.any() else None
@@ -226,6 +234,10 @@ def identity_check(image, work_dir, *, model, workers, memory_limit,
         result['pixels_same_contributors'] = float(same_contributors.mean())
         result['pixels_same_weights'] = float(
             (same_contributors & same_weights).mean())
+        close_weights = np.isclose(single.weights, segmentation.weights,
+                                   rtol=0, atol=1e-6).all(axis=2)
+        result['pixels_same_weights_to_1e-6'] = float(
+            (same_contributors & close_weights).mean())
         result['max_weight_difference'] = float(
             np.abs(single.weights - segmentation.weights).max())
     return result
