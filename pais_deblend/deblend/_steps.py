@@ -13,7 +13,7 @@ the steps themselves (`_keep_top_slots`, `_detection_image`,
 import numpy as np
 
 from .core import (_detection_image, _footprint_from_flux, _keep_top_slots,
-                   _pixel_of, _structure)
+                   _pixel_of, _structure, _unmasked_centers)
 from .inputs import prepare_image
 
 __all__ = []
@@ -68,7 +68,6 @@ def deblend_tile(deblender, data, *, core, exact, noise_sigma,
     from ..model import predict_pcr
     from ..pcr import PCR
     from ..pcr.decode import _decode_arrays
-    from ..pcr.peaks import find_centers
 
     structure = _structure(connectivity)
     core_shape = tuple(s.stop - s.start for s in core)
@@ -85,11 +84,7 @@ def deblend_tile(deblender, data, *, core, exact, noise_sigma,
                           tile_size=deblender.tile_size,
                           noise_sigma=noise_sigma, mask=image.mask,
                           progress_bar=False)
-    centers = find_centers(pcr.center_of_mass,
-                           threshold=deblender.detection_threshold,
-                           min_separation=deblender.min_separation)
-    iy, ix = _pixel_of(centers, image.shape)
-    centers = centers[~image.mask[iy, ix]]
+    centers = _unmasked_centers(pcr, image.mask, deblender)
     detection = _detection_image(image.data, noise_sigma, image.mask,
                                  deblender.footprint_smoothing)
     # every centre of the region decides which footprint regions are

@@ -138,6 +138,18 @@ def _pixel_of(centers, shape):
     return iy, ix
 
 
+def _unmasked_centers(pcr, mask, deblender):
+    """The peaks of the centre-of-mass map (N, 2) that fall on good
+    pixels, with the deblender's threshold and suppression window."""
+    from ..pcr import find_centers
+
+    centers = find_centers(pcr.center_of_mass,
+                           threshold=deblender.detection_threshold,
+                           min_separation=deblender.min_separation)
+    iy, ix = _pixel_of(centers, mask.shape)
+    return centers[~mask[iy, ix]]
+
+
 def _footprint_from_flux(detection, mask, centers, threshold, n_pixels,
                          structure, detection_noise=None):
     """
@@ -347,7 +359,7 @@ class Deblender:
         TypeError, ValueError
             For bad input; the message names the parameter.
         """
-        from ..pcr import decode_pcr, find_centers
+        from ..pcr import decode_pcr
 
         n_pixels = check_positive_int(n_pixels, 'n_pixels')
         structure = _structure(connectivity)
@@ -355,11 +367,7 @@ class Deblender:
         segment_data = self._segment_data(segmentation_image, image.shape)
         pcr, noise_sigma = self._predict(image, progress_bar)
 
-        centers = find_centers(pcr.center_of_mass,
-                               threshold=self.detection_threshold,
-                               min_separation=self.min_separation)
-        iy, ix = _pixel_of(centers, image.shape)
-        centers = centers[~image.mask[iy, ix]]
+        centers = _unmasked_centers(pcr, image.mask, self)
         detection = _detection_image(image.data, noise_sigma, image.mask,
                                      self.footprint_smoothing)
         if segment_data is None:

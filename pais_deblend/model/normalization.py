@@ -111,6 +111,37 @@ def estimate_noise(image, *, mask=None):
                      for band in range(bands.shape[2])], dtype=np.float64)
 
 
+def check_noise_sigma(noise_sigma, n_bands):
+    """
+    Per-band noise values from a scalar or a sequence of ``n_bands``.
+
+    Returns
+    -------
+    sigma : `~numpy.ndarray`, shape (n_bands,), float64
+
+    Raises
+    ------
+    ValueError
+        If the number of values is neither 1 nor ``n_bands``, or a value
+        is not finite and positive.
+    """
+    if isinstance(noise_sigma, numbers.Real) and not isinstance(
+            noise_sigma, bool):
+        sigma = np.full(n_bands, float(noise_sigma))
+    else:
+        sigma = np.asarray(noise_sigma, dtype=np.float64).reshape(-1)
+        if sigma.size == 1:
+            sigma = np.full(n_bands, sigma[0])
+    if sigma.size != n_bands:
+        msg = (f'noise_sigma must be a scalar or hold one value per band '
+               f'({n_bands}), got {sigma.size} values')
+        raise ValueError(msg)
+    if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+        msg = f'noise_sigma must be finite and > 0, got {sigma.tolist()}'
+        raise ValueError(msg)
+    return sigma
+
+
 def normalize_image(image, *, noise_sigma=None, softening=DEFAULT_SOFTENING,
                     mask=None):
     """
@@ -154,20 +185,7 @@ def normalize_image(image, *, noise_sigma=None, softening=DEFAULT_SOFTENING,
     if noise_sigma is None:
         sigma = estimate_noise(bands)
     else:
-        if isinstance(noise_sigma, numbers.Real) and not isinstance(
-                noise_sigma, bool):
-            sigma = np.full(n_bands, float(noise_sigma))
-        else:
-            sigma = np.asarray(noise_sigma, dtype=np.float64).reshape(-1)
-            if sigma.size == 1:
-                sigma = np.full(n_bands, sigma[0])
-        if sigma.size != n_bands:
-            msg = (f'noise_sigma must be a scalar or hold one value per '
-                   f'band ({n_bands}), got {sigma.size} values')
-            raise ValueError(msg)
-        if not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
-            msg = f'noise_sigma must be finite and > 0, got {sigma.tolist()}'
-            raise ValueError(msg)
+        sigma = check_noise_sigma(noise_sigma, n_bands)
     scaled = bands / (softening * sigma)
     out = np.arcsinh(scaled)
     out[~np.isfinite(out)] = 0.0

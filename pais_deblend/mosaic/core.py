@@ -239,20 +239,6 @@ def _unify(results, plan, n_pixels):
     return label_maps, owned_centers[kept_in_order]
 
 
-def _as_noise_sigma(noise_sigma, n_bands):
-    values = np.asarray(noise_sigma, dtype=np.float64).reshape(-1)
-    if values.size == 1:
-        values = np.full(n_bands, values[0])
-    if values.size != n_bands:
-        msg = (f'noise_sigma must be a scalar or hold one value per band '
-               f'({n_bands}), got {values.size} values')
-        raise ValueError(msg)
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        msg = f'noise_sigma must be finite and > 0, got {values.tolist()}'
-        raise ValueError(msg)
-    return values
-
-
 def _noise_tiles(plan):
     """Tiles sampled for the noise estimates (all of a small image)."""
     if np.prod(plan.shape) <= NOISE_SAMPLE_PIXELS:
@@ -291,7 +277,9 @@ def _estimate_noise_levels(source, plan, deblender, noise_sigma,
             raise ValueError(msg)
         noise_sigma = estimate_noise(np.concatenate(values)[:, np.newaxis])
     else:
-        noise_sigma = _as_noise_sigma(noise_sigma, n_bands)
+        from ..model.normalization import check_noise_sigma
+
+        noise_sigma = check_noise_sigma(noise_sigma, n_bands)
     if detection_noise is None:
         # the smoothing reaches 4 sigma (scipy's truncate): this padding
         # gives the core pixels the values of a whole-image detection map
