@@ -1,9 +1,11 @@
 """
 Quality metrics for partial-attribution deblending (DESIGN section 5):
 flux conservation, PCR encoding efficacy, detection matching, instance-mask
-average precision and per-source photometry.
+average precision, per-source photometry and per-class (star / galaxy)
+metrics.
 """
 
+from .classification import *  # noqa: F401, F403
 from .conservation import *  # noqa: F401, F403
 from .detection import *  # noqa: F401, F403
 from .efficacy import *  # noqa: F401, F403
@@ -17,4 +19,8 @@ __all__ = ['flux_conservation',
            'efficacy_summary', 'PAPER_TABLE2',
            'truth_masks', 'predicted_masks', 'average_precision',
            'relative_flux_error', 'reconstruction_error', 'blendedness',
-           'flux_error_summary']
+           'flux_error_summary',
+           'MASK_RCNN_FIGURES', 'CLASSES', 'ColorErrors',
+           'precision_at_recall', 'ranked_average_precision',
+           'class_detection_metrics', 'class_mask_average_precision',
+           'color_error']
