@@ -458,7 +458,9 @@ class TestBadInput:
         with pytest.raises(ValueError, match=r'data has shape \(1, 2\)'):
             PartialSourceCatalog(np.ones((1, 2)), self.segm)
         with pytest.raises(ValueError, match='data must be 2-dimensional'):
-            PartialSourceCatalog(np.ones((1, 3, 2)), self.segm)
+            PartialSourceCatalog(np.ones((1, 3, 2, 1)), self.segm)
+        with pytest.raises(ValueError, match='data must be 2-dimensional'):
+            PartialSourceCatalog(np.ones((1, 3, 0)), self.segm)
         with pytest.raises(TypeError, match='data must hold real numbers'):
             PartialSourceCatalog(np.array([['a', 'b', 'c']]), self.segm)
         with pytest.raises(TypeError, match='data must be an array'):

@@ -27,9 +27,10 @@ DEFAULT_COLUMNS = ('label', 'x_centroid', 'y_centroid', 'sky_centroid',
                    'kron_flux', 'kron_flux_err', 'r90', 'blendedness',
                    'n_significant_contributors')
 
-# Every column `to_table` accepts (the per-source properties).
+# Every column `to_table` accepts (the per-source properties); multi-band
+# catalogs add ``segment_flux_<band>`` (and ``segment_flux_err_<band>``).
 _COLUMNS = DEFAULT_COLUMNS + ('eccentricity', 'elongation', 'covariance_xx',
-                              'covariance_yy', 'covariance_xy')
+                              'covariance_yy', 'covariance_xy', 'class_star')
 
 # Per-source values measured in one pass over the cutouts, in order.
 _MEASURED = ('area', 'effective_area', 'segment_flux', 'segment_flux_err',
@@ -63,25 +64,49 @@ class PartialSourceCatalog:
     (never full frames), in one pass that fills all the per-source
     columns at once.
 
+    Multi-band images, shape (h, w, b), are measured in two ways. The
+    positions, shapes, areas, Kron quantities, radii, blendedness and the
+    band-less ``segment_flux`` / ``segment_flux_err`` are measured on the
+    band-summed image ``sum_k I_k`` with the band-combined weights
+    (``weights``); a pixel unusable in any band is unusable there. Each
+    band ``k`` also gets a flux column ``segment_flux_<band>`` =
+    ``sum_p M_{i,k}(p) I_k(p)`` over the pixels usable in that band, with
+    that band's weights (`PartialSegmentationImage.band_weights`; without
+    them the band-combined weights apply to every band), and, with an
+    (h, w, b) ``error``, ``segment_flux_err_<band>`` =
+    ``sqrt(sum_p (M_{i,k}(p) error_k(p))**2)``. The band names are the
+    segmentation's ``band_names``, else ``band0``, ``band1``, ... These
+    columns are in the default columns, and so is `class_star` when the
+    segmentation has star probabilities.
+
     Parameters
     ----------
-    data : array_like or `~astropy.units.Quantity`, shape (h, w)
+    data : array_like or `~astropy.units.Quantity`, shape (h, w) or (h, w, b)
         The image that was deblended (background-subtracted unless
-        ``background`` is given). A masked array's mask is added to
-        ``mask``. Non-finite pixels are excluded like masked ones. Never
+        ``background`` is given), with an optional trailing band axis (b
+        must equal the segmentation's ``n_bands`` when that is set). A
+        masked array's mask is added to ``mask`` (per band for (h, w, b)
+        data). Non-finite pixels are excluded like masked ones. Never
         modified.
     partial_segmentation_image : `PartialSegmentationImage`
         The partial segmentation of ``data``; one catalog row per label of
         its ``partial_labels``.
-    error : array_like or `~astropy.units.Quantity`, shape (h, w), optional
-        The 1-sigma error of ``data`` (non-negative; pixels where it is
-        not finite are excluded like masked ones). It is propagated through
-        the weights: ``segment_flux_err = sqrt(sum (M_i * error)**2)``.
+    error : array_like or `~astropy.units.Quantity`, optional
+        The 1-sigma error of ``data``, shape (h, w) or, for multi-band
+        data, (h, w, b) (non-negative; pixels where it is not finite are
+        excluded like masked ones). It is propagated through the weights:
+        ``segment_flux_err = sqrt(sum (M_i * error)**2)``. For multi-band
+        data an (h, w) error is the error of the band-summed image; an
+        (h, w, b) error gives the per-band errors and, for the summed
+        image, ``sqrt(sum_k error_k**2)``.
     mask : array_like of bool, shape (h, w), optional
-        `True` marks pixels to exclude from every measurement.
+        `True` marks pixels to exclude from every measurement (in every
+        band).
     background : float, array_like or `~astropy.units.Quantity`, optional
         A background subtracted from ``data`` before measuring: a scalar
-        or an (h, w) array.
+        or an (h, w) array; for multi-band data also a (b,) array (one
+        value per band) or an (h, w, b) array (a scalar or an (h, w)
+        array is subtracted from every band).
     wcs : WCS object, optional
         A world coordinate system with ``pixel_to_world`` (e.g.
         `~astropy.wcs.WCS`); used for `sky_centroid`.
@@ -105,9 +130,10 @@ class PartialSourceCatalog:
         not boolean, or the units of ``data``, ``error`` and ``background``
         disagree.
     ValueError
-        If a shape differs from the segmentation image's, ``error`` is
-        negative, or ``kron_params`` or ``contributor_threshold`` are out
-        of range.
+        If a shape differs from the segmentation image's, the number of
+        bands of ``data`` differs from its ``n_bands``, ``error`` is
+        negative, a band name gives a column name that is already taken,
+        or ``kron_params`` or ``contributor_threshold`` are out of range.
 
     Notes
     -----
@@ -142,11 +168,18 @@ class PartialSourceCatalog:
             raise TypeError(msg)
         segm = partial_segmentation_image
         self._segmentation_image = segm
-        self._data, self._data_unit, data_mask = _as_data(data, segm.shape)
-        self._error = _as_error(error, segm.shape, self._data_unit)
-        self._background = _as_background(background, segm.shape,
-                                          self._data_unit)
-        self._mask = _as_mask(mask, segm.shape, data_mask)
+        array, self._data_unit, data_mask = _as_data(data, segm.shape)
+        self._band_names = None
+        self._band_data = self._band_bad = self._band_error = None
+        self._band_columns = {}
+        if array.ndim == 2:
+            self._data = array
+            self._error = _as_error(error, segm.shape, self._data_unit)
+            self._background = _as_background(background, segm.shape,
+                                              self._data_unit)
+            self._mask = _as_mask(mask, segm.shape, data_mask)
+        else:
+            self._set_bands(array, data_mask, error, mask, background)
         self.wcs = wcs
         self.kron_params = _as_kron_params(kron_params)
         self.contributor_threshold = check_finite_float(
@@ -154,6 +187,11 @@ class PartialSourceCatalog:
             maximum=1.0)
         self.progress_bar = bool(progress_bar)
         self.default_columns = list(DEFAULT_COLUMNS)
+        if self._band_columns:
+            at = self.default_columns.index('segment_flux_err') + 1
+            self.default_columns[at:at] = list(self._band_columns)
+        if segm.class_star:
+            self.default_columns.append('class_star')
         self._labels = np.asarray(segm.partial_labels, dtype=np.int32)
         slices = segm.partial_slices
         self._slices = [slices[int(label)] for label in self._labels]
@@ -163,6 +201,65 @@ class PartialSourceCatalog:
         self.meta = {'pais_deblend_version': version,
                      'kron_params': self.kron_params,
                      'contributor_threshold': self.contributor_threshold}
+
+    def _set_bands(self, array, data_mask, error, mask, background):
+        """
+        Split (h, w, b) data into the band-summed image that the shape
+        measurements use and the per-band arrays of the band fluxes.
+        """
+        segm = self._segmentation_image
+        shape = segm.shape
+        n_bands = array.shape[2]
+        if segm.n_bands is not None and n_bands != segm.n_bands:
+            msg = (f'data has {n_bands} band(s) (shape {array.shape}) but '
+                   f'partial_segmentation_image has {segm.n_bands} '
+                   '(band_weights or band_names); they must match')
+            raise ValueError(msg)
+        names = (segm.band_names if segm.band_names is not None
+                 else tuple(f'band{k}' for k in range(n_bands)))
+        summed_error, band_error = _as_band_error(error, shape, n_bands,
+                                                  self._data_unit)
+        background = _as_band_background(background, shape, n_bands,
+                                          self._data_unit)
+        user_mask = _as_mask(mask, shape, None)
+        values = np.asarray(array, dtype=np.float64)
+        if background is not None:
+            values = values - background
+        bad = ~np.isfinite(values)
+        if data_mask is not None:
+            bad |= data_mask
+        if user_mask is not None:
+            bad |= user_mask[..., np.newaxis]
+        if band_error is not None:
+            bad |= ~np.isfinite(band_error)
+            with np.errstate(invalid='ignore'):
+                summed_error = np.sqrt(np.sum(band_error ** 2, axis=-1))
+        columns = {f'segment_flux_{name}': ('band_flux', k)
+                   for k, name in enumerate(names)}
+        if band_error is not None:
+            columns.update({f'segment_flux_err_{name}': ('band_flux_err', k)
+                            for k, name in enumerate(names)})
+        taken = sorted(set(columns) & set(_COLUMNS))
+        if taken or len(columns) != (1 + (band_error is not None)) * len(
+                names):
+            msg = (f'band_names {list(names)} give catalog columns that '
+                   f'clash ({taken or list(columns)}); rename the bands')
+            raise ValueError(msg)
+        self._band_names = tuple(names)
+        self._band_data = values
+        self._band_bad = bad
+        self._band_error = band_error
+        self._band_columns = columns
+        # the band-summed image: a pixel unusable in one band is unusable
+        # there (the sum of a NaN band is NaN, so it drops out as usual)
+        self._data = values.sum(axis=-1)
+        self._error = summed_error
+        self._background = None
+        any_mask = None
+        if data_mask is not None:
+            any_mask = data_mask.any(axis=-1)
+        self._mask = (any_mask if user_mask is None else
+                      user_mask if any_mask is None else user_mask | any_mask)
 
     # --- container protocol (as photutils' SourceCatalog) ---------------
 
@@ -249,7 +346,9 @@ class PartialSourceCatalog:
         for attribute in ('_segmentation_image', '_data', '_data_unit',
                           '_error', '_background', '_mask', 'wcs',
                           'kron_params', 'contributor_threshold',
-                          'progress_bar', 'default_columns', 'meta'):
+                          'progress_bar', 'default_columns', 'meta',
+                          '_band_names', '_band_data', '_band_bad',
+                          '_band_error', '_band_columns'):
             setattr(new, attribute, getattr(self, attribute))
         new._labels = self._labels[positions]
         new._slices = [self._slices[p] for p in positions.tolist()]
@@ -351,15 +450,55 @@ class PartialSourceCatalog:
     @lazyproperty
     def _measurements(self):
         results = np.full((self._labels.size, len(_MEASURED)), np.nan)
+        multi_band = self._band_data is not None
+        if multi_band:
+            n_bands = self._band_data.shape[-1]
+            band_flux = np.full((self._labels.size, n_bands), np.nan)
+            band_flux_err = np.full((self._labels.size, n_bands), np.nan)
         labels = _progress_bar(self._labels.tolist(), desc='sources',
                                enabled=self.progress_bar)
         for row, (label, slices) in enumerate(zip(labels, self._slices,
                                                   strict=True)):
             results[row] = self._measure_source(label, slices)
+            if multi_band:
+                band_flux[row], band_flux_err[row] = self._measure_bands(
+                    label, slices)
         measured = dict(zip(_MEASURED, results.T, strict=True))
         measured['n_significant_contributors'] = (
             measured['n_significant_contributors'].astype(np.int64))
+        if multi_band:
+            measured['band_flux'] = band_flux
+            measured['band_flux_err'] = band_flux_err
         return measured
+
+    def _measure_bands(self, label, slices):
+        """
+        The flux (and its error) of one source in every band, with each
+        band's weights; NaN in a band with no usable pixel.
+        """
+        segm = self._segmentation_image
+        own = segm.contributors[slices] == label
+        if segm.band_weights is not None:
+            weight = np.where(own[..., np.newaxis],
+                              segm.band_weights[slices],
+                              np.float32(0)).sum(axis=2, dtype=np.float64)
+        else:
+            weight = np.where(own, segm.weights[slices], np.float32(0)).sum(
+                axis=-1, dtype=np.float64)[..., np.newaxis]
+        good = (weight > 0) & ~self._band_bad[slices]
+        with np.errstate(invalid='ignore'):
+            flux = np.where(good, weight * self._band_data[slices],
+                            0.0).sum(axis=(0, 1))
+        n_good = np.count_nonzero(good, axis=(0, 1))
+        flux[n_good == 0] = np.nan
+        flux_err = np.full(flux.shape, np.nan)
+        if self._band_error is not None:
+            with np.errstate(invalid='ignore'):
+                flux_err = np.sqrt(np.sum(np.where(
+                    good, weight * self._band_error[slices], 0.0) ** 2,
+                    axis=(0, 1)))
+            flux_err[n_good == 0] = np.nan
+        return flux, flux_err
 
     def _measure_source(self, label, slices):
         (source, weight, good, image, contributors, weights,
@@ -473,6 +612,62 @@ class PartialSourceCatalog:
         (NaN without ``error``), in the unit of ``data``.
         """
         return self._measured('segment_flux_err', self._data_unit)
+
+    @property
+    def band_names(self):
+        """
+        The names of the bands of multi-band data (the segmentation's
+        ``band_names``, else ``band0``, ``band1``, ...); `None` for
+        single-band data.
+        """
+        return self._band_names
+
+    @lazyproperty
+    def band_segment_flux(self):
+        """
+        The flux of each source in each band, ``sum_p M_{i,k}(p)
+        I_k(p)`` over the pixels usable in band ``k``, shape (N, b) (or
+        (b,) if scalar), in the unit of ``data``; `None` for single-band
+        data. Column ``k`` is ``segment_flux_<band k>``. Over all sources
+        it adds up, band by band, to the data over the attributed usable
+        pixels.
+        """
+        if self._band_data is None:
+            return None
+        return self._measured('band_flux', self._data_unit)
+
+    @lazyproperty
+    def band_segment_flux_err(self):
+        """
+        The error of `band_segment_flux`, ``sqrt(sum_p (M_{i,k}(p)
+        error_k(p))**2)``, shape (N, b); NaN without an (h, w, b)
+        ``error``; `None` for single-band data.
+        """
+        if self._band_data is None:
+            return None
+        return self._measured('band_flux_err', self._data_unit)
+
+    def __getattr__(self, name):
+        # the per-band columns, e.g. ``segment_flux_g``
+        columns = self.__dict__.get('_band_columns') or {}
+        if name in columns:
+            key, band = columns[name]
+            values = self._measurements[key][:, band].copy()
+            return self._output(values, self._data_unit)
+        msg = f'{type(self).__name__!r} object has no attribute {name!r}'
+        raise AttributeError(msg)
+
+    @lazyproperty
+    def class_star(self):
+        """
+        The probability that the source is a star, in [0, 1] (1 star,
+        0 galaxy, as SourceExtractor's CLASS_STAR), from the
+        segmentation's ``class_star``; NaN where unknown.
+        """
+        known = self._segmentation_image.class_star
+        values = np.array([known.get(int(label), np.nan)
+                           for label in self._labels], dtype=np.float64)
+        return self._output(values)
 
     @lazyproperty
     def covariance_xx(self):
@@ -707,8 +902,11 @@ class PartialSourceCatalog:
 
     @property
     def properties(self):
-        """The names of the per-source properties `to_table` accepts."""
-        return list(_COLUMNS)
+        """
+        The names of the per-source properties `to_table` accepts
+        (multi-band catalogs add the per-band flux columns).
+        """
+        return list(_COLUMNS) + list(self._band_columns)
 
     def to_table(self, columns=None):
         """
@@ -744,10 +942,11 @@ class PartialSourceCatalog:
                 msg = ('columns must be a column name or a list of column '
                        f'names, got {columns!r}')
                 raise TypeError(msg)
-        unknown = [name for name in names if name not in _COLUMNS]
+        valid = self.properties
+        unknown = [name for name in names if name not in valid]
         if unknown:
             msg = (f'columns {unknown} are not properties of '
-                   f'PartialSourceCatalog; valid columns: {list(_COLUMNS)}')
+                   f'PartialSourceCatalog; valid columns: {valid}')
             raise ValueError(msg)
         table = QTable()
         table.meta.update(self.meta)
@@ -938,11 +1137,13 @@ def _as_data(data, shape):
     if array.dtype.kind not in 'biuf':
         msg = f'data must hold real numbers, got dtype {array.dtype}'
         raise TypeError(msg)
-    if array.ndim != 2:
-        msg = (f'data must be 2-dimensional, got shape {array.shape} '
+    if array.ndim not in (2, 3) or (array.ndim == 3
+                                    and array.shape[2] == 0):
+        msg = (f'data must be 2-dimensional (h, w) or 3-dimensional '
+               f'(h, w, b) with b >= 1, got shape {array.shape} '
                f'({array.ndim} dimensions)')
         raise ValueError(msg)
-    check_same_shape(array.shape, shape, 'data',
+    check_same_shape(array.shape[:2], shape, 'data',
                      'partial_segmentation_image')
     return array, unit, mask
 
@@ -981,6 +1182,44 @@ def _as_error(error, shape, data_unit):
         msg = (f'error must be non-negative, got minimum '
                f'{array[negative].min()}')
         raise ValueError(msg)
+    return array
+
+
+def _as_band_error(error, shape, n_bands, data_unit):
+    """
+    The error of multi-band data: (summed-image error or None, per-band
+    error or None) from an (h, w) or (h, w, b) ``error``.
+    """
+    if error is None:
+        return None, None
+    array = np.asanyarray(_split_unit(error, 'error')[0])
+    if array.ndim == 3:
+        return None, _as_error(error, shape + (n_bands,), data_unit)
+    return _as_error(error, shape, data_unit), None
+
+
+def _as_band_background(background, shape, n_bands, data_unit):
+    """
+    The background of multi-band data as an array broadcastable to
+    (h, w, b), or None.
+    """
+    if background is None:
+        return None
+    values, unit = _split_unit(background, 'background')
+    array = np.asanyarray(values)
+    if array.dtype.kind not in 'biuf':
+        msg = f'background must hold real numbers, got dtype {array.dtype}'
+        raise TypeError(msg)
+    allowed = {(), (n_bands,), shape, shape + (n_bands,)}
+    if array.shape not in allowed:
+        msg = (f'background has shape {array.shape}; for data of shape '
+               f'{shape + (n_bands,)} it must be a scalar, ({n_bands},), '
+               f'{shape} or {shape + (n_bands,)}')
+        raise ValueError(msg)
+    array = np.asarray(_convert_unit(array, unit, data_unit, 'background'),
+                       dtype=np.float64)
+    if array.shape == shape:
+        array = array[..., np.newaxis]
     return array
 
 

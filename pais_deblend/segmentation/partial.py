@@ -3,6 +3,8 @@ The partial segmentation image: a photutils `SegmentationImage` whose
 pixels may be shared by several sources with continuous weights.
 """
 
+import json
+import numbers
 import os
 import warnings
 
@@ -69,17 +71,42 @@ class PartialSegmentationImage(SegmentationImage):
         (pixel centres at integer values).
     check : bool, optional
         Whether to validate the arrays (costs a few passes over them).
-        Code that guarantees a valid partial form may pass `False`.
+        Code that guarantees a valid partial form may pass `False`; the
+        shapes and dtypes of ``band_weights``, the ``class_star`` values
+        and ``band_names`` are checked in any case (cheap).
+    band_weights : array_like of float, shape (h, w, n, b), optional
+        Per-band weights for multi-band images, aligned with
+        ``contributors``: ``band_weights[..., k]`` obeys, for every band
+        ``k``, the rules of ``weights`` (in [0, 1], zero in empty slots,
+        summing to 1 over the slots of every attributed pixel), so the
+        colours of blended sources are recovered. ``weights`` stays the
+        band-combined attribution (dominant map, single-band use). Stored
+        as float32.
+    class_star : dict, optional
+        ``{label: probability}``: the probability in [0, 1] that the
+        source is a star (as SourceExtractor's CLASS_STAR: 1 star, 0
+        galaxy). Every label must be one of `partial_labels` (checked when
+        ``check`` is `True`). Sources without a value are unknown.
+    band_names : sequence of str, optional
+        The names of the bands (e.g. ``('g', 'r', 'z')``): distinct,
+        non-empty strings, one per band of ``band_weights`` when given.
+        Used to select bands by name (`weight_map`) and to name catalog
+        columns.
 
     Raises
     ------
     TypeError
-        If ``contributors`` is not integer or ``weights`` not real.
+        If ``contributors`` is not integer, ``weights`` or
+        ``band_weights`` not real, ``class_star`` not a dict or
+        ``band_names`` not a sequence of str.
     ValueError
         If the arrays' shapes differ or are not 3-D, a label is negative,
         above 2**24 - 1 or repeated within a pixel, or weights are out of
         [0, 1], set on an empty slot, or do not sum to 1 on an attributed
-        pixel.
+        pixel; the same for each band of ``band_weights`` (shape
+        (h, w, n, b) required); a ``class_star`` value is not in [0, 1] or
+        its label is unknown; ``band_names`` are empty, repeated, or not
+        one per band.
 
     Examples
     --------
@@ -94,19 +121,38 @@ class PartialSegmentationImage(SegmentationImage):
     array([[1, 1, 2]], dtype=int32)
     >>> segm.weight_map(2)
     array([[0.  , 0.25, 1.  ]], dtype=float32)
+
+    Two bands in which the shared pixel is split differently, and a star
+    probability for each source:
+
+    >>> band_weights = np.stack([weights, [[[1.0, 0.0], [0.5, 0.5],
+    ...                                      [1.0, 0.0]]]], axis=-1)
+    >>> segm = PartialSegmentationImage(contributors, weights,
+    ...                                 band_weights=band_weights,
+    ...                                 class_star={1: 0.9, 2: 0.1},
+    ...                                 band_names=('g', 'r'))
+    >>> segm.weight_map(2, band='r')
+    array([[0. , 0.5, 1. ]], dtype=float32)
     """
 
-    def __init__(self, contributors, weights, *, centers=None, check=True):
+    def __init__(self, contributors, weights, *, centers=None, check=True,
+                 band_weights=None, class_star=None, band_names=None):
         contributors, weights = _as_partial_arrays(contributors, weights,
                                                    check=check)
+        band_weights = _as_band_weights(band_weights, contributors,
+                                        check=check)
         self._set_partial_form(contributors, weights,
                                _kernels.dominant_labels(contributors, weights),
-                               centers)
+                               centers, band_weights=band_weights,
+                               class_star=class_star, band_names=band_names)
+        if check:
+            self._check_class_star_labels()
 
     @classmethod
     def _from_valid_arrays(cls, contributors, weights, dominant, *,
                            centers=None, label_bound=None, labels=None,
-                           centers_checked=False):
+                           centers_checked=False, band_weights=None,
+                           class_star=None, band_names=None):
         """
         Build from arrays a kernel guarantees to be valid, including the
         dominant map it computed with the same rule (saves a pass over the
@@ -115,22 +161,51 @@ class PartialSegmentationImage(SegmentationImage):
         ``dominant`` (saves a third) and, with ``centers_checked``,
         ``centers`` already in the normalised form ``{int: (float,
         float)}`` (saves a per-centre conversion).
+
+        ``band_weights``, ``class_star`` and ``band_names`` are as in the
+        constructor; the caller guarantees the band weights' values and
+        that the ``class_star`` labels are labels of the image (only
+        shapes, dtypes and the [0, 1] range of the class_star values are
+        checked here).
         """
         self = cls.__new__(cls)
+        band_weights = _as_band_weights(band_weights, contributors,
+                                        check=False)
         self._set_partial_form(contributors, weights, dominant, centers,
                                label_bound=label_bound, labels=labels,
-                               centers_checked=centers_checked)
+                               centers_checked=centers_checked,
+                               band_weights=band_weights,
+                               class_star=class_star, band_names=band_names)
         return self
 
     def _set_partial_form(self, contributors, weights, dominant, centers, *,
                           label_bound=None, labels=None,
-                          centers_checked=False):
+                          centers_checked=False, band_weights=None,
+                          class_star=None, band_names=None):
         self._contributors = contributors
         self._weights = weights
+        self._band_weights = band_weights
+        self._band_names = _as_band_names(band_names, band_weights)
+        self._class_star = _as_class_star(class_star)
         self._centers = (dict(centers) if centers_checked
                          else _as_centers(centers))
         self._deblend_label_map = {}
         self._set_dominant(dominant, label_bound=label_bound, labels=labels)
+        too_large = [label for label in self._class_star
+                     if label > self._label_bound]
+        if too_large:
+            msg = (f'class_star has labels {sorted(too_large)} that are not '
+                   'labels of the image (largest contributor label '
+                   f'{self._label_bound})')
+            raise ValueError(msg)
+
+    def _check_class_star_labels(self):
+        known = set(self.partial_labels.tolist())
+        unknown = sorted(set(self._class_star) - known)
+        if unknown:
+            msg = (f'class_star has labels {unknown} that are not in '
+                   'partial_labels (labels with positive weight)')
+            raise ValueError(msg)
 
     def _set_dominant(self, dominant, *, label_bound=None, labels=None):
         # photutils finds labels with np.unique, ~0.5 s on a 4096**2 map;
@@ -197,9 +272,60 @@ class PartialSegmentationImage(SegmentationImage):
         """The source centres, ``{label: (y, x)}`` (empty if unknown)."""
         return dict(self._centers)
 
+    @property
+    def band_weights(self):
+        """
+        The per-band contributor weights, shape (h, w, n, b), float32, or
+        `None` when the image has none (single-band attribution).
+        """
+        return self._band_weights
+
+    @property
+    def n_bands(self):
+        """
+        The number of bands ``b``: that of `band_weights`, else the number
+        of `band_names`; `None` when neither is set.
+        """
+        if self._band_weights is not None:
+            return int(self._band_weights.shape[-1])
+        if self._band_names is not None:
+            return len(self._band_names)
+        return None
+
+    @property
+    def band_names(self):
+        """The names of the bands (tuple of str), or `None`."""
+        return self._band_names
+
+    @property
+    def class_star(self):
+        """
+        The star probability of the sources, ``{label: float in [0, 1]}``
+        (1 star, 0 galaxy, as SourceExtractor's CLASS_STAR); empty when
+        unknown. Labels without a value are unknown.
+        """
+        return dict(self._class_star)
+
     @lazyproperty
     def _weight_sums(self):
         return _kernels.label_weight_sums(self._contributors, self._weights,
+                                          int(self._max_partial_label()))
+
+    @lazyproperty
+    def _presence_weights(self):
+        # positive where a slot has positive weight in `weights` or in any
+        # band, so that the slices (and labels) of a source cover every
+        # pixel where one of its band images is non-zero
+        if self._band_weights is None:
+            return self._weights
+        return np.maximum(self._weights, self._band_weights.max(axis=-1))
+
+    @lazyproperty
+    def _presence_sums(self):
+        if self._band_weights is None:
+            return self._weight_sums
+        return _kernels.label_weight_sums(self._contributors,
+                                          self._presence_weights,
                                           int(self._max_partial_label()))
 
     @lazyproperty
@@ -208,9 +334,10 @@ class PartialSegmentationImage(SegmentationImage):
         Every label with positive weight somewhere, sorted (int32).
 
         A faint source inside a brighter one may never be dominant, so it
-        is in `partial_labels` but not in ``labels``.
+        is in `partial_labels` but not in ``labels``. With `band_weights`,
+        positive weight in any band counts too.
         """
-        return np.flatnonzero(self._weight_sums > 0).astype(np.int32)
+        return np.flatnonzero(self._presence_sums > 0).astype(np.int32)
 
     @lazyproperty
     def effective_areas(self):
@@ -231,10 +358,11 @@ class PartialSegmentationImage(SegmentationImage):
     def partial_slices(self):
         """
         ``{label: (slice_y, slice_x)}``: the minimal box holding every
-        pixel where the label has positive weight.
+        pixel where the label has positive weight (in ``weights`` or, with
+        `band_weights`, in any band).
         """
         boxes = _kernels.label_bounding_boxes(
-            self._contributors, self._weights,
+            self._contributors, self._presence_weights,
             int(self._max_partial_label()))
         boxes = boxes.tolist()
         return {int(label): (slice(boxes[label][0], boxes[label][1] + 1),
@@ -261,7 +389,7 @@ class PartialSegmentationImage(SegmentationImage):
         # makes float (1.0) or bool labels usable as indices
         return labels.astype(np.int64)
 
-    def weight_map(self, label):
+    def weight_map(self, label, band=None):
         """
         The fraction map M_label over the whole frame.
 
@@ -269,15 +397,60 @@ class PartialSegmentationImage(SegmentationImage):
         ----------
         label : int
             A label from `partial_labels`.
+        band : int or str, optional
+            A band of `band_weights`, by index (0 to b - 1) or by name
+            (one of `band_names`): the map of that band. By default the
+            band-combined map (from ``weights``).
 
         Returns
         -------
         weight_map : `~numpy.ndarray`
             Shape (h, w), float32 in [0, 1].
+
+        Raises
+        ------
+        ValueError
+            If the label is unknown, or ``band`` is given but the image
+            has no `band_weights`, or is out of range or an unknown name.
+        TypeError
+            If ``band`` is neither an integer nor a string.
         """
         self._check_partial_labels(label)
-        return _kernels.weight_map(self._contributors, self._weights,
-                                   np.int32(label))
+        if band is None:
+            return _kernels.weight_map(self._contributors, self._weights,
+                                       np.int32(label))
+        index = self._band_index(band)
+        return _kernels.weight_map(
+            self._contributors,
+            np.ascontiguousarray(self._band_weights[..., index]),
+            np.int32(label))
+
+    def _band_index(self, band):
+        if self._band_weights is None:
+            msg = (f'band={band!r} was given but this '
+                   'PartialSegmentationImage has no band_weights')
+            raise ValueError(msg)
+        n_bands = self._band_weights.shape[-1]
+        if isinstance(band, str):
+            if self._band_names is None:
+                msg = (f'band={band!r} is a name but this '
+                       'PartialSegmentationImage has no band_names; give '
+                       f'an index from 0 to {n_bands - 1}')
+                raise ValueError(msg)
+            if band not in self._band_names:
+                msg = (f'band={band!r} is not one of the band_names '
+                       f'{list(self._band_names)}')
+                raise ValueError(msg)
+            return self._band_names.index(band)
+        if isinstance(band, bool) or not isinstance(band, numbers.Integral):
+            msg = (f'band must be an integer index or a band name, got '
+                   f'{band!r}')
+            raise TypeError(msg)
+        if not 0 <= band < n_bands:
+            msg = (f'band={band} is out of range: the image has {n_bands} '
+                   f'band(s), indices 0 to {n_bands - 1}')
+            raise ValueError(msg)
+        return int(band)
 
     def _check_data(self, data):
         # validate without converting the whole frame: only each source's
@@ -295,14 +468,28 @@ class PartialSegmentationImage(SegmentationImage):
             msg = (f'data has shape {image.shape} but the segmentation image '
                    f'has shape {self.shape}; the first two axes must match')
             raise ValueError(msg)
+        n_bands = self.n_bands
+        if image.ndim == 3 and n_bands is not None and (
+                image.shape[2] != n_bands):
+            msg = (f'data has {image.shape[2]} band(s) (shape {image.shape}) '
+                   f'but the segmentation image has {n_bands} (band_weights '
+                   'or band_names); they must match')
+            raise ValueError(msg)
         return image
 
     def _source_cutout(self, label, image):
         slices = self.partial_slices[label]
-        fractions = _kernels.weight_map(self._contributors[slices],
-                                        self._weights[slices], np.int32(label))
-        if image.ndim == 3:
-            fractions = fractions[..., None]
+        if image.ndim == 3 and self._band_weights is not None:
+            # labels are distinct within a pixel: at most one slot matches
+            fractions = np.where(
+                (self._contributors[slices] == label)[..., None],
+                self._band_weights[slices], np.float32(0)).sum(axis=2)
+        else:
+            fractions = _kernels.weight_map(self._contributors[slices],
+                                            self._weights[slices],
+                                            np.int32(label))
+            if image.ndim == 3:
+                fractions = fractions[..., None]
         cutout = as_image(image[slices], 'data', ndim=(2, 3))
         # unattributed (e.g. NaN or masked) pixels carry weight 0 and stay 0
         values = np.where(fractions > 0, fractions * cutout, 0.0)
@@ -317,7 +504,11 @@ class PartialSegmentationImage(SegmentationImage):
         label : int
             A label from `partial_labels`.
         data : array_like, shape (h, w) or (h, w, b)
-            The (background-subtracted) image that was deblended.
+            The (background-subtracted) image that was deblended. With
+            `band_weights` set and (h, w, b) data, band ``k`` is multiplied
+            by that band's map (``band_weights[..., k]``); otherwise every
+            band by the band-combined map. ``b`` must equal `n_bands` when
+            that is set.
 
         Returns
         -------
@@ -334,14 +525,15 @@ class PartialSegmentationImage(SegmentationImage):
         Parameters
         ----------
         data : array_like, shape (h, w) or (h, w, b)
-            The (background-subtracted) image that was deblended.
+            The (background-subtracted) image that was deblended; bands
+            as in `source_image`.
 
         Returns
         -------
         cutouts : dict
             ``{label: SourceCutout}`` for every label in `partial_labels`.
             Summed back into a frame they reproduce ``data`` on every
-            attributed pixel.
+            attributed pixel (in every band).
         """
         image = self._check_data(data)
         return {int(label): self._source_cutout(int(label), image)
@@ -377,7 +569,9 @@ class PartialSegmentationImage(SegmentationImage):
         """
         A new `PartialSegmentationImage` for a 2-D slice of this one.
 
-        Centres are shifted to the cutout's coordinates.
+        Centres are shifted to the cutout's coordinates; `band_weights`
+        are cut alike and `class_star` keeps the labels present in the
+        cutout.
         """
         if not (isinstance(key, tuple) and len(key) == 2
                 and all(isinstance(k, slice) for k in key)):
@@ -392,15 +586,37 @@ class PartialSegmentationImage(SegmentationImage):
         x0, _, _ = key[1].indices(self.shape[1])
         centers = {label: (y - y0, x - x0)
                    for label, (y, x) in self._centers.items()}
-        return PartialSegmentationImage(contributors,
-                                        self._weights[key].copy(),
-                                        centers=centers, check=False)
+        band_weights = (None if self._band_weights is None
+                        else self._band_weights[key].copy())
+        result = PartialSegmentationImage(contributors,
+                                          self._weights[key].copy(),
+                                          centers=centers, check=False,
+                                          band_weights=band_weights,
+                                          band_names=self._band_names)
+        present = set(result.partial_labels.tolist())
+        result._class_star = {label: value for label, value
+                              in self._class_star.items()
+                              if label in present}
+        return result
 
     # --- label operations: they keep the partial form consistent ---------
 
     def _apply_label_map(self, label_map):
         contributors, weights = _kernels.remap_and_merge(
             self._contributors, self._weights, label_map)
+        if self._band_weights is not None:
+            # each band is remapped like the combined weights: removed
+            # labels hand their weight to the pixel's other contributors,
+            # merged slots add up, then the band is renormalised; the
+            # contributors come out the same for every band (they depend
+            # on the labels only)
+            self._band_weights = np.stack(
+                [_kernels.remap_and_merge(
+                    self._contributors,
+                    np.ascontiguousarray(self._band_weights[..., band]),
+                    label_map)[1]
+                 for band in range(self._band_weights.shape[-1])], axis=-1)
+        self._class_star = self._remapped_class_star(label_map)
         self._contributors = contributors
         self._weights = weights
         centers = {}
@@ -411,6 +627,32 @@ class PartialSegmentationImage(SegmentationImage):
         self._centers = centers
         self._set_dominant(_kernels.dominant_labels(contributors, weights))
         self._update_deblend_label_map(label_map)
+
+    def _remapped_class_star(self, label_map):
+        # merged labels get the mean of their known values weighted by
+        # their effective areas (band-combined weight sums before the
+        # merge); removed labels lose theirs
+        if not self._class_star:
+            return {}
+        areas = self._weight_sums
+        groups = {}
+        for label, value in self._class_star.items():
+            new_label = int(label_map[label]) if label < len(label_map) else 0
+            if new_label > 0:
+                groups.setdefault(new_label, []).append(
+                    (float(areas[label]), value))
+        result = {}
+        for new_label, members in groups.items():
+            if len(members) == 1:
+                result[new_label] = members[0][1]
+                continue
+            total = sum(area for area, _ in members)
+            if total > 0:
+                value = sum(area * value for area, value in members) / total
+            else:
+                value = sum(value for _, value in members) / len(members)
+            result[new_label] = min(max(value, 0.0), 1.0)
+        return result
 
     def _identity_label_map(self):
         # indexed by the current labels only: a large new label must not
@@ -425,6 +667,13 @@ class PartialSegmentationImage(SegmentationImage):
         With ``new_label=0`` the labels are removed and, in every pixel, their
         weight is handed to the pixel's remaining contributors
         (renormalised); pixels left with no contributor become unattributed.
+
+        `band_weights` are updated the same way, band by band (each band
+        renormalised on its own). `class_star` follows the labels: a
+        removed label loses its value, and labels merged into one get the
+        mean of their known values weighted by their effective areas
+        (band-combined ``sum_p M_i(p)`` before the merge); a merged label
+        none of whose parts had a value has none.
 
         Parameters
         ----------
@@ -512,7 +761,7 @@ class PartialSegmentationImage(SegmentationImage):
 
     def _labels_with_weight(self, pixel_mask):
         contributors = self._contributors[pixel_mask]
-        weights = self._weights[pixel_mask]
+        weights = self._presence_weights[pixel_mask]
         return np.unique(contributors[(contributors > 0) & (weights > 0)])
 
     def relabel_consecutive(self, start_label=1):
@@ -546,8 +795,12 @@ class PartialSegmentationImage(SegmentationImage):
 
         Extensions: ``DOMINANT`` (h, w) int32, ``CONTRIBUTORS`` (n, h, w)
         int32, ``WEIGHTS`` (n, h, w) float32 and ``CENTERS`` (a table of
-        label, y, x). The primary header records ``NCONTRIB`` (n) and
-        ``PDFORMAT`` (the format version) and the package version; every
+        label, y, x); when set, ``BAND_WEIGHTS`` (b, n, h, w) float32 and
+        ``CLASS_STAR`` (a table of label, class_star). The primary header
+        records ``NCONTRIB`` (n) and ``PDFORMAT`` (the format version),
+        the package version and, when set, ``BANDNAMS`` (the band names as
+        a JSON list) and ``NBANDS``. Files without the optional parts
+        (e.g. written by earlier versions) read as before; every
         HDU carries ``CHECKSUM`` and ``DATASUM`` cards, which `read`
         verifies. The file is written to a temporary name and moved into
         place, so a failure never leaves a partial file.
@@ -582,6 +835,13 @@ class PartialSegmentationImage(SegmentationImage):
         primary.header['PDFORMAT'] = (FITS_FORMAT_VERSION,
                                       'pais_deblend partial format version')
         primary.header['PDVERS'] = (version, 'pais_deblend version')
+        if self.n_bands is not None:
+            primary.header['NBANDS'] = (self.n_bands, 'number of bands')
+        if self._band_names is not None:
+            # JSON keeps any name exactly (FITS strings lose trailing
+            # blanks and hold ASCII only)
+            primary.header['BANDNAMS'] = (json.dumps(list(self._band_names)),
+                                          'band names (JSON list)')
         primary.header.update(wcs_cards)
         hdus = [primary,
                 fits.ImageHDU(self.data, header=wcs_cards.copy(),
@@ -597,6 +857,18 @@ class PartialSegmentationImage(SegmentationImage):
                         names=('label', 'y', 'x'))
         hdus.append(fits.table_to_hdu(centers))
         hdus[-1].name = 'CENTERS'
+        if self._band_weights is not None:
+            hdus.append(fits.ImageHDU(
+                np.ascontiguousarray(np.transpose(self._band_weights,
+                                                  (3, 2, 0, 1))),
+                name='BAND_WEIGHTS'))
+        if self._class_star:
+            labels = np.array(sorted(self._class_star), dtype=np.int32)
+            values = np.array([self._class_star[label] for label in labels],
+                              dtype=np.float64)
+            hdus.append(fits.table_to_hdu(Table(
+                [labels, values], names=('label', 'class_star'))))
+            hdus[-1].name = 'CLASS_STAR'
         with atomic_output(filename, overwrite=overwrite) as temporary:
             fits.HDUList(hdus).writeto(temporary, overwrite=True,
                                        checksum=True)
@@ -625,9 +897,10 @@ class PartialSegmentationImage(SegmentationImage):
             DATASUM (written by `write`) does not match, is refused, never
             read in part or with altered values.
         ValueError
-            If the file lacks one of the extensions `write` writes, an
-            extension holds no or malformed data, or the format version
-            is unknown.
+            If the file lacks one of the extensions `write` always writes,
+            an extension holds no or malformed data (including the
+            optional ``BAND_WEIGHTS``, ``CLASS_STAR`` and ``BANDNAMS``),
+            or the format version is unknown.
         """
         from astropy.utils.exceptions import AstropyUserWarning
 
@@ -696,9 +969,55 @@ class PartialSegmentationImage(SegmentationImage):
                 msg = (f'{name}: extension CONTRIBUTORS must hold integers, '
                        f'got dtype {contributors.dtype}')
                 raise ValueError(msg)
+            band_weights = _read_band_weights(hdus, names, name)
+            class_star = _read_class_star(hdus, names, name)
+            band_names = _read_band_names(hdus[0].header, name)
             # FITS data are big-endian; store native-endian copies
             return cls(contributors.astype(np.int32),
-                       weights.astype(np.float32), centers=centers)
+                       weights.astype(np.float32), centers=centers,
+                       band_weights=band_weights, class_star=class_star,
+                       band_names=band_names)
+
+
+def _read_band_weights(hdus, names, name):
+    if 'BAND_WEIGHTS' not in names:
+        return None
+    data = hdus['BAND_WEIGHTS'].data
+    if not isinstance(data, np.ndarray) or data.ndim != 4 or (
+            data.dtype.names is not None) or data.dtype.kind not in 'iuf':
+        shape = getattr(data, 'shape', None)
+        msg = (f'{name}: extension BAND_WEIGHTS must hold a (b, n, h, w) '
+               f'image, got {"no data" if data is None else shape}')
+        raise ValueError(msg)
+    return np.transpose(data, (2, 3, 1, 0)).astype(np.float32)
+
+
+def _read_class_star(hdus, names, name):
+    if 'CLASS_STAR' not in names:
+        return None
+    table = hdus['CLASS_STAR'].data
+    columns = () if table is None else (table.dtype.names or ())
+    if not {'label', 'class_star'} <= set(columns):
+        msg = (f'{name}: extension CLASS_STAR must be a table with columns '
+               f'label, class_star, got {list(columns)}')
+        raise ValueError(msg)
+    return {int(row['label']): float(row['class_star']) for row in table}
+
+
+def _read_band_names(header, name):
+    text = header.get('BANDNAMS')
+    if text is None:
+        return None
+    try:
+        band_names = json.loads(text)
+    except (TypeError, ValueError):
+        band_names = None
+    if not isinstance(band_names, list) or not all(
+            isinstance(band, str) for band in band_names):
+        msg = (f'{name}: header card BANDNAMS must be a JSON list of '
+               f'strings, got {text!r:.60}')
+        raise ValueError(msg)
+    return tuple(band_names)
 
 
 def _wcs_cards(header):
@@ -749,6 +1068,115 @@ def _as_centers(centers):
                    f'{center!r}')
             raise ValueError(msg)
         result[int(label)] = (float(position[0]), float(position[1]))
+    return result
+
+
+def _as_band_weights(band_weights, contributors, *, check):
+    """
+    ``band_weights`` as a float32 (h, w, n, b) array (None stays None);
+    shape and dtype always checked, values when ``check``.
+    """
+    if band_weights is None:
+        return None
+    if isinstance(band_weights, (str, bytes)):
+        msg = f'band_weights must be an array, got {band_weights!r:.60}'
+        raise TypeError(msg)
+    array = np.asarray(band_weights)
+    if array.dtype.kind not in 'iuf':
+        msg = f'band_weights must be a real array, got dtype {array.dtype}'
+        raise TypeError(msg)
+    if array.ndim != 4 or array.shape[:3] != contributors.shape or (
+            array.shape[3] < 1):
+        msg = (f'band_weights must have shape (h, w, n, b) = '
+               f'{contributors.shape + ("b",)} with b >= 1 (aligned with '
+               f'contributors), got shape {array.shape}')
+        raise ValueError(msg)
+    array = array.astype(np.float32, copy=False)
+    if check:
+        _check_band_weights(contributors, array)
+    return array
+
+
+def _check_band_weights(contributors, band_weights):
+    if not np.all(np.isfinite(band_weights)):
+        msg = 'band_weights must be finite, got NaN or infinite values'
+        raise ValueError(msg)
+    if band_weights.min() < 0 or band_weights.max() > 1 + _SUM_TOLERANCE:
+        msg = (f'band_weights must lie in [0, 1], got range '
+               f'[{band_weights.min()}, {band_weights.max()}]')
+        raise ValueError(msg)
+    empty = contributors == 0
+    if np.any(band_weights[empty] != 0):
+        msg = 'band_weights must be 0 in slots whose contributor is 0'
+        raise ValueError(msg)
+    attributed = ~empty.all(axis=-1)
+    sums = band_weights.sum(axis=2, dtype=np.float64)
+    bad = attributed[..., None] & (np.abs(sums - 1) > _SUM_TOLERANCE)
+    if np.any(bad):
+        y, x, band = np.argwhere(bad)[0]
+        msg = (f'band_weights must sum to 1 over the slots of attributed '
+               f'pixels in every band, got {sums[y, x, band]:.6g} in band '
+               f'{band} at pixel (y={y}, x={x})')
+        raise ValueError(msg)
+
+
+def _as_band_names(band_names, band_weights):
+    if band_names is None:
+        return None
+    if isinstance(band_names, (str, bytes)) or not hasattr(
+            band_names, '__iter__'):
+        msg = ('band_names must be a sequence of str (e.g. '
+               f"('g', 'r', 'z')), got {band_names!r:.60}")
+        raise TypeError(msg)
+    names = tuple(band_names)
+    for band in names:
+        if not isinstance(band, str):
+            msg = f'band_names must hold str, got {band!r:.60}'
+            raise TypeError(msg)
+        if not band:
+            msg = 'band_names must not hold empty strings'
+            raise ValueError(msg)
+    if not names:
+        msg = 'band_names must not be empty (use None for no names)'
+        raise ValueError(msg)
+    if len(set(names)) != len(names):
+        msg = f'band_names must be distinct, got {list(names)}'
+        raise ValueError(msg)
+    if band_weights is not None and len(names) != band_weights.shape[-1]:
+        msg = (f'band_names has {len(names)} name(s) but band_weights has '
+               f'{band_weights.shape[-1]} band(s); give one name per band')
+        raise ValueError(msg)
+    return names
+
+
+def _as_class_star(class_star):
+    if class_star is None:
+        return {}
+    if not isinstance(class_star, dict):
+        msg = ('class_star must be a dict {label: probability}, got '
+               f'{type(class_star).__name__}')
+        raise TypeError(msg)
+    result = {}
+    for label, value in class_star.items():
+        if isinstance(label, (bool, np.bool_)) or not isinstance(
+                label, numbers.Integral):
+            msg = f'class_star labels must be integers, got {label!r:.60}'
+            raise TypeError(msg)
+        if not 0 < label <= MAX_LABEL:
+            msg = (f'class_star labels must be in [1, {MAX_LABEL}], got '
+                   f'{label}')
+            raise ValueError(msg)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, numbers.Real):
+            msg = (f'class_star[{label}] must be a real number in [0, 1], '
+                   f'got {value!r:.60}')
+            raise TypeError(msg)
+        value = float(value)
+        if not 0.0 <= value <= 1.0:  # also refuses NaN
+            msg = (f'class_star[{label}] must be a probability in [0, 1], '
+                   f'got {value}')
+            raise ValueError(msg)
+        result[int(label)] = value
     return result
 
 
