@@ -145,7 +145,7 @@ class PartialSegmentationImage(SegmentationImage):
                                _kernels.dominant_labels(contributors, weights),
                                centers, band_weights=band_weights,
                                class_star=class_star, band_names=band_names)
-        if check:
+        if check and self._class_star:
             self._check_class_star_labels()
 
     @classmethod
