@@ -28,6 +28,8 @@ def add_parser(subparsers):
                         help='scene shape in pixels (default: 256 256)')
     parser.add_argument('--density', type=float, default=None,
                         help="sources per arcmin^2 (default: the preset's)")
+    parser.add_argument('--star-fraction', type=float, default=None,
+                        help="fraction of stars (default: the preset's)")
     parser.add_argument('--companion-fraction', type=float, default=None,
                         help='probability that a source gets a close, '
                         'fainter companion (0.5-3 PSF FWHM away, 1-16x '
@@ -67,6 +69,7 @@ def run(args):
         contributor_choice=args.contributor_choice, sigma=args.sigma,
         label_dtype=args.label_dtype, n_workers=args.workers,
         companion_fraction=args.companion_fraction,
+        star_fraction=args.star_fraction,
         overwrite=args.overwrite, progress_bar_enabled=not args.no_progress)
     print(f"wrote {manifest['n_scenes']} scenes ({manifest['n_sources']} "
           f"sources) in {manifest['n_shards']} shards to {args.output_dir}")

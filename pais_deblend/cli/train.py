@@ -58,6 +58,9 @@ def add_parser(subparsers):
                         help='encoder filters per scale (default: 8 16 32 32)')
     parser.add_argument('--attention-window', type=int, default=None,
                         help='attention window (default: 5)')
+    parser.add_argument('--classify', action='store_true',
+                        help=('add the star/galaxy head (trained on the '
+                              "shards' star_probability labels)"))
     parser.add_argument('--preset', default=None,
                         help="preset recorded in the model card (default: "
                         "the training set's)")
@@ -96,6 +99,8 @@ def run(args):
         model_options['filters'] = list(args.filters)
     if args.attention_window is not None:
         model_options['attention_window'] = args.attention_window
+    if args.classify:
+        model_options['classify'] = True
     card = train(
         args.dataset_dir, args.output_dir, steps=args.steps,
         batch_size=args.batch_size, seed=args.seed,

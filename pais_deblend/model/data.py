@@ -43,12 +43,32 @@ from ..utils._validation import (check_finite_float, check_nonnegative_int,
 from .augmentation import augment_sample, random_transform
 from .normalization import DEFAULT_SOFTENING, estimate_noise, normalize_image
 
-__all__ = ['LABEL_KEYS', 'make_training_sample', 'write_shard',
+__all__ = ['LABEL_KEYS', 'OPTIONAL_LABEL_KEYS', 'stack_labels',
+           'make_training_sample', 'write_shard',
            'ShardDataset', 'BatchStream']
 
 #: The label keys of a sample, besides ``image``.
 LABEL_KEYS = ('center_of_mass', 'contribution_vectors', 'contribution_maps',
               'pixel_weight')
+
+#: Labels of the optional heads: ``star_probability`` (h, w), the share of
+#: a pixel's true flux from stars (star/galaxy head), and
+#: ``band_contribution_maps`` (h, w, b, n), the fractions of each band
+#: (per-band C^m). Used when every sample of a batch has them.
+OPTIONAL_LABEL_KEYS = ('star_probability', 'band_contribution_maps')
+
+
+def stack_labels(samples):
+    """
+    The labels of ``samples`` stacked along a first batch axis (float32):
+    every key of `LABEL_KEYS`, and each of `OPTIONAL_LABEL_KEYS` that all
+    the samples carry.
+    """
+    keys = LABEL_KEYS + tuple(key for key in OPTIONAL_LABEL_KEYS
+                              if all(key in s for s in samples))
+    return {key: np.stack([s[key] for s in samples]).astype(np.float32)
+            for key in keys}
+
 
 #: Alternative key names accepted in shards -> the names used here.
 KEY_ALIASES = {
@@ -331,7 +351,9 @@ class ShardDataset:
     def __getitem__(self, index):
         shard, row = self.locate(index)
         arrays = self.load_shard(shard)
-        sample = {key: arrays[key][row] for key in ('image', *LABEL_KEYS)}
+        sample = {key: arrays[key][row] for key in
+                  ('image', *LABEL_KEYS, *OPTIONAL_LABEL_KEYS)
+                  if key in arrays}
         if 'seed' in arrays:
             sample['seed'] = int(arrays['seed'][row])
         return sample
@@ -492,9 +514,7 @@ class BatchStream:
         samples = [self.prepare(self.dataset[int(i)], rng)
                    for i in self.sample_indices(step)]
         images = np.stack([s['image'] for s in samples]).astype(np.float32)
-        labels = {key: np.stack([s[key] for s in samples]).astype(np.float32)
-                  for key in LABEL_KEYS}
-        return images, labels
+        return images, stack_labels(samples)
 
     def __iter__(self):
         step = 0

@@ -237,7 +237,41 @@ class ContributionVectors(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BandContributionMaps(keras.layers.Layer):
+    """
+    Turn (batch, h, w, b n) channels into (batch, h, w, b, n) logits: the
+    per-band contribution maps C^m_b (band-major channel order).
+
+    Parameters
+    ----------
+    n_bands : int
+        The number b of bands.
+    n_contributors : int
+        The number n of contributor slots.
+    """
+
+    def __init__(self, n_bands, n_contributors, **kwargs):
+        super().__init__(**kwargs)
+        self.n_bands = int(n_bands)
+        self.n_contributors = int(n_contributors)
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        return ops.reshape(inputs, (shape[0], shape[1], shape[2],
+                                    self.n_bands, self.n_contributors))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], self.n_bands, self.n_contributors)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(n_bands=self.n_bands,
+                      n_contributors=self.n_contributors)
+        return config
+
+
 #: Name -> class of every custom layer, for ``keras.saving.load_model``.
 CUSTOM_OBJECTS = {cls.__name__: cls for cls in (
     PadToMultiple, CropToReference, StopGradient, LocalLinearAttention,
-    ContributionVectors)}
+    ContributionVectors, BandContributionMaps)}

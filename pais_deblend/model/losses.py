@@ -27,6 +27,15 @@ Terms, for a batch (sums over pixels p of all images):
   entropy (sharper, more decisive attributions) and a negative one
   rewards it. The weighted terms are 0 when a batch has no weighted
   pixel.
+
+Two terms belong to the optional heads (`pais_deblend.model.network`)
+and are computed only when the model has the head and the labels carry
+its target:
+
+- ``star_probability``: sum_p w_p BCE(s_true, s_pred) / sum_p w_p, the
+  binary cross-entropy of the per-pixel share of flux from stars;
+- ``band_contribution_maps``: the ``contribution_maps`` cross-entropy of
+  each band's own fractions, averaged over the b bands.
 """
 
 from keras import ops
@@ -39,18 +48,39 @@ DEFAULT_LOSS_WEIGHTS = {
     'contribution_vectors': 0.06,
     'contribution_maps': 4.0,
     'entropy': 2.0,
+    'star_probability': 2.0,
+    'band_contribution_maps': 4.0,
 }
+
+#: Keeps log() finite in the binary cross-entropy.
+_EPSILON = 1e-6
+
+
+def _star_term(true, predicted, weight, denominator):
+    """Weighted binary cross-entropy of the star share, (batch, h, w)."""
+    true = ops.cast(true, 'float32')
+    predicted = ops.cast(predicted, 'float32')
+    if len(predicted.shape) == 4:
+        predicted = predicted[..., 0]
+    predicted = ops.clip(predicted, _EPSILON, 1.0 - _EPSILON)
+    cross_entropy = -(true * ops.log(predicted)
+                      + (1.0 - true) * ops.log(1.0 - predicted))
+    return ops.sum(weight * cross_entropy) / denominator
 
 
 class PAISLoss:
     """
-    The weighted sum of the four PAIS loss terms.
+    The weighted sum of the PAIS loss terms.
 
     Parameters
     ----------
     center_of_mass_weight, contribution_vectors_weight, contribution_maps_weight, entropy_weight : float, optional
         lambda_c, lambda_v, lambda_m, lambda_S of Eq. 3 (defaults: the
         paper's 15, 0.06, 4, 2).
+    star_probability_weight, band_contribution_maps_weight : float, optional
+        Weights of the optional heads' terms (defaults 2 and 4: the
+        per-band maps weigh like C^m; the classification term is of the
+        order of the other weighted terms at the start of training).
     vector_weighting : {'uniform', 'contribution'}, optional
         How the C^v error of a pixel averages its ``n`` slots:
         ``'uniform'`` (the paper) or ``'contribution'``, weighted by each
@@ -70,12 +100,14 @@ class PAISLoss:
     ``contribution_maps`` (batch, h, w, n) fractions and
     ``pixel_weight`` (batch, h, w), and ``predictions`` is the model's
     output dict. It returns ``(total, terms)`` with ``terms`` a dict of
-    the four unweighted scalar terms.
+    the unweighted scalar terms (four, plus one per optional head).
     """
 
     def __init__(self, *, center_of_mass_weight=15.0,
                  contribution_vectors_weight=0.06,
                  contribution_maps_weight=4.0, entropy_weight=2.0,
+                 star_probability_weight=2.0,
+                 band_contribution_maps_weight=4.0,
                  vector_weighting='uniform'):
         if vector_weighting not in ('uniform', 'contribution'):
             msg = (f"vector_weighting must be 'uniform' or 'contribution', "
@@ -87,6 +119,8 @@ class PAISLoss:
             'contribution_vectors': contribution_vectors_weight,
             'contribution_maps': contribution_maps_weight,
             'entropy': entropy_weight,
+            'star_probability': star_probability_weight,
+            'band_contribution_maps': band_contribution_maps_weight,
         }
         for name, value in weights.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -106,7 +140,8 @@ class PAISLoss:
 
     def terms(self, labels, predictions):
         """
-        The four unweighted loss terms.
+        The unweighted loss terms (four, plus one per optional head that
+        both the labels and the predictions carry).
 
         Returns
         -------
@@ -142,12 +177,27 @@ class PAISLoss:
         contribution_maps = ops.sum(weight * cross_entropy) / denominator
         entropy_map = -ops.sum(ops.exp(log_q) * log_q, axis=-1)
         entropy = ops.sum(weight * entropy_map) / denominator
-        return {
+        terms = {
             'center_of_mass': center_of_mass,
             'contribution_vectors': contribution_vectors,
             'contribution_maps': contribution_maps,
             'entropy': entropy,
         }
+        if 'star_probability' in labels and 'star_probability' in predictions:
+            terms['star_probability'] = _star_term(
+                labels['star_probability'], predictions['star_probability'],
+                weight, denominator)
+        if ('band_contribution_maps' in labels
+                and 'band_contribution_maps' in predictions):
+            true_bands = ops.cast(labels['band_contribution_maps'], 'float32')
+            log_bands = ops.log_softmax(ops.cast(
+                predictions['band_contribution_maps'], 'float32'), axis=-1)
+            # (batch, h, w, b): cross-entropy per band, then band mean
+            band_entropy = ops.mean(-ops.sum(true_bands * log_bands,
+                                             axis=-1), axis=-1)
+            terms['band_contribution_maps'] = (
+                ops.sum(weight * band_entropy) / denominator)
+        return terms
 
     def __call__(self, labels, predictions):
         terms = self.terms(labels, predictions)

@@ -19,6 +19,14 @@ Architecture (DESIGN section 4):
   decoder's features at every scale through
   `~pais_deblend.model.layers.StopGradient`; head: C^m logits
   (1x1 convolution, no activation).
+- Optional heads (off by default, so the single-band model keeps its
+  graph): ``classify=True`` adds a star/galaxy head on the spatial
+  decoder, a per-pixel sigmoid ``star_probability`` (the share of the
+  pixel's flux that comes from stars; read at a source's centre it
+  classifies the source, as the class branch of the Mask R-CNN deblender
+  of Burke et al. 2019 does per box); ``band_maps=True`` adds per-band
+  contribution maps ``band_contribution_maps`` (h, w, b, n) logits on
+  the attribution decoder, so blended sources keep their own colours.
 
 The model is fully convolutional: any (h, w) and a fixed number of bands
 b. Inputs are zero-padded at the bottom/right to a multiple of the
@@ -43,15 +51,19 @@ Inputs must be normalised with `pais_deblend.model.normalize_image`.
 
 import keras
 
-from .layers import (ContributionVectors, CropToReference,
-                     LocalLinearAttention, PadToMultiple, StopGradient)
+from .layers import (BandContributionMaps, ContributionVectors,
+                     CropToReference, LocalLinearAttention, PadToMultiple,
+                     StopGradient)
 
 __all__ = ['PAISModel', 'build_pais_model', 'load_model',
-           'receptive_field_radius', 'OUTPUT_NAMES']
+           'receptive_field_radius', 'OUTPUT_NAMES', 'OPTIONAL_OUTPUT_NAMES']
 
 #: The names of the model's outputs (a dict of tensors).
 OUTPUT_NAMES = ('center_of_mass', 'contribution_vectors',
                 'contribution_maps')
+
+#: The names of the optional outputs (``classify``, ``band_maps``).
+OPTIONAL_OUTPUT_NAMES = ('star_probability', 'band_contribution_maps')
 
 
 def _check_config(n_bands, n_contributors, filters, attention_window,
@@ -139,7 +151,11 @@ class PAISModel(keras.Model):
     - ``contribution_vectors``: (batch, h, w, n, 2), C^v in pixels,
       (dy, dx) = centre - pixel;
     - ``contribution_maps``: (batch, h, w, n), C^m logits (softmax over
-      the n slots gives the fractions).
+      the n slots gives the fractions);
+    - with ``classify=True``, ``star_probability``: (batch, h, w, 1),
+      sigmoid, the share of the pixel's flux from stars;
+    - with ``band_maps=True``, ``band_contribution_maps``:
+      (batch, h, w, b, n), per-band C^m logits.
 
     ``get_config`` holds only the constructor arguments, so the model
     saves to ``.keras`` and reloads with ``safe_mode=True``.
@@ -147,12 +163,18 @@ class PAISModel(keras.Model):
 
     def __init__(self, n_bands=1, n_contributors=3, filters=(8, 16, 32, 32),
                  attention_window=5, key_dim=None, vector_scale=32.0,
-                 activation='silu', name='pais_model', **kwargs):
+                 activation='silu', classify=False, band_maps=False,
+                 name='pais_model', **kwargs):
         filters = _check_config(n_bands, n_contributors, filters,
                                 attention_window, key_dim, vector_scale)
+        for option, value in (('classify', classify),
+                              ('band_maps', band_maps)):
+            if not isinstance(value, bool):
+                msg = f'{option} must be True or False, got {value!r}'
+                raise TypeError(msg)
         inputs, outputs = _build_graph(
             n_bands, n_contributors, filters, attention_window, key_dim,
-            float(vector_scale), activation)
+            float(vector_scale), activation, classify, band_maps)
         kwargs.pop('trainable', None)
         super().__init__(inputs=inputs, outputs=outputs, name=name)
         self._architecture = dict(
@@ -160,6 +182,21 @@ class PAISModel(keras.Model):
             filters=list(filters), attention_window=attention_window,
             key_dim=key_dim, vector_scale=float(vector_scale),
             activation=activation)
+        # recorded only when on, so older model files keep their config
+        if classify:
+            self._architecture['classify'] = True
+        if band_maps:
+            self._architecture['band_maps'] = True
+
+    @property
+    def classify(self):
+        """Whether the model has the star/galaxy head."""
+        return self._architecture.get('classify', False)
+
+    @property
+    def band_maps(self):
+        """Whether the model predicts per-band contribution maps."""
+        return self._architecture.get('band_maps', False)
 
     @property
     def architecture(self):
@@ -200,7 +237,8 @@ class PAISModel(keras.Model):
 
 
 def _build_graph(n_bands, n_contributors, filters, attention_window,
-                 key_dim, vector_scale, activation):
+                 key_dim, vector_scale, activation, classify=False,
+                 band_maps=False):
     layers = keras.layers
     n_scales = len(filters)
 
@@ -276,12 +314,26 @@ def _build_graph(n_bands, n_contributors, filters, attention_window,
         'contribution_maps': CropToReference(name='contribution_maps')(
             [maps, inputs]),
     }
+    if classify:
+        star = layers.Conv2D(1, 1, activation='sigmoid',
+                             name='star_probability_head')(spatial)
+        outputs['star_probability'] = CropToReference(
+            name='star_probability')([star, inputs])
+    if band_maps:
+        per_band = layers.Conv2D(n_bands * n_contributors, 1,
+                                 name='band_contribution_maps_head')(
+                                     attribution)
+        per_band = CropToReference(name='band_contribution_maps_crop')(
+            [per_band, inputs])
+        outputs['band_contribution_maps'] = BandContributionMaps(
+            n_bands, n_contributors, name='band_contribution_maps')(per_band)
     return inputs, outputs
 
 
 def build_pais_model(n_bands=1, n_contributors=3, filters=(8, 16, 32, 32),
                      *, attention_window=5, key_dim=None, vector_scale=32.0,
-                     activation='silu', seed=None):
+                     activation='silu', classify=False, band_maps=False,
+                     seed=None):
     """
     Build the PAIS network (untrained).
 
@@ -305,6 +357,11 @@ def build_pais_model(n_bands=1, n_contributors=3, filters=(8, 16, 32, 32),
         The C^v head predicts v / vector_scale (pixels).
     activation : str, optional
         A Keras activation name.
+    classify : bool, optional
+        Add the star/galaxy head (``star_probability``).
+    band_maps : bool, optional
+        Add per-band contribution maps (``band_contribution_maps``), for
+        multi-band images.
     seed : int, optional
         Seeds Keras' weight initialisation (``keras.utils.set_random_seed``)
         for a reproducible initial model.
@@ -320,7 +377,8 @@ def build_pais_model(n_bands=1, n_contributors=3, filters=(8, 16, 32, 32),
     return PAISModel(n_bands=n_bands, n_contributors=n_contributors,
                      filters=tuple(filters),
                      attention_window=attention_window, key_dim=key_dim,
-                     vector_scale=vector_scale, activation=activation)
+                     vector_scale=vector_scale, activation=activation,
+                     classify=classify, band_maps=band_maps)
 
 
 def load_model(filename):

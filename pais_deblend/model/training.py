@@ -33,7 +33,7 @@ import numpy as np
 from ..utils._progress import progress_bar as _progress_bar
 from ..utils._validation import (check_finite_float, check_in,
                                  check_nonnegative_int, check_positive_int)
-from .data import LABEL_KEYS, BatchStream, ShardDataset
+from .data import BatchStream, ShardDataset, stack_labels
 from .normalization import DEFAULT_SOFTENING, normalize_image
 
 __all__ = ['train', 'evaluate', 'MODEL_FILENAME', 'MODEL_CARD_FILENAME']
@@ -102,8 +102,7 @@ def evaluate(model, dataset, indices=None, *, batch_size=8, loss=None,
         samples = [dataset[int(i)] for i in chunk]
         images = np.stack([normalize_image(s['image'], softening=softening)
                            for s in samples])
-        labels = {key: np.stack([s[key] for s in samples]).astype(np.float32)
-                  for key in LABEL_KEYS}
+        labels = stack_labels(samples)
         predictions = model(images, training=False)
         total, terms = loss(labels, predictions)
         values = {'loss': _as_float(total),
@@ -225,7 +224,10 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         Random flips and 90-degree rotations.
     model_options : dict, optional
         Keyword arguments of `~pais_deblend.model.build_pais_model`
-        (``n_bands`` and ``n_contributors`` default to the data's).
+        (``n_bands`` and ``n_contributors`` default to the data's;
+        ``band_maps`` is on when the data are multi-band and carry
+        ``band_contribution_maps``; pass ``classify=True`` for the
+        star/galaxy head).
     loss_weights : dict, optional
         Keyword arguments of `~pais_deblend.model.PAISLoss`.
     preset : str, optional
@@ -280,6 +282,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
     first = dataset[int(train_indices[0])]
     options = {'n_bands': int(first['image'].shape[-1]),
                'n_contributors': int(first['contribution_maps'].shape[-1])}
+    if 'band_contribution_maps' in first and options['n_bands'] > 1:
+        options['band_maps'] = True
     options.update(model_options or {})
     loss = PAISLoss(**(loss_weights or {}))
     if preset is None and dataset.manifest is not None:

@@ -11,7 +11,7 @@ from ..utils._validation import (as_image, check_finite_float, check_in,
                                  check_positive_int)
 from .core import PCR, as_centers
 
-__all__ = ['encode_pcr']
+__all__ = ['encode_pcr', 'encode_band_maps']
 
 CONTRIBUTOR_CHOICES = ('nearest', 'most_flux')
 
@@ -283,3 +283,137 @@ def _check_cutout(item, i, shape):
     if data.size == 0:
         return None, 0, 0
     return data, bounds[0][0], bounds[1][0]
+
+
+def _slot_sources(pcr, centers):
+    """
+    The index of the source each slot of ``pcr`` points at: the centre
+    nearest to p + v_k, (h, w, n) int64 (the vectors of `encode_pcr` hit
+    their centre to float32 rounding).
+    """
+    height, width = pcr.shape
+    vectors = np.asarray(pcr.contribution_vectors, dtype=np.float64)
+    rows, cols = np.mgrid[0:height, 0:width]
+    target_y = rows[:, :, np.newaxis] + vectors[..., 0]
+    target_x = cols[:, :, np.newaxis] + vectors[..., 1]
+    best = np.full(target_y.shape, np.inf)
+    sources = np.zeros(target_y.shape, dtype=np.int64)
+    # one centre at a time keeps memory at O(h w n)
+    for index, (y, x) in enumerate(centers):
+        distance = (target_y - y) ** 2 + (target_x - x) ** 2
+        closer = distance < best
+        best[closer] = distance[closer]
+        sources[closer] = index
+    return sources
+
+
+def _band_cutouts(source_images, shape):
+    """(data (hc, wc, b) float64, slices) per source, and the band count."""
+    if isinstance(source_images, np.ndarray) or not all(
+            _is_cutout(item) for item in source_images):
+        images = as_image(source_images, 'source_images', ndim=(4,),
+                          dtype=None)
+        if shape is not None and tuple(shape) != images.shape[1:3]:
+            msg = (f'shape is {tuple(shape)} but source_images has frames '
+                   f'of shape {images.shape[1:3]}; they must match')
+            raise ValueError(msg)
+        full = (slice(0, images.shape[1]), slice(0, images.shape[2]))
+        return ([(images[i], full) for i in range(images.shape[0])],
+                images.shape[3])
+    cutouts = []
+    n_bands = None
+    for i, item in enumerate(source_images):
+        data = as_image(item.data, f'source_images[{i}].data', ndim=(3,),
+                        allow_empty=True, dtype=None)
+        if n_bands is not None and data.shape[2] != n_bands:
+            msg = (f'source_images[{i}].data has {data.shape[2]} bands but '
+                   f'source_images[0].data has {n_bands}')
+            raise ValueError(msg)
+        n_bands = data.shape[2]
+        cutouts.append((data, tuple(item.slices)))
+    return cutouts, n_bands
+
+
+def encode_band_maps(pcr, source_images, centers, *, shape=None):
+    """
+    Per-band contribution maps for the slots of a PCR.
+
+    The colours of blended sources are only recovered if each band gets
+    its own fractions: a red galaxy and a blue one overlapping share the
+    z-band flux of a pixel differently from its g-band flux. This gives,
+    for the contributors that `encode_pcr` chose from the band-summed
+    images, the fraction of each band's flux:
+
+        C^m_b(p, k) = max(S_{j_k, b}(p), 0) / sum_l max(S_{j_l, b}(p), 0)
+
+    where j_k is the source that slot k points at (the centre nearest to
+    p + v_k). A slot that repeats an earlier slot's source gets 0. Where
+    a band has no positive flux in any slot, the band-summed fractions of
+    ``pcr`` are used.
+
+    Parameters
+    ----------
+    pcr : `~pais_deblend.pcr.PCR`
+        The encoding of the band-summed source images (`encode_pcr`),
+        shape (h, w).
+    source_images : ndarray or sequence of `~pais_deblend.segmentation.SourceCutout`
+        The per-source, per-band images: an (N, h, w, b) array, or N
+        cutouts whose ``data`` has shape (hc, wc, b) and whose ``slices``
+        locate them in the (h, w) frame.
+    centers : array_like
+        Shape (N, 2). The (y, x) source centres, as given to `encode_pcr`.
+    shape : tuple of 2 int, optional
+        The (h, w) frame shape, checked against ``pcr`` when given.
+
+    Returns
+    -------
+    band_maps : `~numpy.ndarray`, shape (h, w, b, n), float32
+        Fractions summing to 1 over the ``n`` slots of every band at
+        every pixel where ``pcr``'s maps do.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For bad input; the message names the parameter.
+    """
+    if not isinstance(pcr, PCR):
+        msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'
+        raise TypeError(msg)
+    if pcr.maps_are_logits:
+        msg = 'pcr must hold fractions (from encode_pcr), not logits'
+        raise ValueError(msg)
+    shape = _check_shape(shape)
+    if shape is not None and tuple(shape) != pcr.shape:
+        msg = f'shape is {tuple(shape)} but pcr has shape {pcr.shape}'
+        raise ValueError(msg)
+    centers = as_centers(centers)
+    cutouts, n_bands = _band_cutouts(source_images, pcr.shape)
+    if len(cutouts) != len(centers):
+        msg = (f'source_images holds {len(cutouts)} sources but centers has '
+               f'{len(centers)} rows; they must match')
+        raise ValueError(msg)
+    height, width = pcr.shape
+    n = pcr.n_contributors
+    summed = np.asarray(pcr.contribution_maps, dtype=np.float32)
+    if n_bands is None:
+        return np.zeros((height, width, 0, n), dtype=np.float32)
+    if len(centers) == 0:
+        return np.repeat(summed[:, :, np.newaxis, :], n_bands, axis=2)
+    sources = _slot_sources(pcr, centers)
+    repeated = np.zeros(sources.shape, dtype=bool)
+    for k in range(1, n):
+        repeated[..., k] = (sources[..., :k] == sources[..., k:k + 1]).any(-1)
+    flux = np.zeros((height, width, n_bands, n), dtype=np.float64)
+    for index, (data, slices) in enumerate(cutouts):
+        if data.size == 0:
+            continue
+        positive = np.maximum(_as_float64(data), 0.0)
+        region = sources[slices] == index
+        region &= ~repeated[slices]
+        # (hc, wc, b, n): the source's band fluxes in the slots that hold it
+        flux[slices] += positive[:, :, :, np.newaxis] * region[:, :, np.newaxis, :]
+    total = flux.sum(axis=3, keepdims=True)
+    fallback = np.broadcast_to(summed[:, :, np.newaxis, :], flux.shape)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        maps = np.where(total > 0, flux / total, fallback)
+    return maps.astype(np.float32)

@@ -16,6 +16,11 @@ Each shard holds, for its ``n`` scenes (``k`` contributors, ``b`` bands):
   `pais_deblend.pcr.encode_pcr` (fractions, not logits), stored as
   ``label_dtype`` (float16 by default: fractions to 5e-4, vectors to 0.125
   pixel at |v| < 256);
+- ``star_probability`` (n, h, w): the share of each pixel's true flux that
+  comes from stars (the label of the star/galaxy head);
+- ``band_contribution_maps`` (n, h, w, b, k), multi-band presets only: the
+  fractions of each band's flux for the same slots
+  (`pais_deblend.pcr.encode_band_maps`), so colours can be learned;
 - ``scene_index`` (n,) int64: global scene numbers;
 - ``n_sources`` (n,) int64 and, concatenated over the shard's scenes,
   ``centers`` (total, 2) float64 (y, x), ``flux`` (total, b) float64,
@@ -41,7 +46,8 @@ from ..utils._progress import progress_bar
 from ..utils._validation import check_in, check_nonnegative_int, check_positive_int
 from ..utils.exceptions import PaisDeblendWarning
 from ..version import version as package_version
-from .population import as_generator, check_density, check_shape
+from .population import (SOURCE_TYPES, as_generator, check_density,
+                         check_shape)
 from .presets import get_preset
 
 __all__ = ['write_training_set', 'TrainingSetReader', 'read_training_set',
@@ -51,6 +57,8 @@ MANIFEST_NAME = 'manifest.json'
 _FORMAT = 'pais_deblend.training_set'
 _FORMAT_VERSION = 1
 _LABEL_KEYS = ('center_of_mass', 'contribution_vectors', 'contribution_maps')
+#: Labels of the optional heads (older sets lack them).
+_EXTRA_LABEL_KEYS = ('star_probability', 'band_contribution_maps')
 _THREAD_VARIABLES = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')
 _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
@@ -83,10 +91,32 @@ def _write_json(path, content):
         json.dumps(content, indent=2, sort_keys=True).encode()))
 
 
+#: ``type_code`` of stars (index into SOURCE_TYPES).
+_STAR = SOURCE_TYPES.index('star')
+
+
+def _star_probability(cutouts, is_star, shape):
+    """
+    The share of each pixel's (band-summed, positive) true flux that comes
+    from stars, (h, w) float32; 0 where no source has flux. The label of
+    the network's star/galaxy head.
+    """
+    star = np.zeros(shape, dtype=np.float64)
+    total = np.zeros(shape, dtype=np.float64)
+    for cutout, star_flag in zip(cutouts, is_star):
+        flux = np.maximum(np.nan_to_num(np.asarray(cutout.data,
+                                                   dtype=np.float64)), 0.0)
+        total[cutout.slices] += flux
+        if star_flag:
+            star[cutout.slices] += flux
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(total > 0, star / total, 0.0).astype(np.float32)
+
+
 def _make_shard(config, shard):
     """Simulate, encode and write one shard; return its manifest entry."""
     from ..model.data import DEFAULT_FLUX_THRESHOLD, _pixel_weight
-    from ..pcr import encode_pcr
+    from ..pcr import encode_band_maps, encode_pcr
     from .scene import SceneSimulator
 
     simulator = SceneSimulator(config['preset'], shape=tuple(config['shape']),
@@ -99,8 +129,11 @@ def _make_shard(config, shard):
     first = shard * per_shard
     last = min(first + per_shard, config['n_scenes'])
     label_dtype = np.dtype(config['label_dtype'])
-    arrays = {key: [] for key in ('image', 'scene_index', 'n_sources',
-                                  'pixel_weight') + _LABEL_KEYS}
+    multi_band = simulator.preset.n_bands > 1
+    keys = ('image', 'scene_index', 'n_sources', 'pixel_weight',
+            'star_probability') + _LABEL_KEYS
+    arrays = {key: [] for key in keys + (('band_contribution_maps',)
+                                         if multi_band else ())}
     noise_sigma = [band.noise_sigma for band in simulator.preset.bands]
     sources = {key: [] for key in ('centers', 'flux', 'magnitude', 'type_code')}
     for index in range(first, last):
@@ -116,6 +149,13 @@ def _make_shard(config, shard):
         arrays['contribution_vectors'].append(
             pcr.contribution_vectors.astype(label_dtype))
         arrays['contribution_maps'].append(pcr.contribution_maps.astype(label_dtype))
+        arrays['star_probability'].append(_star_probability(
+            scene.source_cutouts(), scene.population.type_code == _STAR,
+            scene.shape).astype(label_dtype))
+        if multi_band:
+            arrays['band_contribution_maps'].append(encode_band_maps(
+                pcr, scene.source_images, scene.centers,
+                shape=scene.shape).astype(label_dtype))
         # the loss's C^v/C^m terms count the pixels where true flux
         # stands above the noise (pais_deblend.model.data)
         arrays['pixel_weight'].append(_pixel_weight(
@@ -289,12 +329,16 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
             'center_of_mass': f'{label_dtype} (n, h, w)',
             'contribution_vectors': f'{label_dtype} (n, h, w, k, 2) (dy, dx)',
             'contribution_maps': f'{label_dtype} (n, h, w, k) fractions',
+            'star_probability': f'{label_dtype} (n, h, w) star flux share',
             'pixel_weight': 'uint8 (n, h, w) 1 where the noiseless flux '
                             'exceeds 0.5 noise sigma (loss weight)',
         },
         'n_shards': n_shards, 'complete': False, 'shards': [],
         'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
     }
+    if preset.n_bands > 1:
+        manifest['arrays']['band_contribution_maps'] = (
+            f'{label_dtype} (n, h, w, b, k) fractions per band')
     config['output_dir'] = output_dir
     # the workers draw with this very preset (a custom one has no name to
     # look up); the manifest keeps its name and parameters
@@ -430,8 +474,9 @@ class TrainingSetReader:
         """
         path = self.shard_files[shard]
         arrays = read_npz(path)  # OSError naming the shard if damaged
-        for key in _LABEL_KEYS:
-            arrays[key] = arrays[key].astype(np.float32)
+        for key in _LABEL_KEYS + _EXTRA_LABEL_KEYS:
+            if key in arrays:
+                arrays[key] = arrays[key].astype(np.float32)
         arrays['source_offsets'] = np.concatenate(
             [[0], np.cumsum(arrays['n_sources'])])
         return arrays
