@@ -357,6 +357,39 @@ def test_class_mask_average_precision_class_star_footprint_pooling():
     np.testing.assert_allclose(pooled['AP'], 1.0)
 
 
+def test_class_mask_average_precision_ignore():
+    pytest.importorskip('pycocotools')
+    from photutils.segmentation import SegmentationImage
+
+    source_images, is_star, label_map = _mask_scene()
+    probability = {1: 0.9, 2: 0.2, 3: 0.1}
+    # label 3 predicted nowhere: galaxy recall 1/2
+    missing = SegmentationImage(np.where(label_map == 3, 0, label_map))
+    table = class_mask_average_precision(missing, source_images, is_star,
+                                         threshold=0.5,
+                                         star_probability=probability)
+    assert table['AP50'][1] == pytest.approx(51 / 101)
+    # the missed galaxy ignored: perfect again
+    table = class_mask_average_precision(
+        missing, source_images, is_star, threshold=0.5,
+        star_probability=probability, ignore=[False, False, True])
+    np.testing.assert_allclose(table['AP'], 1.0)
+    assert list(table['n_true']) == [1, 1]
+    # a galaxy ignored but still predicted: a false positive unless its
+    # label is left out too
+    full = SegmentationImage(label_map)
+    table = class_mask_average_precision(
+        full, source_images, is_star, threshold=0.5,
+        star_probability=probability, ignore=[False, True, False])
+    assert table['AP50'][1] < 1
+    table = class_mask_average_precision(
+        full, source_images, is_star, threshold=0.5,
+        star_probability={1: 0.9, 3: 0.1}, ignore=[False, True, False],
+        ignore_labels=[2])
+    np.testing.assert_allclose(table['AP'], 1.0)
+    assert list(table['n_predicted']) == [2, 2]
+
+
 def test_class_mask_average_precision_errors():
     pytest.importorskip('pycocotools')
     from photutils.segmentation import SegmentationImage
@@ -399,6 +432,12 @@ def test_class_mask_average_precision_errors():
         call(footprint=np.ones(label_map.shape))
     with pytest.raises(ValueError, match='footprint has shape'):
         call(footprint=np.ones((3, 3), dtype=bool))
+    with pytest.raises(ValueError, match='ignore has shape'):
+        call(ignore=[True])
+    with pytest.raises(TypeError, match='ignore must hold booleans'):
+        call(ignore=[0.5, 0.5, 0.5])
+    with pytest.raises(TypeError, match='ignore_labels must be a 1-D'):
+        call(ignore_labels=[1.5])
     with pytest.raises(TypeError, match='true_source_images must be a list'):
         call(segmentation_images=[segmentation])
     # weight mode on a partial segmentation works

@@ -530,6 +530,7 @@ def _label_probabilities(segmentation, labels, star_probability):
 def class_mask_average_precision(segmentation_images, true_source_images,
                                  true_is_star, *, threshold,
                                  star_probability=None, footprint=None,
+                                 ignore=None, ignore_labels=None,
                                  truth_mode='dominant',
                                  prediction_mode='dominant',
                                  weight_threshold=0.5):
@@ -565,6 +566,15 @@ def class_mask_average_precision(segmentation_images, true_source_images,
     footprint : array_like or list, optional
         (h, w) bool: predicted masks are cut to it (e.g. the detection
         footprint, since partial attributions extend below the noise).
+    ignore : array_like or list, optional
+        (N,) bool, true sources left out of the truth (e.g. below a
+        signal-to-noise cut); their pixels still count for the ownership
+        of ``truth_mode='dominant'``.
+    ignore_labels : sequence of int or list, optional
+        Predicted labels left out (e.g. the detections of ignored
+        sources, which would otherwise be false positives: COCO's own
+        ignore flag cannot be used, pycocotools ties it to crowd
+        regions).
     truth_mode : {'dominant', 'footprint'}, optional
         See `truth_masks`. The ownership of ``'dominant'`` uses all
         sources, whatever their class.
@@ -593,10 +603,13 @@ def class_mask_average_precision(segmentation_images, true_source_images,
         _per_image(true_source_images, n_images, 'true_source_images'),
         _per_image(true_is_star, n_images, 'true_is_star'),
         _per_image(star_probability, n_images, 'star_probability'),
-        _per_image(footprint, n_images, 'footprint')))
+        _per_image(footprint, n_images, 'footprint'),
+        _per_image(ignore, n_images, 'ignore'),
+        _per_image(ignore_labels, n_images, 'ignore_labels')))
 
     pooled = {name: ([], [], []) for name in CLASSES}
-    for segmentation, sources, is_star, probability, cut in images:
+    for (segmentation, sources, is_star, probability, cut, skip,
+         skip_labels) in images:
         if not isinstance(segmentation, SegmentationImage):
             msg = (f'segmentation_images must be a PartialSegmentationImage '
                    f'or a photutils SegmentationImage (or a list of them), '
@@ -617,9 +630,26 @@ def class_mask_average_precision(segmentation_images, true_source_images,
             msg = (f'true_is_star has shape {is_star.shape} but there are '
                    f'{true.shape[0]} true_source_images')
             raise ValueError(msg)
+        if skip is None:
+            skip = np.zeros(true.shape[0], dtype=bool)
+        else:
+            skip = _as_vector(skip, 'ignore', kind='bool')
+            if skip.shape != (true.shape[0],):
+                msg = (f'ignore has shape {skip.shape} but there are '
+                       f'{true.shape[0]} true_source_images')
+                raise ValueError(msg)
         labels, predicted = predicted_masks(segmentation,
                                             mode=prediction_mode,
                                             weight_threshold=weight_threshold)
+        if skip_labels is not None:
+            skip_labels = np.asarray(skip_labels)
+            if skip_labels.size and (skip_labels.ndim != 1
+                                     or skip_labels.dtype.kind not in 'iu'):
+                msg = (f'ignore_labels must be a 1-D sequence of integer '
+                       f'labels, got {skip_labels!r}')
+                raise TypeError(msg)
+            keep = ~np.isin(labels, skip_labels)
+            labels, predicted = labels[keep], predicted[keep]
         if cut is not None:
             cut = np.asarray(cut)
             if cut.dtype.kind != 'b':
@@ -632,7 +662,7 @@ def class_mask_average_precision(segmentation_images, true_source_images,
             predicted = predicted & cut[None, :, :]
         p = _label_probabilities(segmentation, labels, probability)
         for name in CLASSES:
-            member = is_star if name == 'star' else ~is_star
+            member = (is_star if name == 'star' else ~is_star) & ~skip
             pooled[name][0].append(true[member])
             pooled[name][1].append(predicted)
             pooled[name][2].append(p if name == 'star' else 1.0 - p)

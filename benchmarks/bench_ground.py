@@ -1,0 +1,530 @@
+"""
+The issue-8 figures: star/galaxy classification and g - r colours of
+blended galaxies on held-out ``ground_grz`` scenes, pais_deblend against
+sep and photutils in the same run on the same scenes.
+
+Scenes: ``SceneSimulator('ground_grz', shape=(--size, --size))`` at the
+preset density (or ``--density``), optionally with ``--companion-fraction``,
+scene i drawn from ``scene_seed(--seed, i)``. The training and validation
+sets used ``write_training_set`` seeds 100 and 101, which are refused
+here.
+
+Truth: a true source is scored when its centre lies in the frame and its
+matched-filter S/N in the detection image exceeds ``--min-snr``; the
+others are ignored (a detection matched to one counts neither way, as
+COCO's ignored objects). The detection image is the noise-weighted band
+sum ``D = sum_b I_b / sigma_b`` (noise sqrt(b) per pixel); its per-source
+images ``sum_b S_ib / sigma_b`` give the S/N and the true masks
+(``truth_masks(mode='dominant')`` above the noise, as the harness does).
+
+Methods:
+
+* pais_deblend: ``Deblender(--model)`` on the (h, w, 3) image; star
+  probabilities from ``class_star``, per-band fluxes
+  ``sum band_weights[..., b] * I_b`` per label (the band-combined
+  weights when the model gives no ``band_weights``; said in the output).
+* sep and photutils: the harness adapters (``SepMethod``,
+  ``PhotutilsMethod``: shared filter, threshold and deblending settings)
+  on D; per-band fluxes summed over each segment.
+* SExtractor CLASS_STAR is not run: the harness's SExtractor adapter
+  does not read CLASS_STAR.
+
+Figures:
+
+1. Per class (star, galaxy), pais_deblend: precision at 80 % recall and
+   detection AP (centre match within ``--match-radius``, default the
+   r-band PSF FWHM), ranked by the class score (p for stars, 1 - p for
+   galaxies), next to Burke et al. (2019): 92 % / 98 %.
+2. Per class, pais_deblend: mask AP@0.5 and AP@0.50:0.95 (predicted
+   dominant-source masks cut to the detection footprint; the true masks
+   of the ignored sources and the predicted masks of the detections
+   matched only to them left out), next to the follow-up's AP@0.5:
+   0.708 / 0.816.
+3. Median |(g - r)_rec - (g - r)_true| of blended galaxies (blendedness >
+   ``--min-blendedness`` in r, centre in the frame) found by both
+   pais_deblend and the peer (one-to-one centre match), for pais_deblend
+   against sep and against photutils on the same sources, and the ratio
+   (issue 8 target: <= 0.7x sep's).
+
+Also a class-blind detection precision / recall of the scored sources per
+method. The last line is a one-line summary.
+
+Usage::
+
+    python benchmarks/bench_ground.py [--n-scenes 4] [--seed 7]
+        [--model ground_grz | --model path.keras] [--density D]
+        [--companion-fraction F] [--output results.json]
+"""
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+
+import pais_deblend.model  # noqa: F401 (oneDNN setting before TensorFlow)
+
+TRAINING_SEEDS = (100, 101)
+PEERS = ('sep', 'photutils')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--n-scenes', type=int, default=4,
+                        help='held-out scenes (default: %(default)s)')
+    parser.add_argument('--size', type=int, default=512,
+                        help='scene side, pixels (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=7,
+                        help='master seed of scene_seed(seed, i); not 100 '
+                        'or 101 (training) (default: %(default)s)')
+    parser.add_argument('--model', default='ground_grz',
+                        help='bundled model name or .keras path '
+                        '(default: %(default)s)')
+    parser.add_argument('--density', type=float, default=None,
+                        help='sources per arcmin^2 (default: the preset)')
+    parser.add_argument('--companion-fraction', type=float, default=None,
+                        help='share of sources given a close companion')
+    parser.add_argument('--min-snr', type=float, default=10.0,
+                        help='matched-filter S/N of scored true sources '
+                        '(default: %(default)s)')
+    parser.add_argument('--match-radius', type=float, default=None,
+                        help='centre match radius, pixels (default: the '
+                        'r-band PSF FWHM)')
+    parser.add_argument('--recall', type=float, default=0.8,
+                        help='recall of the precision figure '
+                        '(default: %(default)s)')
+    parser.add_argument('--min-blendedness', type=float, default=0.1,
+                        help='blended galaxies: r-band blendedness above '
+                        'this (default: %(default)s)')
+    parser.add_argument('--truth-threshold', type=float, default=1.0,
+                        help='true masks: noiseless detection image above '
+                        'this many noise sigma (default: %(default)s, as '
+                        'the harness)')
+    parser.add_argument('--mask-footprint', choices=('detection', 'none'),
+                        default='detection',
+                        help='cut the predicted masks to the detection '
+                        'footprint (harness convention) or not (default: '
+                        '%(default)s)')
+    parser.add_argument('--output', default=None, help='JSON results file')
+    args = parser.parse_args(argv)
+    if args.seed in TRAINING_SEEDS:
+        parser.error(f'--seed {args.seed} was used for the training set; '
+                     'choose another')
+    if args.n_scenes < 1:
+        parser.error('--n-scenes must be >= 1')
+    return args
+
+
+# ---------------------------------------------------------------- scenes
+
+def simulate_scenes(args):
+    """The held-out scenes and their truth, as dicts."""
+    from pais_deblend.evaluation.benchmark import BenchmarkImage
+    from pais_deblend.evaluation.benchmark.run import (_detection_footprint,
+                                                       _matched_filter_snr)
+    from pais_deblend.segmentation import SourceCutout
+    from pais_deblend.simulation import SceneSimulator
+    from pais_deblend.simulation.dataset import scene_seed
+
+    simulator = SceneSimulator('ground_grz', shape=(args.size, args.size),
+                               density=args.density,
+                               companion_fraction=args.companion_fraction)
+    preset = simulator.preset
+    sigmas = np.array([band.noise_sigma for band in preset.bands])
+    reference = preset.bands[preset.reference_band]
+    fwhm = reference.psf_fwhm / preset.pixel_scale  # pixels
+    scenes = []
+    for index in range(args.n_scenes):
+        scene = simulator.simulate(scene_seed(args.seed, index))
+        catalog = scene.catalog
+        detection = np.sum(scene.image / sigmas, axis=2, dtype=np.float64)
+        cutouts = [SourceCutout(np.sum(c.data / sigmas, axis=2,
+                                       dtype=np.float64), c.slices)
+                   for c in scene.source_images]
+        image = BenchmarkImage(
+            name=f'ground_grz-{args.seed}-{index}',
+            data=detection.astype(np.float32), psf_fwhm=fwhm,
+            noise_sigma=float(np.sqrt(len(sigmas))),
+            true_centers=scene.centers, true_source_images=cutouts,
+            in_frame=np.asarray(catalog['in_frame'], bool))
+        snr = _matched_filter_snr(image)
+        scored = image.in_frame & (snr > args.min_snr)
+        scenes.append({
+            'scene': scene, 'image': image,
+            'footprint': _detection_footprint(image),
+            'is_star': np.asarray(catalog['type'] == 'star'),
+            'true_flux': np.asarray(catalog['flux_in_frame'], float),
+            'blendedness': np.asarray(catalog['blendedness'], float),
+            'scored': scored})
+    return scenes, fwhm
+
+
+# --------------------------------------------------------------- methods
+
+def partial_band_fluxes(segmentation, data, labels):
+    """
+    (K, b) per-band fluxes of the labels: sum of band_weights[..., b] *
+    data[..., b] (the band-combined weights when there are no
+    band_weights) and whether band_weights were used.
+    """
+    from pais_deblend.evaluation.benchmark.registry import segment_fluxes
+
+    band_weights = getattr(segmentation, 'band_weights', None)
+    n_bands = data.shape[2]
+    fluxes = np.zeros((len(labels), n_bands))
+    if band_weights is None:
+        for b in range(n_bands):
+            fluxes[:, b] = segment_fluxes(segmentation, data[..., b], labels)
+        return fluxes, False
+    contributors = np.asarray(segmentation.contributors).ravel()
+    band_weights = np.asarray(band_weights, dtype=np.float64)
+    size = int(max(contributors.max(initial=0),
+                   np.max(labels, initial=0))) + 1
+    for b in range(n_bands):
+        weighted = band_weights[..., b] * np.asarray(
+            data[..., b], np.float64)[..., None]
+        fluxes[:, b] = np.bincount(contributors, weights=weighted.ravel(),
+                                   minlength=size)[labels]
+    return fluxes, True
+
+
+def run_pais(deblender, entry):
+    """pais_deblend on one scene: centres, star probabilities, fluxes."""
+    data = entry['scene'].image
+    deblend = getattr(deblender, 'deblend', deblender)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # an empty result says it
+        segmentation = deblend(data)
+    elapsed = time.perf_counter() - started
+    if segmentation is None:
+        return {'centers': np.zeros((0, 2)), 'star_probability': None,
+                'labels': np.zeros(0, dtype=np.int64),
+                'band_flux': np.zeros((0, data.shape[2])),
+                'segmentation': None, 'time': elapsed,
+                'band_weights': False}
+    labels = np.asarray(segmentation.partial_labels, dtype=np.int64)
+    centers = np.array([segmentation.centers[int(label)]
+                        for label in labels], dtype=np.float64).reshape(-1, 2)
+    # no class_star attribute, or an empty one (a model without the class
+    # head): no star probabilities
+    class_star = getattr(segmentation, 'class_star', None) or None
+    star_probability = None
+    if class_star is not None and all(int(label) in class_star
+                                      for label in labels):
+        star_probability = np.array([class_star[int(label)]
+                                     for label in labels], dtype=np.float64)
+    band_flux, used = partial_band_fluxes(segmentation, data, labels)
+    return {'centers': centers, 'star_probability': star_probability,
+            'labels': labels, 'class_star': class_star, 'band_flux': band_flux,
+            'segmentation': segmentation, 'time': elapsed,
+            'band_weights': used}
+
+
+def run_peer(method, entry):
+    """A harness adapter on the detection image; per-band segment fluxes."""
+    from pais_deblend.evaluation.benchmark.registry import segment_fluxes
+
+    data = entry['scene'].image
+    started = time.perf_counter()
+    output = method.run(entry['image'])
+    elapsed = time.perf_counter() - started
+    labels = np.asarray(output.catalog['label'], dtype=np.int64)
+    band_flux = np.column_stack([
+        segment_fluxes(output.segmentation, data[..., b], labels)
+        for b in range(data.shape[2])]).reshape(len(labels), data.shape[2])
+    return {'centers': output.positions, 'band_flux': band_flux,
+            'segmentation': output.segmentation, 'time': elapsed}
+
+
+# --------------------------------------------------------------- figures
+
+def ignored_detections(centers, entry, radius):
+    """
+    Class-blind match of detections to the scored true sources, then of
+    the rest to the ignored ones: the matches and the indices of the
+    detections that count neither way.
+    """
+    from pais_deblend.evaluation import match_sources
+
+    true = entry['scene'].centers
+    scored = entry['scored']
+    matches = match_sources(centers, true[scored], max_distance=radius)
+    rest = matches.unmatched_predicted
+    ignored = match_sources(centers[rest], true[~scored],
+                            max_distance=radius)
+    return matches, rest[ignored.predicted_indices]
+
+
+def detection_counts(results, scenes, radius):
+    """Class-blind TP / FP / FN of the scored sources (detections matched
+    only to ignored sources do not count)."""
+    tp = fp = fn = 0
+    for result, entry in zip(results, scenes):
+        matches, ignored = ignored_detections(result['centers'], entry,
+                                              radius)
+        tp += len(matches.true_indices)
+        fp += len(matches.unmatched_predicted) - len(ignored)
+        fn += len(matches.unmatched_true)
+    return {'n_true_positive': tp, 'n_false_positive': fp,
+            'n_false_negative': fn,
+            'precision': tp / (tp + fp) if tp + fp else float('nan'),
+            'recall': tp / (tp + fn) if tp + fn else float('nan')}
+
+
+def matched_fluxes(result, entry, radius):
+    """(N, b) recovered per-band fluxes of every true source (NaN when not
+    found; one-to-one centre match)."""
+    from pais_deblend.evaluation import match_sources
+
+    true = entry['scene'].centers
+    fluxes = np.full((len(true), entry['true_flux'].shape[1]), np.nan)
+    matches = match_sources(result['centers'], true, max_distance=radius)
+    fluxes[matches.true_indices] = result['band_flux'][
+        matches.predicted_indices]
+    return fluxes
+
+
+def _footprints(scenes, args):
+    if args.mask_footprint == 'none':
+        return None
+    return [entry['footprint'] for entry in scenes]
+
+
+def mask_ceiling(scenes, args):
+    """
+    Per-class mask AP of the true segmentation (each pixel of the
+    noiseless detection image above the noise to its brightest source)
+    with perfect class scores, scored like pais_deblend: what a perfect
+    deblender reaches with this truth and footprint convention.
+    """
+    from photutils.segmentation import SegmentationImage
+
+    from pais_deblend.evaluation import (class_mask_average_precision,
+                                         truth_masks)
+
+    segmentations, probabilities, ignore_labels = [], [], []
+    for entry in scenes:
+        image = entry['image']
+        masks = truth_masks(image.true_source_images,
+                            threshold=args.truth_threshold
+                            * image.noise_sigma, mode='dominant',
+                            shape=image.shape)
+        label_map = np.zeros(image.shape, dtype=np.int32)
+        for index, mask in enumerate(masks):
+            label_map[mask] = index + 1
+        segmentations.append(SegmentationImage(label_map))
+        probabilities.append({index + 1: float(star) for index, star
+                              in enumerate(entry['is_star'])})
+        ignore_labels.append(np.flatnonzero(~entry['scored']) + 1)
+    return class_mask_average_precision(
+        segmentations, [e['image'].true_source_images for e in scenes],
+        [e['is_star'] for e in scenes],
+        threshold=args.truth_threshold * scenes[0]['image'].noise_sigma,
+        star_probability=probabilities, footprint=_footprints(scenes, args),
+        ignore=[~e['scored'] for e in scenes], ignore_labels=ignore_labels)
+
+
+def blended_color_errors(all_results, scenes, radius, min_blendedness):
+    """Median |g - r error| of blended galaxies found by pais_deblend and by
+    each peer, on the sources both found."""
+    from pais_deblend.evaluation import color_error
+
+    recovered = {name: [] for name in all_results}
+    true, selected = [], []
+    for index, entry in enumerate(scenes):
+        for name, results in all_results.items():
+            recovered[name].append(matched_fluxes(results[index], entry,
+                                                  radius))
+        true.append(entry['true_flux'])
+        selected.append(~entry['is_star'] & entry['image'].in_frame
+                        & (entry['blendedness'] > min_blendedness))
+    recovered = {name: np.concatenate(v) for name, v in recovered.items()}
+    true = np.concatenate(true)
+    selected = np.concatenate(selected)
+    pais_found = np.all(np.isfinite(recovered['pais_deblend']), axis=1)
+    out = {'n_blended_galaxies': int(selected.sum())}
+    for peer in PEERS:
+        both = (selected & pais_found
+                & np.all(np.isfinite(recovered[peer]), axis=1))
+        ours = color_error(recovered['pais_deblend'][both], true[both])
+        theirs = color_error(recovered[peer][both], true[both])
+        ratio = (ours.median_abs_error / theirs.median_abs_error
+                 if theirs.median_abs_error > 0 else float('nan'))
+        out[peer] = {'n_found_by_both': int(both.sum()),
+                     'pais_median_abs_error': ours.median_abs_error,
+                     'pais_n_skipped': ours.n_skipped,
+                     'peer_median_abs_error': theirs.median_abs_error,
+                     'peer_n_skipped': theirs.n_skipped,
+                     'ratio': ratio}
+    return out
+
+
+def _table_rows(table):
+    return [{name: (row[name].item() if hasattr(row[name], 'item')
+                    else row[name]) for name in table.colnames}
+            for row in table]
+
+
+def _fmt(value, digits=3):
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return 'nan'
+    return f'{value:.{digits}f}'
+
+
+def main(argv=None):
+    from pais_deblend.deblend import Deblender
+    from pais_deblend.evaluation import (MASK_RCNN_FIGURES,
+                                         class_detection_metrics,
+                                         class_mask_average_precision)
+    from pais_deblend.evaluation.benchmark.adapters import (PhotutilsMethod,
+                                                            SepMethod)
+
+    from photutils.segmentation import SegmentationImage
+
+    args = parse_args(argv)
+    started = time.perf_counter()
+    scenes, fwhm = simulate_scenes(args)
+    radius = args.match_radius if args.match_radius is not None else fwhm
+    n_sources = sum(len(e['is_star']) for e in scenes)
+    n_scored = sum(int(e['scored'].sum()) for e in scenes)
+    n_stars = sum(int((e['scored'] & e['is_star']).sum()) for e in scenes)
+    print(f'{args.n_scenes} ground_grz scenes {args.size}x{args.size} '
+          f'(seed {args.seed}, density '
+          f'{args.density if args.density is not None else "preset"}, '
+          f'companions {args.companion_fraction}): {n_sources} sources, '
+          f'{n_scored} scored (in frame, S/N > {args.min_snr:g}), '
+          f'{n_stars} of them stars; match radius {radius:.2f} px; '
+          f'simulated in {time.perf_counter() - started:.1f} s', flush=True)
+
+    deblender = Deblender(args.model, progress_bar=False)
+    notes = []
+    all_results = {'pais_deblend': [run_pais(deblender, e) for e in scenes]}
+    peers = {'sep': SepMethod(), 'photutils': PhotutilsMethod()}
+    for name, method in peers.items():
+        all_results[name] = [run_peer(method, e) for e in scenes]
+    pais = all_results['pais_deblend']
+    has_class = all(r['star_probability'] is not None or r['segmentation']
+                    is None for r in pais) and any(
+                        r['star_probability'] is not None for r in pais)
+    if not has_class:
+        notes.append('the pais_deblend result has no class_star: class '
+                      'metrics not computed')
+    if not all(r['band_weights'] or r['segmentation'] is None for r in pais):
+        notes.append('the pais_deblend result has no band_weights: per-band '
+                     'fluxes from the band-combined weights')
+    notes.append('SExtractor CLASS_STAR not run (the SExtractor adapter '
+                 'does not read CLASS_STAR)')
+    times = {name: float(sum(r['time'] for r in results))
+             for name, results in all_results.items()}
+
+    print('\nclass-blind detection of scored sources:')
+    print(f'  {"method":<13} {"precision":>9} {"recall":>7} {"TP":>5} '
+          f'{"FP":>5} {"FN":>5} {"time s":>7}')
+    detection = {}
+    for name, results in all_results.items():
+        counts = detection_counts(results, scenes, radius)
+        detection[name] = counts
+        print(f'  {name:<13} {_fmt(counts["precision"]):>9} '
+              f'{_fmt(counts["recall"]):>7} {counts["n_true_positive"]:>5} '
+              f'{counts["n_false_positive"]:>5} '
+              f'{counts["n_false_negative"]:>5} {times[name]:>7.1f}')
+
+    class_rows = mask_rows = ceiling_rows = None
+    if has_class:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            detection_table = class_detection_metrics(
+                [r['centers'] for r in pais],
+                [r['star_probability'] if r['star_probability'] is not None
+                 else np.zeros(0) for r in pais],
+                [e['scene'].centers for e in scenes],
+                [e['is_star'] for e in scenes], max_distance=radius,
+                recall=args.recall, ignore=[~e['scored'] for e in scenes])
+        for warning in caught:
+            notes.append(f'class_detection_metrics: {warning.message}')
+        # a scene without detections keeps its true masks (an empty
+        # segmentation)
+        mask_table = class_mask_average_precision(
+            [r['segmentation'] if r['segmentation'] is not None
+             else SegmentationImage(np.zeros(e['image'].shape, np.int32))
+             for r, e in zip(pais, scenes)],
+            [e['image'].true_source_images for e in scenes],
+            [e['is_star'] for e in scenes],
+            threshold=args.truth_threshold * scenes[0]['image'].noise_sigma,
+            star_probability=[r.get('class_star') or {} for r in pais],
+            footprint=_footprints(scenes, args),
+            ignore=[~e['scored'] for e in scenes],
+            ignore_labels=[r['labels'][ignored_detections(
+                r['centers'], e, radius)[1]] for r, e in zip(pais, scenes)])
+        ceiling_table = mask_ceiling(scenes, args)
+        class_rows = _table_rows(detection_table)
+        mask_rows = _table_rows(mask_table)
+        ceiling_rows = _table_rows(ceiling_table)
+        print(f'\nper class, pais_deblend (precision at '
+              f'{args.recall:.0%} recall; Mask R-CNN in brackets; mask AP '
+              f'of the true segmentation, the ceiling of this convention, '
+              f'in parentheses):')
+        print(f'  {"class":<7} {"n_true":>6} {"P@R":>14} {"det AP":>7} '
+              f'{"mask AP50":>24} {"mask AP":>15} {"P(p>0.5)":>8} '
+              f'{"R(p>0.5)":>8}')
+        for det, mask, ceiling in zip(class_rows, mask_rows, ceiling_rows):
+            reference = MASK_RCNN_FIGURES[det['class']]
+            print(f'  {det["class"]:<7} {det["n_true"]:>6} '
+                  f'{_fmt(det["precision_at_recall"]):>6} '
+                  f'[{reference["precision_at_80_recall"]:.3f}] '
+                  f'{_fmt(det["AP"]):>7} {_fmt(mask["AP50"]):>7} '
+                  f'[{reference["AP50"]:.3f}] ({_fmt(ceiling["AP50"])}) '
+                  f'{_fmt(mask["AP"]):>7} ({_fmt(ceiling["AP"])}) '
+                  f'{_fmt(det["precision_at_threshold"]):>8} '
+                  f'{_fmt(det["recall_at_threshold"]):>8}')
+
+    colors = blended_color_errors(all_results, scenes, radius,
+                                  args.min_blendedness)
+    print(f'\nmedian |(g-r) error| (mag) of blended galaxies (blendedness > '
+          f'{args.min_blendedness:g}, {colors["n_blended_galaxies"]} in '
+          f'frame), on those found by pais_deblend and the peer:')
+    for peer in PEERS:
+        row = colors[peer]
+        print(f'  vs {peer:<10} n={row["n_found_by_both"]:<4} pais '
+              f'{_fmt(row["pais_median_abs_error"])}  {peer} '
+              f'{_fmt(row["peer_median_abs_error"])}  ratio '
+              f'{_fmt(row["ratio"], 2)}  (skipped non-positive: pais '
+              f'{row["pais_n_skipped"]}, {peer} {row["peer_n_skipped"]})')
+    for note in notes:
+        print(f'note: {note}')
+
+    total = time.perf_counter() - started
+    results = {
+        'args': vars(args), 'match_radius': radius,
+        'n_sources': n_sources, 'n_scored': n_scored,
+        'n_scored_stars': n_stars, 'detection': detection,
+        'class_detection': class_rows, 'class_masks': mask_rows,
+        'class_masks_ceiling': ceiling_rows,
+        'colors': colors, 'times': times, 'total_time': total,
+        'reference': MASK_RCNN_FIGURES, 'notes': notes}
+    if args.output:
+        with open(args.output, 'w') as handle:
+            json.dump(results, handle, indent=1, default=float)
+    if class_rows is not None:
+        star, galaxy = class_rows
+        star_mask, galaxy_mask = mask_rows
+        class_text = (
+            f'P@{args.recall:.0%}R star {_fmt(star["precision_at_recall"])} '
+            f'(ref 0.92) galaxy {_fmt(galaxy["precision_at_recall"])} '
+            f'(ref 0.98); mask AP50 star {_fmt(star_mask["AP50"])} '
+            f'(ref 0.708) galaxy {_fmt(galaxy_mask["AP50"])} (ref 0.816)')
+    else:
+        class_text = 'no class metrics (no class_star)'
+    print(f'\nsummary: {class_text}; |g-r| error pais/sep '
+          f'{_fmt(colors["sep"]["ratio"], 2)} (target <= 0.7), '
+          f'pais/photutils {_fmt(colors["photutils"]["ratio"], 2)}; '
+          f'{args.n_scenes} scenes, {total:.0f} s')
+    return results
+
+
+if __name__ == '__main__':
+    main()
