@@ -90,6 +90,7 @@ def _load(model):
         loaded = _bundled(model)
         settings = dict(DEFAULT_SETTINGS,
                         **BUNDLED_MODELS[model].get('decoding', {}))
+        settings['band_names'] = BUNDLED_MODELS[model].get('band_names')
         return loaded, model, settings
     if not (hasattr(model, 'receptive_field_radius')
             and hasattr(model, 'n_contributors')):
@@ -267,6 +268,10 @@ class Deblender:
         self.tile_size = check_positive_int(tile_size, 'tile_size')
         self.progress_bar = bool(progress_bar)
         self._lock = _model_lock(self.model)
+        names = settings.get('band_names')
+        #: The model's band names (bundled multi-band models), else None.
+        self.band_names = (tuple(names) if names is not None
+                           and len(names) == self.n_bands else None)
 
     def __repr__(self):
         return (f'Deblender(model={self.model_name!r}, '
@@ -299,18 +304,26 @@ class Deblender:
         return self._predict(image, progress_bar)[0]
 
     def _predict(self, image, progress_bar):
+        """(PCR, per-band noise, optional head outputs) of an image."""
         from ..model import predict_pcr
         from ..model.normalization import estimate_noise
+        from ._heads import keep_top_band_slots
 
         noise_sigma = estimate_noise(image.data, mask=image.mask)
         progress_bar = self.progress_bar if progress_bar is None else bool(
             progress_bar)
         with self._lock:
-            pcr = predict_pcr(self.model, image.data,
-                              tile_size=self.tile_size,
-                              noise_sigma=noise_sigma, mask=image.mask,
-                              progress_bar=progress_bar)
-        return _keep_top_slots(pcr, self.n_contributors), noise_sigma
+            pcr, heads = predict_pcr(self.model, image.data,
+                                     tile_size=self.tile_size,
+                                     noise_sigma=noise_sigma,
+                                     mask=image.mask,
+                                     progress_bar=progress_bar,
+                                     return_heads=True)
+        if 'band_contribution_maps' in heads:
+            heads['band_contribution_maps'] = keep_top_band_slots(
+                pcr, heads['band_contribution_maps'], self.n_contributors)
+        return (_keep_top_slots(pcr, self.n_contributors), noise_sigma,
+                heads)
 
     def __call__(self, data, segmentation_image=None, n_pixels=5, *,
                  mask=None, connectivity=8, relabel=True, progress_bar=None):
@@ -352,7 +365,14 @@ class Deblender:
         segmentation : `~pais_deblend.segmentation.PartialSegmentationImage` or None
             The partial segmentation, with ``centers``; `None` (and a
             `~pais_deblend.utils.exceptions.NoDetectionWarning`) when no
-            source is found.
+            source is found. With a model that has the optional heads
+            (e.g. the bundled ``'ground_grz'``) it also carries
+            ``band_weights`` (h, w, n, b), each band's own shares, so
+            ``source_image(label, data)`` and the catalog's per-band
+            fluxes keep the colours of blended sources, and
+            ``class_star`` ({label: probability that the source is a
+            star}, the star/galaxy head averaged over the 3 x 3 pixels
+            at the centre).
 
         Raises
         ------
@@ -365,7 +385,7 @@ class Deblender:
         structure = _structure(connectivity)
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
         segment_data = self._segment_data(segmentation_image, image.shape)
-        pcr, noise_sigma = self._predict(image, progress_bar)
+        pcr, noise_sigma, heads = self._predict(image, progress_bar)
 
         centers = _unmasked_centers(pcr, image.mask, self)
         detection = _detection_image(image.data, noise_sigma, image.mask,
@@ -384,8 +404,12 @@ class Deblender:
             warnings.warn('no sources were detected', NoDetectionWarning)
             return None
 
-        segmentation = decode_pcr(pcr, image.data, centers=centers,
-                                  footprint=footprint, mask=image.mask)
+        if heads:
+            segmentation = self._decode_with_heads(pcr, heads, image,
+                                                   centers, footprint)
+        else:
+            segmentation = decode_pcr(pcr, image.data, centers=centers,
+                                      footprint=footprint, mask=image.mask)
         small = segmentation.partial_labels[
             segmentation.effective_areas < n_pixels]
         if small.size:
@@ -397,6 +421,37 @@ class Deblender:
         if relabel:
             segmentation.relabel_consecutive()
         return segmentation
+
+    def _decode_with_heads(self, pcr, heads, image, centers, footprint):
+        """
+        The global decode, plus per-band weights (``band_weights``) and a
+        star probability per source (``class_star``) from the model's
+        optional heads.
+        """
+        from ..pcr.decode import _decode
+        from ..segmentation import PartialSegmentationImage
+        from . import _heads
+
+        contributors, weights, dominant, centers, labels = _decode(
+            pcr, image.data, centers=centers, footprint=footprint,
+            mask=image.mask)
+        band_weights = None
+        if 'band_contribution_maps' in heads:
+            band_weights = _heads.band_weights(
+                pcr, heads['band_contribution_maps'], contributors, weights,
+                image.data, centers=centers, footprint=footprint,
+                mask=image.mask)
+        class_star = None
+        if 'star_probability' in heads:
+            class_star = _heads.class_star(heads['star_probability'],
+                                           centers, contributors)
+        center_dict = dict(enumerate(map(tuple, centers.tolist()), 1))
+        return PartialSegmentationImage._from_valid_arrays(
+            contributors, weights, dominant, centers=center_dict,
+            label_bound=len(center_dict), labels=labels,
+            centers_checked=True, band_weights=band_weights,
+            class_star=class_star,
+            band_names=self.band_names if band_weights is not None else None)
 
     @staticmethod
     def _segment_data(segmentation_image, shape):

@@ -31,6 +31,9 @@ __all__ = ['predict_pcr', 'default_overlap', 'tile_slices', 'XLA_MIN_TILES']
 
 _COMPILED = weakref.WeakKeyDictionary()
 
+#: Outputs of shape (batch, h, w, 1) returned as (h, w).
+_SINGLE_CHANNEL = ('center_of_mass', 'star_probability')
+
 
 def default_overlap(model):
     """
@@ -132,7 +135,7 @@ def _compiled(model, jit_compile):
 
 def predict_pcr(model, image, *, tile_size=512, overlap=None,
                 noise_sigma=None, softening=DEFAULT_SOFTENING, mask=None,
-                progress_bar=False, jit_compile='auto'):
+                progress_bar=False, jit_compile='auto', return_heads=False):
     """
     Predict the PCR of an image of any size with the PAIS network.
 
@@ -169,6 +172,8 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
         to compile per window shape); ``'auto'`` does so for images of at
         least `XLA_MIN_TILES` tiles. Results agree to float rounding
         (measured: 4e-7 on C^c, 4e-5 px on C^v).
+    return_heads : bool, optional
+        Also return the outputs of the model's optional heads.
 
     Returns
     -------
@@ -176,6 +181,10 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
         ``center_of_mass`` (h, w), ``contribution_vectors`` (h, w, n, 2)
         in pixels and ``contribution_maps`` (h, w, n) logits
         (``maps_are_logits=True``), all float32.
+    heads : dict of str to `~numpy.ndarray`
+        Only with ``return_heads=True``: the optional outputs the model
+        has, stitched like the PCR: ``star_probability`` (h, w) and
+        ``band_contribution_maps`` (h, w, b, n) logits (float32).
     """
     from ..pcr import PCR
 
@@ -219,29 +228,26 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
     function = _compiled(model, jit_compile)
     height, width = padded_shape
 
-    center_of_mass = None
+    stitched = {}
     for input_slices, local, frame in _progress_bar(
             tiles, desc='tiles', enabled=progress_bar):
         tile = np.ascontiguousarray(normalized[input_slices])[np.newaxis]
         outputs = function(tile)
-        com = np.asarray(outputs['center_of_mass'])[0, ..., 0]
-        vectors = np.asarray(outputs['contribution_vectors'])[0]
-        maps = np.asarray(outputs['contribution_maps'])[0]
-        if center_of_mass is None:
-            n = maps.shape[-1]
-            center_of_mass = np.empty((height, width), dtype=np.float32)
-            contribution_vectors = np.empty((height, width, n, 2),
-                                            dtype=np.float32)
-            contribution_maps = np.empty((height, width, n),
+        for key, value in outputs.items():
+            value = np.asarray(value)[0]
+            if key in _SINGLE_CHANNEL:
+                value = value[..., 0]
+            if key not in stitched:
+                stitched[key] = np.empty((height, width, *value.shape[2:]),
                                          dtype=np.float32)
-        center_of_mass[frame] = com[local]
-        contribution_vectors[frame] = vectors[local]
-        contribution_maps[frame] = maps[local]
+            stitched[key][frame] = value[local]
     frame = (slice(0, normalized_shape[0]), slice(0, normalized_shape[1]))
     if padded_shape != normalized_shape:
-        center_of_mass = np.ascontiguousarray(center_of_mass[frame])
-        contribution_vectors = np.ascontiguousarray(
-            contribution_vectors[frame])
-        contribution_maps = np.ascontiguousarray(contribution_maps[frame])
-    return PCR(center_of_mass, contribution_vectors, contribution_maps,
-               maps_are_logits=True)
+        stitched = {key: np.ascontiguousarray(value[frame])
+                    for key, value in stitched.items()}
+    pcr = PCR(stitched.pop('center_of_mass'),
+              stitched.pop('contribution_vectors'),
+              stitched.pop('contribution_maps'), maps_are_logits=True)
+    if return_heads:
+        return pcr, stitched
+    return pcr
