@@ -55,17 +55,22 @@ def main():
                                shape=tuple(manifest['shape']),
                                density=manifest.get('density'))
     deblender = Deblender(args.model, progress_bar=False)
-    sigma = simulator.preset.bands[0].noise_sigma
+    # matched-filter S/N summed over the bands the model reads
+    sigma = np.array([band.noise_sigma for band in simulator.preset.bands])
+    sigma = sigma[:deblender.n_bands]
     counts = {(t, s): [0, 0, 0] for t in THRESHOLDS for s in SEPARATIONS}
     for index in range(args.n_scenes):
         scene = simulator.simulate(scene_seed(manifest['seed'], index))
-        image = scene.image if scene.image.ndim == 2 else scene.image[..., 0]
-        snr = np.array([np.sqrt(np.sum(np.square(c.data, dtype=float)))
-                        for c in scene.source_cutouts()]) / sigma
+        image = scene.image if scene.image.ndim == 2 else scene.image[
+            ..., :deblender.n_bands]
+        snr = np.array([np.sqrt(np.sum(np.square(
+            np.atleast_3d(c.data)[..., :deblender.n_bands] / sigma,
+            dtype=float))) for c in scene.source_images])
         inside = np.asarray(scene.catalog['in_frame'], dtype=bool)
         truth = scene.centers[inside]
         bright = snr[inside] > args.min_snr
-        pcr, _ = deblender._predict(prepare_image(image), False)
+        pcr = deblender._predict(
+            prepare_image(image, n_bands=deblender.n_bands), False)[0]
         for (threshold, separation), count in counts.items():
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')

@@ -291,3 +291,75 @@ def test_ground_training_set_and_steps(tmp_path):
     metrics = card['validation']['metrics']
     assert np.isfinite(metrics['star_probability'])
     assert np.isfinite(metrics['band_contribution_maps'])
+
+
+def test_center_of_mass_map_equals_encoding():
+    from pais_deblend.pcr import center_of_mass_map
+
+    images, centers = _band_scene(6)
+    pcr = encode_pcr(images.sum(axis=3), centers, sigma=3.0)
+    np.testing.assert_array_equal(
+        center_of_mass_map(centers, pcr.shape, sigma=3.0), pcr.center_of_mass)
+    # a subset: the peaks of the other sources are gone
+    subset = center_of_mass_map(centers[:1], pcr.shape, sigma=3.0)
+    iy, ix = np.rint(centers[0]).astype(int)
+    assert subset[iy, ix] > 0.9
+    assert subset.max() <= 1.0
+    assert not center_of_mass_map(np.zeros((0, 2)), (4, 5)).any()
+
+
+def test_center_of_mass_map_errors():
+    from pais_deblend.pcr import center_of_mass_map
+
+    with pytest.raises(ValueError, match='sigma must be'):
+        center_of_mass_map([[1.0, 1.0]], (4, 4), sigma=0)
+    with pytest.raises(ValueError, match='shape must be given'):
+        center_of_mass_map([[1.0, 1.0]], None)
+
+
+def test_center_min_snr_keeps_only_bright_peaks(tmp_path):
+    from pais_deblend.pcr import find_centers
+    from pais_deblend.simulation import SceneSimulator, write_training_set
+    from pais_deblend.simulation.dataset import _source_snr, scene_seed
+
+    options = dict(n_scenes=1, preset='ground_grz', seed=3, shape=(64, 64),
+                   density=300, sigma=3.0, progress_bar_enabled=False)
+    write_training_set(tmp_path / 'all', **options)
+    write_training_set(tmp_path / 'bright', center_min_snr=5.0, **options)
+    every = np.load(tmp_path / 'all' / 'shard_00000.npz')
+    bright = np.load(tmp_path / 'bright' / 'shard_00000.npz')
+    scene = SceneSimulator('ground_grz', shape=(64, 64),
+                           density=300).simulate(scene_seed(3, 0))
+    sigma = [band.noise_sigma for band in scene.preset.bands]
+    snr = _source_snr(scene, sigma)
+    expected = center_of_mass_map_for(scene.centers[snr >= 5.0])
+    np.testing.assert_allclose(bright['center_of_mass'][0], expected,
+                               atol=1e-3)  # float16 storage
+    # the other labels are unchanged
+    np.testing.assert_array_equal(bright['contribution_maps'],
+                                  every['contribution_maps'])
+    assert (snr < 5).any() and (snr >= 5).any()
+    peaks = find_centers(bright['center_of_mass'][0].astype(np.float32),
+                         threshold=0.9, min_separation=1)
+    assert len(peaks) <= int((snr >= 5).sum())
+    with pytest.raises(ValueError, match='center_min_snr'):
+        write_training_set(tmp_path / 'bad', center_min_snr=-1, **options)
+
+
+def center_of_mass_map_for(centers):
+    from pais_deblend.pcr import center_of_mass_map
+
+    return center_of_mass_map(centers, (64, 64), sigma=3.0)
+
+
+def test_source_snr_matches_definition():
+    from pais_deblend.simulation import SceneSimulator
+    from pais_deblend.simulation.dataset import _source_snr
+
+    scene = SceneSimulator('ground_grz', shape=(40, 40),
+                           density=400).simulate(9)
+    sigma = np.array([0.5, 1.0, 2.0])
+    expected = [np.sqrt(sum(np.sum((c.data[..., b] / sigma[b]) ** 2)
+                            for b in range(3))) for c in scene.source_images]
+    np.testing.assert_allclose(_source_snr(scene, sigma), expected,
+                               rtol=1e-10)

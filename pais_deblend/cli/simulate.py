@@ -34,6 +34,9 @@ def add_parser(subparsers):
                         help='probability that a source gets a close, '
                         'fainter companion (0.5-3 PSF FWHM away, 1-16x '
                         'fainter; default: none)')
+    parser.add_argument('--center-min-snr', type=float, default=None,
+                        help='centre-of-mass peaks only for sources of at '
+                        'least this matched-filter S/N (default: all)')
     parser.add_argument('--scenes-per-shard', type=int, default=64,
                         help='scenes per shard (default: %(default)s)')
     parser.add_argument('--n-contributors', type=int, default=3,
@@ -70,6 +73,7 @@ def run(args):
         label_dtype=args.label_dtype, n_workers=args.workers,
         companion_fraction=args.companion_fraction,
         star_fraction=args.star_fraction,
+        center_min_snr=args.center_min_snr,
         overwrite=args.overwrite, progress_bar_enabled=not args.no_progress)
     print(f"wrote {manifest['n_scenes']} scenes ({manifest['n_sources']} "
           f"sources) in {manifest['n_shards']} shards to {args.output_dir}")

@@ -13,5 +13,5 @@ from .decode import *  # noqa: F401, F403
 from .encode import *  # noqa: F401, F403
 from .peaks import *  # noqa: F401, F403
 
-__all__ = ['PCR', 'encode_pcr', 'encode_band_maps', 'decode_pcr',
-           'find_centers']
+__all__ = ['PCR', 'encode_pcr', 'encode_band_maps', 'center_of_mass_map',
+           'decode_pcr', 'find_centers']

@@ -11,7 +11,7 @@ from ..utils._validation import (as_image, check_finite_float, check_in,
                                  check_positive_int)
 from .core import PCR, as_centers
 
-__all__ = ['encode_pcr', 'encode_band_maps']
+__all__ = ['encode_pcr', 'encode_band_maps', 'center_of_mass_map']
 
 CONTRIBUTOR_CHOICES = ('nearest', 'most_flux')
 
@@ -121,13 +121,7 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
 
     from . import _kernels
 
-    order = np.argsort(centers[:, 0], kind='stable')
-    # beyond the frame and every centre a larger radius draws nothing more;
-    # the bound keeps truncate * sigma from overflowing the kernel's ints
-    radius = min(truncate * sigma,
-                 height + width + 2.0 * float(np.abs(centers).max()) + 2.0)
-    center_of_mass = _kernels.draw_center_of_mass(
-        height, width, np.ascontiguousarray(centers[order]), sigma, radius)
+    center_of_mass = _draw_center_of_mass(centers, shape, sigma, truncate)
     index = _kernels.TileIndex(centers, shape, n)
     nearest = _kernels.nearest_centers(height, width, n, *index.arguments)
     del index
@@ -154,6 +148,55 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     vectors, maps = _kernels.finalize_encoding(contributors, flux, centers,
                                                sort_by_distance)
     return PCR(center_of_mass, vectors, maps, centers=centers)
+
+
+def _draw_center_of_mass(centers, shape, sigma, truncate):
+    from . import _kernels
+
+    height, width = shape
+    if len(centers) == 0:
+        return np.zeros(shape, dtype=np.float32)
+    order = np.argsort(centers[:, 0], kind='stable')
+    # beyond the frame and every centre a larger radius draws nothing more;
+    # the bound keeps truncate * sigma from overflowing the kernel's ints
+    radius = min(truncate * sigma,
+                 height + width + 2.0 * float(np.abs(centers).max()) + 2.0)
+    return _kernels.draw_center_of_mass(
+        height, width, np.ascontiguousarray(centers[order]), sigma, radius)
+
+
+def center_of_mass_map(centers, shape, *, sigma=8.0, truncate=5.0):
+    """
+    The C^c map of `encode_pcr` for the given centres alone: the maximum
+    over sources of unit-peak Gaussians of width ``sigma``.
+
+    Used to give centre-of-mass peaks to a subset of the sources (e.g.
+    only those bright enough to be detected) while every source keeps its
+    contribution vectors and maps.
+
+    Parameters
+    ----------
+    centers : array_like
+        Shape (N, 2), (y, x) pixels; may lie outside the frame.
+    shape : tuple of 2 int
+        The (h, w) frame shape.
+    sigma, truncate : float, optional
+        As for `encode_pcr`.
+
+    Returns
+    -------
+    center_of_mass : `~numpy.ndarray`, shape (h, w), float32
+    """
+    sigma = check_finite_float(sigma, 'sigma', minimum=0)
+    if sigma < _MIN_SIGMA:
+        msg = f'sigma must be at least {_MIN_SIGMA:g} pixels, got {sigma:g}'
+        raise ValueError(msg)
+    truncate = check_finite_float(truncate, 'truncate', minimum=0)
+    shape = _check_shape(shape)
+    if shape is None:
+        msg = 'shape must be given as (h, w)'
+        raise ValueError(msg)
+    return _draw_center_of_mass(as_centers(centers), shape, sigma, truncate)
 
 
 #: The smallest C^c Gaussian width accepted, pixels.

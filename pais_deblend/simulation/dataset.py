@@ -35,6 +35,7 @@ arguments resumes where it stopped.
 """
 
 import json
+import math
 import os
 import time
 import warnings
@@ -43,7 +44,8 @@ import numpy as np
 
 from ..utils._io import read_npz
 from ..utils._progress import progress_bar
-from ..utils._validation import check_in, check_nonnegative_int, check_positive_int
+from ..utils._validation import (check_finite_float, check_in,
+                                 check_nonnegative_int, check_positive_int)
 from ..utils.exceptions import PaisDeblendWarning
 from ..version import version as package_version
 from .population import (SOURCE_TYPES, as_generator, check_density,
@@ -63,7 +65,7 @@ _THREAD_VARIABLES = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS
 _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
                 'contributor_choice', 'label_dtype', 'star_fraction',
-                'clumpy_fraction', 'companion_fraction')
+                'clumpy_fraction', 'companion_fraction', 'center_min_snr')
 
 
 def scene_seed(seed, index):
@@ -113,10 +115,22 @@ def _star_probability(cutouts, is_star, shape):
         return np.where(total > 0, star / total, 0.0).astype(np.float32)
 
 
+def _source_snr(scene, noise_sigma):
+    """
+    The matched-filter S/N of every source of a scene, summed over bands:
+    sqrt(sum_b sum_p (S_i,b(p) / sigma_b)**2).
+    """
+    sigma = np.asarray(noise_sigma, dtype=np.float64)
+    return np.array([
+        math.sqrt(float(np.sum(np.square(
+            np.atleast_3d(np.asarray(c.data, dtype=np.float64)) / sigma))))
+        for c in scene.source_images])
+
+
 def _make_shard(config, shard):
     """Simulate, encode and write one shard; return its manifest entry."""
     from ..model.data import DEFAULT_FLUX_THRESHOLD, _pixel_weight
-    from ..pcr import encode_band_maps, encode_pcr
+    from ..pcr import center_of_mass_map, encode_band_maps, encode_pcr
     from .scene import SceneSimulator
 
     simulator = SceneSimulator(config['preset'], shape=tuple(config['shape']),
@@ -143,6 +157,11 @@ def _make_shard(config, shard):
                          sigma=config['sigma'],
                          contributor_choice=config['contributor_choice'],
                          shape=scene.shape)
+        if config.get('center_min_snr') is not None:
+            pcr.center_of_mass = center_of_mass_map(
+                scene.centers[_source_snr(scene, noise_sigma)
+                              >= config['center_min_snr']],
+                scene.shape, sigma=config['sigma'])
         image = scene.image if scene.image.ndim == 3 else scene.image[..., None]
         arrays['image'].append(image)
         arrays['center_of_mass'].append(pcr.center_of_mass.astype(label_dtype))
@@ -205,7 +224,7 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                        contributor_choice='most_flux', label_dtype='float16',
                        star_fraction=None, clumpy_fraction=None, n_workers=1,
                        overwrite=False, progress_bar_enabled=True,
-                       companion_fraction=None):
+                       companion_fraction=None, center_min_snr=None):
     """
     Simulate scenes and write model inputs and PCR labels as shards.
 
@@ -250,6 +269,15 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         FWHM away, 1-16 times fainter); default none. Close pairs are
         rare in uniformly placed scenes, and they are where deblending
         matters.
+    center_min_snr : float, optional
+        Give a centre-of-mass peak (C^c) only to sources whose
+        matched-filter S/N, sqrt(sum over bands and pixels of
+        (S_i / sigma_b)**2), is at least this; fainter sources keep their
+        contribution vectors and maps. Default: every source (the
+        paper). A preset whose magnitude range reaches well below its
+        depth (``ground_grz``: 82 % of the sources are fainter than the
+        r-band 5-sigma depth) otherwise asks the network for peaks it
+        cannot see, which flattens every peak it predicts.
     n_workers : int, optional
         Processes writing shards in parallel.
     overwrite : bool, optional
@@ -291,6 +319,10 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         'label_dtype': label_dtype, 'star_fraction': star_fraction,
         'clumpy_fraction': clumpy_fraction,
         'companion_fraction': companion_fraction,
+        'center_min_snr': (None if center_min_snr is None else
+                           check_finite_float(center_min_snr,
+                                              'center_min_snr', minimum=0,
+                                              include_minimum=True)),
     }
     os.makedirs(output_dir, exist_ok=True)
     manifest_path = os.path.join(output_dir, MANIFEST_NAME)
