@@ -251,8 +251,11 @@ def run_peer(method, entry):
     band_flux = np.column_stack([
         segment_fluxes(output.segmentation, data[..., b], labels)
         for b in range(data.shape[2])]).reshape(len(labels), data.shape[2])
+    class_star = (np.asarray(output.catalog['class_star'], dtype=float)
+                  if 'class_star' in output.catalog.colnames else None)
     return {'centers': output.positions, 'band_flux': band_flux,
-            'segmentation': output.segmentation, 'time': elapsed}
+            'segmentation': output.segmentation, 'time': elapsed,
+            'star_probability': class_star}
 
 
 # --------------------------------------------------------------- figures
@@ -395,8 +398,9 @@ def main(argv=None):
     from pais_deblend.evaluation import (MASK_RCNN_FIGURES,
                                          class_detection_metrics,
                                          class_mask_average_precision)
-    from pais_deblend.evaluation.benchmark.adapters import (PhotutilsMethod,
-                                                            SepMethod)
+    from pais_deblend.evaluation.benchmark.adapters import (
+        PhotutilsMethod, SepMethod, SExtractorMethod, find_sextractor,
+        find_star_network)
 
     from photutils.segmentation import SegmentationImage
 
@@ -419,6 +423,9 @@ def main(argv=None):
     notes = []
     all_results = {'pais_deblend': [run_pais(deblender, e) for e in scenes]}
     peers = {'sep': SepMethod(), 'photutils': PhotutilsMethod()}
+    if find_sextractor() and find_star_network():
+        # the classical star/galaxy separator, on the same detection image
+        peers['sextractor'] = SExtractorMethod(class_star=True)
     for name, method in peers.items():
         all_results[name] = [run_peer(method, e) for e in scenes]
     pais = all_results['pais_deblend']
@@ -431,8 +438,9 @@ def main(argv=None):
     if not all(r['band_weights'] or r['segmentation'] is None for r in pais):
         notes.append('the pais_deblend result has no band_weights: per-band '
                      'fluxes from the band-combined weights')
-    notes.append('SExtractor CLASS_STAR not run (the SExtractor adapter '
-                 'does not read CLASS_STAR)')
+    if 'sextractor' not in peers:
+        notes.append('SExtractor CLASS_STAR not run (program or default.nnw '
+                     'not found)')
     times = {name: float(sum(r['time'] for r in results))
              for name, results in all_results.items()}
 
@@ -497,6 +505,26 @@ def main(argv=None):
                   f'{_fmt(det["precision_at_threshold"]):>8} '
                   f'{_fmt(det["recall_at_threshold"]):>8}')
 
+    peer_class_rows = {}
+    for name in peers:
+        results = all_results[name]
+        if any(r['star_probability'] is None for r in results):
+            continue
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter('always')
+            table = class_detection_metrics(
+                [r['centers'] for r in results],
+                [r['star_probability'] for r in results],
+                [e['scene'].centers for e in scenes],
+                [e['is_star'] for e in scenes], max_distance=radius,
+                recall=args.recall, ignore=[~e['scored'] for e in scenes])
+        peer_class_rows[name] = _table_rows(table)
+        print(f'\nper class, {name} CLASS_STAR (same scoring):')
+        for det in peer_class_rows[name]:
+            print(f'  {det["class"]:<7} {det["n_true"]:>6} P@R '
+                  f'{_fmt(det["precision_at_recall"])} det AP '
+                  f'{_fmt(det["AP"])} max recall {_fmt(det["max_recall"])}')
+
     colors = blended_color_errors(all_results, scenes, radius,
                                   args.min_blendedness)
     print(f'\nmedian |(g-r) error| (mag) of blended galaxies (blendedness > '
@@ -519,6 +547,7 @@ def main(argv=None):
         'n_scored_stars': n_stars, 'detection': detection,
         'class_detection': class_rows, 'class_masks': mask_rows,
         'class_masks_ceiling': ceiling_rows,
+        'peer_class_detection': peer_class_rows,
         'colors': colors, 'times': times, 'total_time': total,
         'reference': MASK_RCNN_FIGURES, 'notes': notes}
     if args.output:

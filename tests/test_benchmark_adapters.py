@@ -251,3 +251,32 @@ def test_method_base_requires_and_programs():
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         assert repr(NoProgram()) == "<NoProgram 'noprogram'>"
+
+
+@needs_sextractor
+def test_sextractor_class_star_separates_point_and_extended():
+    from pais_deblend.evaluation.benchmark.adapters import (
+        SExtractorMethod, find_star_network)
+
+    if find_star_network() is None:
+        pytest.skip('default.nnw not installed')
+    image = gaussian_scene([(16.0, 16.0), (34.0, 34.0)], [80.0, 80.0])
+    # make the second source extended: add a wide component around it
+    rows, cols = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    wide = np.exp(-((rows - 34.0) ** 2 + (cols - 34.0) ** 2) / (2 * 4.0 ** 2))
+    image.data = image.data + 300.0 * wide / wide.sum()
+    output = SExtractorMethod(class_star=True).run(image)
+    assert '-STARNNW_NAME' in output.meta['command']
+    order = np.argsort(output.catalog['y'])
+    class_star = np.asarray(output.catalog['class_star'])[order]
+    assert class_star[0] > 0.8 > 0.2 > class_star[1]
+
+
+def test_sextractor_class_star_needs_network(monkeypatch):
+    from pais_deblend.evaluation.benchmark import adapters
+
+    monkeypatch.setattr(adapters, '_STAR_NETWORKS', ('/nonexistent.nnw',))
+    method = adapters.SExtractorMethod(class_star=True)
+    image = gaussian_scene([(24.0, 24.0)], [10.0])
+    with pytest.raises(FileNotFoundError, match='default.nnw'):
+        method._class_star_options(image, '/tmp')

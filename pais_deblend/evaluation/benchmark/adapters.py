@@ -210,6 +210,21 @@ def find_sextractor():
     return None
 
 
+#: Where the Debian/Ubuntu and conda packages install SExtractor's
+#: star/galaxy network weights.
+_STAR_NETWORKS = ('/usr/share/source-extractor/default.nnw',
+                  '/usr/share/sextractor/default.nnw',
+                  '/usr/local/share/sextractor/default.nnw')
+
+
+def find_star_network():
+    """The path of SExtractor's ``default.nnw``, or None."""
+    for path in _STAR_NETWORKS:
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 _SEXTRACTOR_PARAMETERS = ('NUMBER', 'X_IMAGE', 'Y_IMAGE', 'FLUX_AUTO',
                           'FLUX_ISO', 'FLAGS')
 
@@ -224,6 +239,11 @@ class SExtractorMethod(Method):
     ``FLUX_AUTO``, ``flux_segment`` the sum over the ``SEGMENTATION``
     check image, ``FLUX_ISO`` is kept as ``flux_isophotal``.
 
+    With ``class_star=True`` the catalog also has SExtractor's
+    ``CLASS_STAR`` (Bertin & Arnouts 1996, section 5.6: a neural network
+    on the isophotal areas and the peak, given the seeing), read with
+    the package's ``default.nnw``.
+
     The program's own peak memory (maximum resident set size of the child
     process) goes in ``meta['external_peak_memory']`` (bytes), since
     tracemalloc cannot see it.
@@ -233,9 +253,25 @@ class SExtractorMethod(Method):
     description = 'SExtractor program (source-extractor), FLUX_AUTO'
     programs = (_SEXTRACTOR_NAMES,)
 
-    def __init__(self, settings=DetectionSettings(), *, timeout=300):
+    def __init__(self, settings=DetectionSettings(), *, timeout=300,
+                 class_star=False):
         self.settings = settings
         self.timeout = timeout
+        self.class_star = bool(class_star)
+
+    def _class_star_options(self, image, directory):
+        """
+        The options of SExtractor's star/galaxy neural network
+        (``CLASS_STAR``): its weights file, and the seeing given in pixels
+        with a pixel scale of 1 (the network reads their ratio).
+        """
+        network = find_star_network()
+        if network is None:
+            msg = ('class_star=True needs the SExtractor neural-network '
+                   f'file default.nnw; looked in {list(_STAR_NETWORKS)}')
+            raise FileNotFoundError(msg)
+        return {'STARNNW_NAME': network,
+                'SEEING_FWHM': f'{image.psf_fwhm:.4f}', 'PIXEL_SCALE': '1.0'}
 
     def run(self, image):
         from astropy.io import fits
@@ -253,8 +289,10 @@ class SExtractorMethod(Method):
                 return os.path.join(directory, name)
 
             fits.PrimaryHDU(data).writeto(path('image.fits'))
+            parameters = _SEXTRACTOR_PARAMETERS + (
+                ('CLASS_STAR',) if self.class_star else ())
             with open(path('catalog.param'), 'w') as handle:
-                handle.write('\n'.join(_SEXTRACTOR_PARAMETERS) + '\n')
+                handle.write('\n'.join(parameters) + '\n')
             kernel = gaussian_kernel(image.psf_fwhm)
             with open(path('gauss.conv'), 'w') as handle:
                 handle.write(f'CONV NORM\n# Gaussian, FWHM {image.psf_fwhm:.3f}'
@@ -286,6 +324,8 @@ class SExtractorMethod(Method):
                 'VERBOSE_TYPE': 'QUIET',
                 'NTHREADS': '1',
             }
+            if self.class_star:
+                options.update(self._class_star_options(image, directory))
             command = [program, path('image.fits'), '-c', path('empty.sex')]
             for key, value in options.items():
                 command += [f'-{key}', value]
@@ -317,12 +357,15 @@ class SExtractorMethod(Method):
             return _empty_output(image.shape, **meta)
         segmentation = SegmentationImage(segmap)
         labels = np.asarray(table['NUMBER'], dtype=np.int64)
+        extra = {}
+        if self.class_star:
+            extra['class_star'] = np.asarray(table['CLASS_STAR'], float)
         return MethodOutput(segmentation, _catalog(
             labels, np.asarray(table['Y_IMAGE'], float) - 1.0,
             np.asarray(table['X_IMAGE'], float) - 1.0, table['FLUX_AUTO'],
             segment_fluxes(segmentation, image.data, labels),
             flux_isophotal=np.asarray(table['FLUX_ISO'], float),
-            flags=np.asarray(table['FLAGS'], np.int64)), meta=meta)
+            flags=np.asarray(table['FLAGS'], np.int64), **extra), meta=meta)
 
 
 def _read_sextractor_catalog(filename):
