@@ -12,7 +12,8 @@ from pais_deblend.model.augmentation import (augment_array, augment_centers,
                                              augment_sample, augment_vectors)
 from pais_deblend.model.data import (BatchStream, ShardDataset,
                                      make_training_sample, write_shard)
-from pais_deblend.model.normalization import estimate_noise, normalize_image
+from pais_deblend.model.normalization import (NORMALIZATION_METHODS,
+                                              estimate_noise, normalize_image)
 
 
 def gaussian_scene(shape=(32, 40), n_sources=4, seed=0, noise=0.05,
@@ -107,6 +108,132 @@ def test_normalization_bad_input():
         normalize_image('image')
     with pytest.raises(ValueError, match='mask'):
         normalize_image(np.ones((4, 4)), mask=np.ones((3, 3), bool))
+
+
+def lupton_reference(image, noise_sigma, softening=3.0):
+    """Slow per-pixel reference of the Lupton et al. (2004) stretch."""
+    image = np.asarray(image, dtype=np.float64)
+    out = np.zeros(image.shape)
+    for iy in range(image.shape[0]):
+        for ix in range(image.shape[1]):
+            scaled = image[iy, ix] / (softening * np.asarray(noise_sigma))
+            intensity = scaled.mean()
+            factor = 1.0 if intensity == 0 else (np.arcsinh(intensity)
+                                                 / intensity)
+            out[iy, ix] = scaled * factor
+    return out
+
+
+def test_normalization_methods_constant():
+    assert NORMALIZATION_METHODS == ('asinh', 'lupton')
+
+
+def test_lupton_normalization_matches_reference_and_keeps_colours():
+    image, _, _ = gaussian_scene(n_bands=3, seed=4)
+    image = image * np.array([1.0, 1e2, 1e-2])  # bands in different units
+    sigma = estimate_noise(image)
+    normalized = normalize_image(image, method='lupton')
+    assert normalized.shape == image.shape and normalized.dtype == np.float32
+    np.testing.assert_allclose(normalized, lupton_reference(image, sigma),
+                               rtol=1e-6, atol=1e-6)
+    # every band of a pixel is multiplied by the same factor: the ratios
+    # between bands in noise units (the colours) are kept exactly, where
+    # the per-band stretch compresses the brighter band more
+    scaled = image / (3.0 * sigma)
+    bright = np.abs(scaled).min(axis=2) > 1.0
+    assert bright.sum() > 10
+    kept = normalized[bright] / normalized[bright][:, :1]
+    np.testing.assert_allclose(kept, (scaled[bright]
+                                      / scaled[bright][:, :1]), rtol=1e-5)
+    asinh = normalize_image(image)
+    per_band = asinh[bright] / asinh[bright][:, :1]
+    assert np.max(np.abs(per_band - scaled[bright] / scaled[bright][:, :1])
+                  ) > 0.1
+    # the explicit default is today's per-band stretch, bit for bit
+    np.testing.assert_array_equal(
+        normalize_image(image, method='asinh'),
+        np.arcsinh(image / (3.0 * sigma)).astype(np.float32))
+
+
+def test_lupton_normalization_single_band_and_equal_bands():
+    image, _, _ = gaussian_scene(seed=2)
+    np.testing.assert_array_equal(normalize_image(image, method='lupton'),
+                                  normalize_image(image, method='asinh'))
+    np.testing.assert_array_equal(
+        normalize_image(image[..., None], method='lupton', noise_sigma=0.1),
+        normalize_image(image, method='asinh', noise_sigma=0.1))
+    # bands equal in noise units: the stretch of their mean is each one's
+    stacked = np.stack([image, 2 * image, 0.5 * image], axis=-1)
+    np.testing.assert_allclose(
+        normalize_image(stacked, method='lupton',
+                        noise_sigma=[0.1, 0.2, 0.05]),
+        np.repeat(normalize_image(image, noise_sigma=0.1), 3, axis=2),
+        rtol=1e-6, atol=1e-7)
+
+
+def test_lupton_normalization_zero_negative_nan_and_mask():
+    noise = [1.0, 2.0]
+    # I = 0 (all zero, or bands cancelling), tiny and negative intensities
+    image = np.array([[[0.0, 0.0], [3.0, -6.0], [1e-12, 2e-12]],
+                      [[-30.0, -12.0], [-3.0, 0.0], [1e-3, -1e-3]]])
+    normalized = normalize_image(image, noise_sigma=noise, method='lupton')
+    assert np.all(np.isfinite(normalized))
+    np.testing.assert_array_equal(normalized[0, 0], [0, 0])
+    # I = 0 with non-zero bands: factor 1, the bands are kept linear
+    np.testing.assert_allclose(normalized[0, 1], [1.0, -1.0], rtol=1e-6)
+    np.testing.assert_allclose(normalized[0, 2], [1e-12 / 3, 1e-12 / 3],
+                               rtol=1e-6)
+    # the factor is even in I: negative pixels mirror positive ones
+    np.testing.assert_allclose(
+        normalized[1, 0],
+        -normalize_image(-image[1:, :1], noise_sigma=noise,
+                         method='lupton')[0, 0], rtol=1e-6)
+    np.testing.assert_allclose(normalized, lupton_reference(image, noise),
+                               rtol=1e-6, atol=1e-12)
+    # a NaN band or a masked pixel zeroes the pixel in every band
+    scene, _, _ = gaussian_scene(n_bands=2, seed=3)
+    scene[3, 4, 1] = np.nan
+    scene[7, 8, 0] = np.inf
+    mask = np.zeros(scene.shape[:2], dtype=bool)
+    mask[5, 6] = True
+    out = normalize_image(scene, mask=mask, method='lupton')
+    assert np.all(np.isfinite(out))
+    for pixel in ((3, 4), (5, 6), (7, 8)):
+        np.testing.assert_array_equal(out[pixel], [0, 0])
+    assert np.count_nonzero(np.all(out == 0, axis=2)) == 3
+    assert np.all(normalize_image(np.zeros((8, 8, 3)), method='lupton') == 0)
+    # the input is not modified
+    assert np.isnan(scene[3, 4, 1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(scale=st.floats(1e-6, 1e6), seed=st.integers(0, 1000),
+       n_bands=st.integers(1, 4))
+def test_lupton_normalization_is_unit_invariant(scale, seed, n_bands):
+    image, _, _ = gaussian_scene(seed=seed, n_bands=n_bands)
+    reference = normalize_image(image, method='lupton')
+    np.testing.assert_allclose(normalize_image(image * scale,
+                                               method='lupton'),
+                               reference, rtol=1e-5, atol=1e-5)
+    # with the noise given, scaled along with the image
+    sigma = estimate_noise(image)
+    given_noise = normalize_image(image, noise_sigma=sigma, method='lupton')
+    np.testing.assert_allclose(
+        normalize_image(image * scale, noise_sigma=sigma * scale,
+                        method='lupton'), given_noise, rtol=1e-5, atol=1e-5)
+
+
+def test_normalization_method_bad_input():
+    with pytest.raises(ValueError, match="method must be one of 'asinh', "
+                       "'lupton', got 'sdss'"):
+        normalize_image(np.ones((4, 4)), method='sdss')
+    with pytest.raises(ValueError, match='method must be one of'):
+        normalize_image(np.ones((4, 4)), method=None)
+    with pytest.raises(ValueError, match='softening'):
+        normalize_image(np.ones((4, 4, 2)), softening=-1, method='lupton')
+    with pytest.raises(ValueError, match='noise_sigma'):
+        normalize_image(np.ones((4, 4, 2)), noise_sigma=[1.0, 0.0],
+                        method='lupton')
 
 
 # --------------------------------------------------------------------------
@@ -240,6 +367,23 @@ def test_batch_stream_is_deterministic(tmp_path):
     assert sorted(seen.tolist()) == list(range(6))
     with pytest.raises(ValueError, match='crop_size'):
         BatchStream(dataset, batch_size=1, crop_size=64).batch(0)
+
+
+def test_batch_stream_normalization(tmp_path):
+    write_dataset(tmp_path, n_shards=1, per_shard=2, n_bands=3)
+    dataset = ShardDataset(tmp_path)
+    options = dict(batch_size=2, seed=0, augment=False)
+    default = BatchStream(dataset, **options)
+    lupton = BatchStream(dataset, normalization='lupton', **options)
+    assert default.normalization == 'asinh'
+    images, _ = lupton.batch(0)
+    expected = [normalize_image(dataset[int(i)]['image'], method='lupton')
+                for i in lupton.sample_indices(0)]
+    np.testing.assert_array_equal(images, np.stack(expected))
+    assert not np.allclose(images, default.batch(0)[0])
+    with pytest.raises(ValueError, match="normalization must be one of "
+                       ".*got 'luptn'"):
+        BatchStream(dataset, normalization='luptn')
 
 
 def test_reads_simulation_training_set_format(tmp_path):

@@ -145,3 +145,74 @@ def test_fine_tuning_starts_from_the_initial_model(dataset_dir,
     with pytest.raises(TypeError, match='initial_model must be'):
         train(dataset_dir, tmp_path / 'bad', steps=1, initial_model=3,
               **COMMON)
+
+
+def test_lupton_normalization_training_and_inference(tmp_path, monkeypatch):
+    from pais_deblend.deblend import Deblender
+    from pais_deblend.model import predict_pcr
+    from pais_deblend.model.bundled import BUNDLED_MODELS
+    from pais_deblend.model.normalization import estimate_noise
+
+    from .test_model_preprocessing import gaussian_scene
+
+    (tmp_path / 'shards').mkdir()
+    shards = write_dataset(tmp_path / 'shards', n_shards=2, per_shard=2,
+                           shape=(32, 32), n_bands=3)
+    options = dict(batch_size=2, seed=1, validation_fraction=0.5,
+                   progress_bar=False, crop_size=24, checkpoint_every=0,
+                   model_options={'filters': (4, 8), 'attention_window': 3})
+    card = train(shards, tmp_path / 'lupton', steps=2, jit_compile=True,
+                 normalization='lupton', **options)
+    assert card['normalization']['method'] == 'lupton'
+    assert 'asinh(I) / I' in card['normalization']['formula']
+    assert card['training']['steps'] == 2
+    assert all(np.isfinite(v) for v in card['validation']['metrics'].values())
+    state = json.loads((tmp_path / 'lupton' / 'checkpoint'
+                        / 'state.json').read_text())
+    assert state['config']['normalization'] == 'lupton'
+    # resuming with another normalisation is another configuration
+    with pytest.raises(ValueError, match='different configuration'):
+        train(shards, tmp_path / 'lupton', steps=3, **options)
+    with pytest.raises(ValueError, match="normalization must be one of "
+                       ".*got 'sdss'"):
+        train(shards, tmp_path / 'bad', steps=1, normalization='sdss',
+              **options)
+
+    # inference: Deblender passes its normalisation to predict_pcr
+    model = load_model(tmp_path / 'lupton' / 'model.keras')
+    image = gaussian_scene((32, 32), n_bands=3, seed=9)[0]
+    assert Deblender(model, progress_bar=False).normalization == 'asinh'
+    deblender = Deblender(model, progress_bar=False, normalization='lupton')
+    assert deblender.normalization == 'lupton'
+    noise = estimate_noise(image)
+    expected = predict_pcr(model, image, noise_sigma=noise,
+                           normalization='lupton')
+    other = predict_pcr(model, image, noise_sigma=noise)
+    got = deblender.predict(image)
+    np.testing.assert_allclose(got.center_of_mass, expected.center_of_mass,
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(other.center_of_mass, expected.center_of_mass,
+                           rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="normalization must be one of "
+                       ".*got 'LUPTON'"):
+        Deblender(model, normalization='LUPTON')
+    with pytest.raises(ValueError, match='method must be one of'):
+        predict_pcr(model, image, normalization='sqrt')
+    # bundled models: the entry's decoding dict names it, 'asinh' if absent
+    assert Deblender('hst_f160w', progress_bar=False).normalization == 'asinh'
+    monkeypatch.setitem(BUNDLED_MODELS['hst_f160w'], 'decoding', dict(
+        BUNDLED_MODELS['hst_f160w']['decoding'], normalization='lupton'))
+    assert Deblender('hst_f160w', progress_bar=False).normalization == 'lupton'
+
+
+def test_train_cli_normalization_option():
+    from pais_deblend.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(['train', 'shards', 'out'])
+    assert args.normalization == 'asinh'
+    args = parser.parse_args(['train', 'shards', 'out',
+                              '--normalization', 'lupton'])
+    assert args.normalization == 'lupton'
+    with pytest.raises(SystemExit):
+        parser.parse_args(['train', 'shards', 'out', '--normalization', 'x'])

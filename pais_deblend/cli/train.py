@@ -40,6 +40,11 @@ def add_parser(subparsers):
                         '(default: %(default)s, the paper)')
     parser.add_argument('--no-jit', action='store_true',
                         help='do not compile the training step with XLA')
+    parser.add_argument('--normalization', choices=('asinh', 'lupton'),
+                        default='asinh',
+                        help='input normalisation: per-band asinh stretch, '
+                        'or the colour-preserving stretch of the band mean '
+                        '(Lupton et al. 2004) (default: %(default)s)')
     parser.add_argument('--crop-size', type=int, default=None,
                         help='train on random square crops of this size')
     parser.add_argument('--validation-dir', default=None,
@@ -113,7 +118,8 @@ def run(args):
         augment=not args.no_augment, model_options=model_options or None,
         loss_weights=_loss_weights(args),
         preset=args.preset, name=args.name, schedule=args.schedule,
-        jit_compile=not args.no_jit, initial_model=args.initial_model)
+        jit_compile=not args.no_jit, initial_model=args.initial_model,
+        normalization=args.normalization)
     metrics = json.dumps({k: round(v, 5) for k, v in
                           card['validation']['metrics'].items()})
     print(f"trained {card['training']['steps']} steps in "

@@ -83,7 +83,8 @@ def deblend_tile(deblender, data, *, core, exact, noise_sigma,
         pcr = predict_pcr(deblender.model, image.data,
                           tile_size=deblender.tile_size,
                           noise_sigma=noise_sigma, mask=image.mask,
-                          progress_bar=False)
+                          progress_bar=False,
+                          normalization=deblender.normalization)
     centers = _unmasked_centers(pcr, image.mask, deblender)
     detection = _detection_image(image.data, noise_sigma, image.mask,
                                  deblender.footprint_smoothing)

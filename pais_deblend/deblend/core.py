@@ -228,6 +228,12 @@ class Deblender:
         speed; results do not depend on it).
     progress_bar : bool, optional
         Show a progress bar over the tiles.
+    normalization : {'asinh', 'lupton'}, optional
+        The input normalisation (`~pais_deblend.model.normalize_image`
+        ``method``): the per-band asinh stretch or the colour-preserving
+        Lupton et al. (2004) stretch of the band mean. Default: the one
+        the model was trained with (bundled models), else ``'asinh'``;
+        pass ``'lupton'`` for a ``.keras`` model trained with it.
 
     Notes
     -----
@@ -238,7 +244,7 @@ class Deblender:
     def __init__(self, model='hst_f160w', *, n_contributors=None,
                  detection_threshold=None, min_separation=None,
                  footprint_threshold=None, footprint_smoothing=None,
-                 tile_size=512, progress_bar=True):
+                 tile_size=512, progress_bar=True, normalization=None):
         self.model, self.model_name, settings = _load(model)
         model_slots = int(self.model.n_contributors)
         if n_contributors is None:
@@ -267,6 +273,12 @@ class Deblender:
             'footprint_smoothing', minimum=0)
         self.tile_size = check_positive_int(tile_size, 'tile_size')
         self.progress_bar = bool(progress_bar)
+        from ..model.normalization import NORMALIZATION_METHODS
+
+        #: The input normalisation method passed to ``predict_pcr``.
+        self.normalization = check_in(
+            settings.get('normalization', 'asinh') if normalization is None
+            else normalization, NORMALIZATION_METHODS, 'normalization')
         self._lock = _model_lock(self.model)
         names = settings.get('band_names')
         #: The model's band names (bundled multi-band models), else None.
@@ -318,7 +330,8 @@ class Deblender:
                                      noise_sigma=noise_sigma,
                                      mask=image.mask,
                                      progress_bar=progress_bar,
-                                     return_heads=True)
+                                     return_heads=True,
+                                     normalization=self.normalization)
         if 'band_contribution_maps' in heads:
             heads['band_contribution_maps'] = keep_top_band_slots(
                 pcr, heads['band_contribution_maps'], self.n_contributors)
@@ -474,7 +487,8 @@ class Deblender:
 def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                     model='hst_f160w', n_contributors=3, mask=None,
                     connectivity=8, relabel=True, progress_bar=True,
-                    detection_threshold=None, tile_size=512):
+                    detection_threshold=None, tile_size=512,
+                    normalization=None):
     """
     Detect and deblend sources with partial attribution: each pixel's flux
     is shared among up to ``n_contributors`` overlapping sources.
@@ -510,6 +524,9 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
         value).
     tile_size : int, optional
         Tile side of the network pass.
+    normalization : {'asinh', 'lupton'}, optional
+        The input normalisation (default: the model's own); see
+        `Deblender`.
 
     Returns
     -------
@@ -523,6 +540,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
     """
     deblender = Deblender(model, n_contributors=n_contributors,
                           detection_threshold=detection_threshold,
-                          tile_size=tile_size, progress_bar=progress_bar)
+                          tile_size=tile_size, progress_bar=progress_bar,
+                          normalization=normalization)
     return deblender(data, segmentation_image, n_pixels, mask=mask,
                      connectivity=connectivity, relabel=relabel)

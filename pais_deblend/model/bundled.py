@@ -18,7 +18,10 @@ __all__ = ['BUNDLED_MODELS', 'available_models', 'bundled_model_card',
 _WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 
 #: name -> SHA-256 of ``weights/<name>.keras`` and the decoding settings
-#: tuned on the model's validation scenes (see its model card).
+#: tuned on the model's validation scenes (see its model card). The
+#: ``decoding`` dict may also name the input ``'normalization'`` the model
+#: was trained with (``'asinh'`` when absent, or ``'lupton'``); ``Deblender``
+#: uses it by default.
 BUNDLED_MODELS = {
     'hst_f160w': {
         'description': ('HST WFC3/IR F160W, 0.06 arcsec/pixel (trained on '

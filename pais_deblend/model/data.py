@@ -38,10 +38,11 @@ from collections import OrderedDict
 import numpy as np
 
 from ..utils._io import npz_headers, read_npz
-from ..utils._validation import (check_finite_float, check_nonnegative_int,
-                                 check_positive_int)
+from ..utils._validation import (check_finite_float, check_in,
+                                 check_nonnegative_int, check_positive_int)
 from .augmentation import augment_sample, random_transform
-from .normalization import DEFAULT_SOFTENING, estimate_noise, normalize_image
+from .normalization import (DEFAULT_SOFTENING, NORMALIZATION_METHODS,
+                            estimate_noise, normalize_image)
 
 __all__ = ['LABEL_KEYS', 'OPTIONAL_LABEL_KEYS', 'stack_labels',
            'make_training_sample', 'write_shard',
@@ -429,10 +430,14 @@ class BatchStream:
         Random square crops of this size (default: whole samples).
     softening : float, optional
         Passed to `normalize_image`.
+    normalization : {'asinh', 'lupton'}, optional
+        The normalisation method, passed to `normalize_image` as
+        ``method``.
     """
 
     def __init__(self, dataset, *, indices=None, batch_size=8, seed=0,
-                 augment=True, crop_size=None, softening=DEFAULT_SOFTENING):
+                 augment=True, crop_size=None, softening=DEFAULT_SOFTENING,
+                 normalization='asinh'):
         self.dataset = dataset
         self.indices = (np.arange(len(dataset)) if indices is None
                         else np.asarray(indices, dtype=np.int64))
@@ -445,6 +450,8 @@ class BatchStream:
         self.crop_size = (None if crop_size is None
                           else check_positive_int(crop_size, 'crop_size'))
         self.softening = softening
+        self.normalization = check_in(normalization, NORMALIZATION_METHODS,
+                                      'normalization')
         self._epoch_orders = {}
 
     def _shard_of(self, index):
@@ -476,7 +483,8 @@ class BatchStream:
         """Augment, crop and normalise one sample (a new dict)."""
         sample = dict(sample)
         sample['image'] = normalize_image(sample['image'],
-                                          softening=self.softening)
+                                          softening=self.softening,
+                                          method=self.normalization)
         sample.pop('seed', None)
         if self.augment:
             transform = random_transform(rng)

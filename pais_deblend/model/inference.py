@@ -135,7 +135,8 @@ def _compiled(model, jit_compile):
 
 def predict_pcr(model, image, *, tile_size=512, overlap=None,
                 noise_sigma=None, softening=DEFAULT_SOFTENING, mask=None,
-                progress_bar=False, jit_compile='auto', return_heads=False):
+                progress_bar=False, jit_compile='auto', return_heads=False,
+                normalization='asinh'):
     """
     Predict the PCR of an image of any size with the PAIS network.
 
@@ -174,6 +175,10 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
         (measured: 4e-7 on C^c, 4e-5 px on C^v).
     return_heads : bool, optional
         Also return the outputs of the model's optional heads.
+    normalization : {'asinh', 'lupton'}, optional
+        The normalisation method (`normalize_image` ``method``); use the
+        one the model was trained with (its model card's
+        ``normalization['method']``).
 
     Returns
     -------
@@ -203,7 +208,8 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
         raise ValueError(msg)
 
     normalized = normalize_image(image, noise_sigma=noise_sigma,
-                                 softening=softening, mask=mask)
+                                 softening=softening, mask=mask,
+                                 method=normalization)
     n_bands = model.inputs[0].shape[-1]
     if normalized.shape[2] != n_bands:
         msg = (f'image has {normalized.shape[2]} bands but the model expects '

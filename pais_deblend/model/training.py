@@ -34,7 +34,8 @@ from ..utils._progress import progress_bar as _progress_bar
 from ..utils._validation import (check_finite_float, check_in,
                                  check_nonnegative_int, check_positive_int)
 from .data import BatchStream, ShardDataset, stack_labels
-from .normalization import DEFAULT_SOFTENING, normalize_image
+from .normalization import (DEFAULT_SOFTENING, NORMALIZATION_METHODS,
+                            normalize_image)
 
 __all__ = ['train', 'evaluate', 'MODEL_FILENAME', 'MODEL_CARD_FILENAME']
 
@@ -42,6 +43,13 @@ MODEL_FILENAME = 'model.keras'
 MODEL_CARD_FILENAME = 'model_card.json'
 _CHECKPOINT_DIR = 'checkpoint'
 _STATE_FILENAME = 'state.json'
+
+# the model card's description of each normalisation method
+_NORMALIZATION_FORMULAS = {
+    'asinh': 'asinh(x / (softening * noise_sigma))',
+    'lupton': ('s_b * asinh(I) / I, s_b = x_b / (softening * noise_sigma_b), '
+               'I = mean_b(s_b)'),
+}
 
 
 def _write_json(filename, payload):
@@ -65,7 +73,7 @@ def _as_float(value):
 
 
 def evaluate(model, dataset, indices=None, *, batch_size=8, loss=None,
-             softening=DEFAULT_SOFTENING):
+             softening=DEFAULT_SOFTENING, normalization='asinh'):
     """
     Mean loss terms of ``model`` on samples of ``dataset`` (no
     augmentation, whole samples).
@@ -81,6 +89,9 @@ def evaluate(model, dataset, indices=None, *, batch_size=8, loss=None,
         Default: the paper's weights.
     softening : float, optional
         Passed to `normalize_image`.
+    normalization : {'asinh', 'lupton'}, optional
+        The normalisation method the model was trained with, passed to
+        `normalize_image` as ``method``.
 
     Returns
     -------
@@ -91,6 +102,7 @@ def evaluate(model, dataset, indices=None, *, batch_size=8, loss=None,
     """
     from .losses import PAISLoss
 
+    check_in(normalization, NORMALIZATION_METHODS, 'normalization')
     loss = PAISLoss() if loss is None else loss
     indices = np.arange(len(dataset)) if indices is None else np.asarray(
         indices)
@@ -100,7 +112,8 @@ def evaluate(model, dataset, indices=None, *, batch_size=8, loss=None,
     for start in range(0, len(indices), batch_size):
         chunk = indices[start:start + batch_size]
         samples = [dataset[int(i)] for i in chunk]
-        images = np.stack([normalize_image(s['image'], softening=softening)
+        images = np.stack([normalize_image(s['image'], softening=softening,
+                                           method=normalization)
                            for s in samples])
         labels = stack_labels(samples)
         predictions = model(images, training=False)
@@ -170,7 +183,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
           progress_bar=True, learning_rate=1e-3, crop_size=None,
           augment=True, model_options=None, loss_weights=None, preset=None,
           softening=DEFAULT_SOFTENING, name='pais', schedule='constant',
-          jit_compile=True, initial_model=None):
+          jit_compile=True, initial_model=None, normalization='asinh'):
     """
     Train the PAIS network on a directory of training shards.
 
@@ -242,6 +255,14 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         ``.keras`` file) instead of random ones: fine-tuning, e.g. on a
         training set richer in close pairs. Its architecture must match
         ``model_options``; its name and SHA-256 go into the model card.
+    normalization : {'asinh', 'lupton'}, optional
+        The input normalisation (`normalize_image` ``method``): the
+        per-band asinh stretch, or the colour-preserving stretch of the
+        band mean of Lupton et al. (2004, PASP 116, 133). Recorded in the
+        training configuration and in the model card's ``normalization``
+        section; inference must use the same
+        (`~pais_deblend.deblend.Deblender` reads it from
+        the bundled model's entry).
 
     Returns
     -------
@@ -265,6 +286,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
     validation_samples = check_nonnegative_int(validation_samples,
                                                'validation_samples')
     check_in(schedule, ('constant', 'cosine'), 'schedule')
+    check_in(normalization, NORMALIZATION_METHODS, 'normalization')
 
     initial = (None if initial_model is None
                else _initial_model(initial_model))
@@ -297,6 +319,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         'learning_rate': learning_rate, 'schedule': schedule,
         'crop_size': crop_size,
         'augment': bool(augment), 'softening': float(softening),
+        'normalization': normalization,
         'n_training_samples': int(len(train_indices)),
     }
     if initial is not None:
@@ -322,6 +345,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
     if resume and os.path.exists(state_file):
         with open(state_file) as handle:
             saved = json.load(handle)
+        # checkpoints written before the option existed used 'asinh'
+        saved['config'].setdefault('normalization', 'asinh')
         if saved['config'] != json.loads(json.dumps(config)):
             msg = (f'the checkpoint in {checkpoint_dir!r} was made with a '
                    f'different configuration ({saved["config"]}) than this '
@@ -336,7 +361,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
 
     stream = BatchStream(dataset, indices=train_indices,
                          batch_size=batch_size, seed=seed, augment=augment,
-                         crop_size=crop_size, softening=softening)
+                         crop_size=crop_size, softening=softening,
+                         normalization=normalization)
 
     # create the optimizer's slots before tracing, so the step traces once
     optimizer.build(model.trainable_variables)
@@ -397,7 +423,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
 
     validation = evaluate(model, validation_dataset, validation_indices,
                           batch_size=batch_size, loss=loss,
-                          softening=softening)
+                          softening=softening, normalization=normalization)
     model_file = os.path.join(output_dir, MODEL_FILENAME)
     temporary = os.path.join(output_dir, '.tmp-model.keras')
     model.save(temporary)
@@ -453,7 +479,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         'architecture': model.architecture,
         'receptive_field_radius': model.receptive_field_radius,
         'loss_weights': loss.get_config(),
-        'normalization': {'method': 'asinh(x / (softening * noise_sigma))',
+        'normalization': {'method': normalization,
+                          'formula': _NORMALIZATION_FORMULAS[normalization],
                           'noise_estimate': '1.4826 * MAD per band',
                           'softening': float(softening)},
         'model_file': MODEL_FILENAME,
