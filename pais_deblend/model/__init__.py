@@ -36,6 +36,7 @@ _LAZY_NAMES = {
     'DEFAULT_LOSS_WEIGHTS': 'losses',
     'estimate_noise': 'normalization',
     'normalize_image': 'normalization',
+    'NORMALIZATION_METHODS': 'normalization',
     'augment_sample': 'augmentation',
     'augment_array': 'augmentation',
     'augment_vectors': 'augmentation',
