@@ -1097,18 +1097,27 @@ def _as_band_weights(band_weights, contributors, *, check):
     return array
 
 
-def _check_band_weights(contributors, band_weights):
-    if not np.all(np.isfinite(band_weights)):
-        msg = 'band_weights must be finite, got NaN or infinite values'
+def _check_weight_values(contributors, weights, name):
+    """
+    ``weights`` (h, w, n[, b]) finite, in [0, 1] and 0 in empty slots;
+    returns the (h, w, n) map of empty slots.
+    """
+    if not np.all(np.isfinite(weights)):
+        msg = f'{name} must be finite, got NaN or infinite values'
         raise ValueError(msg)
-    if band_weights.min() < 0 or band_weights.max() > 1 + _SUM_TOLERANCE:
-        msg = (f'band_weights must lie in [0, 1], got range '
-               f'[{band_weights.min()}, {band_weights.max()}]')
+    if weights.min() < 0 or weights.max() > 1 + _SUM_TOLERANCE:
+        msg = (f'{name} must lie in [0, 1], got range [{weights.min()}, '
+               f'{weights.max()}]')
         raise ValueError(msg)
     empty = contributors == 0
-    if np.any(band_weights[empty] != 0):
-        msg = 'band_weights must be 0 in slots whose contributor is 0'
+    if np.any(weights[empty] != 0):
+        msg = f'{name} must be 0 in slots whose contributor is 0'
         raise ValueError(msg)
+    return empty
+
+
+def _check_band_weights(contributors, band_weights):
+    empty = _check_weight_values(contributors, band_weights, 'band_weights')
     attributed = ~empty.all(axis=-1)
     sums = band_weights.sum(axis=2, dtype=np.float64)
     bad = attributed[..., None] & (np.abs(sums - 1) > _SUM_TOLERANCE)
@@ -1219,17 +1228,7 @@ def _as_partial_arrays(contributors, weights, *, check):
 
 
 def _check_weights(contributors, weights):
-    if not np.all(np.isfinite(weights)):
-        msg = 'weights must be finite, got NaN or infinite values'
-        raise ValueError(msg)
-    if weights.min() < 0 or weights.max() > 1 + _SUM_TOLERANCE:
-        msg = (f'weights must lie in [0, 1], got range [{weights.min()}, '
-               f'{weights.max()}]')
-        raise ValueError(msg)
-    empty = contributors == 0
-    if np.any(weights[empty] != 0):
-        msg = 'weights must be 0 in slots whose contributor is 0'
-        raise ValueError(msg)
+    empty = _check_weight_values(contributors, weights, 'weights')
     n_slots = contributors.shape[-1]
     for k in range(n_slots):
         for j in range(k + 1, n_slots):
