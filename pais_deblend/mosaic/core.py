@@ -82,14 +82,15 @@ def _deblender(key, model=None):
         from ..deblend import Deblender
 
         (name, n_contributors, detection_threshold, min_separation,
-         footprint_threshold, footprint_smoothing, tile_size) = key
+         footprint_threshold, footprint_smoothing, tile_size,
+         normalization) = key
         deblender = Deblender(
             name if model is None else model, n_contributors=n_contributors,
             detection_threshold=detection_threshold,
             min_separation=min_separation,
             footprint_threshold=footprint_threshold,
             footprint_smoothing=footprint_smoothing, tile_size=tile_size,
-            progress_bar=False)
+            normalization=normalization, progress_bar=False)
         _DEBLENDERS[key] = deblender
     return deblender
 
@@ -521,14 +522,16 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     _structure(connectivity)  # validates it
     key = (_model_key(model, client), n_contributors, detection_threshold,
            min_separation, footprint_threshold, footprint_smoothing,
-           check_positive_int(network_tile_size, 'network_tile_size'))
+           check_positive_int(network_tile_size, 'network_tile_size'),
+           None)
     deblender = _deblender(key, None if isinstance(
         model, (str, os.PathLike)) else model)
     # the settings the workers use are the resolved ones, whatever their
     # defaults would be
     key = key[:1] + (deblender.n_contributors, deblender.detection_threshold,
                      deblender.min_separation, deblender.footprint_threshold,
-                     deblender.footprint_smoothing, deblender.tile_size)
+                     deblender.footprint_smoothing, deblender.tile_size,
+                     deblender.normalization)
     _DEBLENDERS.setdefault(key, deblender)
     n_bands = deblender.n_bands
     if len(source.shape) == 3 and source.shape[2] != n_bands or (
