@@ -372,7 +372,18 @@ def blended_color_errors(all_results, scenes, radius, min_blendedness):
         theirs = color_error(recovered[peer][both], true[both])
         ratio = (ours.median_abs_error / theirs.median_abs_error
                  if theirs.median_abs_error > 0 else float('nan'))
+        # per-band median |relative flux error| on the same sources
+        with np.errstate(invalid='ignore', divide='ignore'):
+            ours_band = np.abs(recovered['pais_deblend'][both] / true[both]
+                               - 1)
+            theirs_band = np.abs(recovered[peer][both] / true[both] - 1)
         out[peer] = {'n_found_by_both': int(both.sum()),
+                     'pais_band_flux_error': (
+                         np.nanmedian(ours_band, axis=0).tolist()
+                         if both.any() else None),
+                     'peer_band_flux_error': (
+                         np.nanmedian(theirs_band, axis=0).tolist()
+                         if both.any() else None),
                      'pais_median_abs_error': ours.median_abs_error,
                      'pais_n_skipped': ours.n_skipped,
                      'peer_median_abs_error': theirs.median_abs_error,
@@ -537,6 +548,16 @@ def main(argv=None):
               f'{_fmt(row["peer_median_abs_error"])}  ratio '
               f'{_fmt(row["ratio"], 2)}  (skipped non-positive: pais '
               f'{row["pais_n_skipped"]}, {peer} {row["peer_n_skipped"]})')
+    print('\nmedian |relative flux error| per band (g, r, z) of the same '
+          'blended galaxies:')
+    for peer in PEERS:
+        row = colors[peer]
+        if row['pais_band_flux_error'] is None:
+            print(f'  vs {peer:<10} none found by both')
+            continue
+        ours = ', '.join(_fmt(v) for v in row['pais_band_flux_error'])
+        theirs = ', '.join(_fmt(v) for v in row['peer_band_flux_error'])
+        print(f'  vs {peer:<10} pais {ours}   {peer} {theirs}')
     for note in notes:
         print(f'note: {note}')
 

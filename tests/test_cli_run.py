@@ -336,6 +336,12 @@ def test_band_hdus_feed_a_multi_band_model(image_file, tmp_path, capsys):
     partial = PartialSegmentationImage.read(output_dir / 'field_partial.fits')
     table = QTable.read(output_dir / 'field_catalog.ecsv')
     assert list(table['label']) == partial.partial_labels.tolist()
+    # per-band fluxes and errors, summing to the band-summed flux
+    assert {'segment_flux_band0', 'segment_flux_band1',
+            'segment_flux_err_band0'} <= set(table.colnames)
+    np.testing.assert_allclose(
+        table['segment_flux_band0'] + table['segment_flux_band1'],
+        table['segment_flux'], rtol=1e-6)
     with fits.open(output_dir / 'field_cutouts.fits') as hdus:
         # (bands, h, w) cubes, one per source
         assert all(hdu.data.ndim == 3 and hdu.data.shape[0] == 2

@@ -16,7 +16,9 @@ The job, in the order of a SExtractor run:
    (Hausen & Robertson 2022, arXiv:2201.04714) detects the sources and
    shares each pixel's flux among up to ``n`` of them;
 4. measure `~pais_deblend.segmentation.PartialSourceCatalog` on the
-   background-subtracted image, with the background RMS as the error.
+   background-subtracted image, with the background RMS as the error (a
+   multi-band image: shapes on the band sum, ``segment_flux_<band>`` and
+   its error per band, and ``class_star`` when the model classifies).
 
 Every output is written to a temporary file and the set is moved into
 place only when all of them are complete; existing outputs are never
@@ -477,8 +479,10 @@ def _catalog_table(data, partial, rms, mask, image, *, progress_bar,
                    filename, model_name, background_subtracted):
     from ..segmentation import PartialSourceCatalog
 
-    reference = data if data.ndim == 2 else data[..., 0]
-    error = rms
+    # a multi-band image: shapes on the band sum, fluxes and errors per
+    # band (segment_flux_<band> columns)
+    reference = data
+    error = rms[0] if data.ndim == 2 else np.stack(rms, axis=-1)
     if image['unit'] is not None:
         reference = reference * image['unit']
         error = error * image['unit']
@@ -685,7 +689,7 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
                    '--detection-threshold; nothing was written')
             raise UserError(msg) from None
 
-    table = _catalog_table(subtracted, partial, rms[0], mask, read,
+    table = _catalog_table(subtracted, partial, rms, mask, read,
                            progress_bar=progress_bar, filename=image_name,
                            model_name=deblender.model_name,
                            background_subtracted=background_subtracted)
