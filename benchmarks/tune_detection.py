@@ -29,8 +29,8 @@ import numpy as np
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
-THRESHOLDS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
-SEPARATIONS = (1, 2, 3)
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+SEPARATIONS = (1, 2, 3, 4, 5)
 
 
 def main():
