@@ -1205,11 +1205,7 @@ def _as_band_background(background, shape, n_bands, data_unit):
     """
     if background is None:
         return None
-    values, unit = _split_unit(background, 'background')
-    array = np.asanyarray(values)
-    if array.dtype.kind not in 'biuf':
-        msg = f'background must hold real numbers, got dtype {array.dtype}'
-        raise TypeError(msg)
+    array, unit = _background_values(background)
     allowed = {(), (n_bands,), shape, shape + (n_bands,)}
     if array.shape not in allowed:
         msg = (f'background has shape {array.shape}; for data of shape '
@@ -1223,14 +1219,20 @@ def _as_band_background(background, shape, n_bands, data_unit):
     return array
 
 
-def _as_background(background, shape, data_unit):
-    if background is None:
-        return None
+def _background_values(background):
+    """The background's values (real numbers) and its unit."""
     values, unit = _split_unit(background, 'background')
     array = np.asanyarray(values)
     if array.dtype.kind not in 'biuf':
         msg = f'background must hold real numbers, got dtype {array.dtype}'
         raise TypeError(msg)
+    return array, unit
+
+
+def _as_background(background, shape, data_unit):
+    if background is None:
+        return None
+    array, unit = _background_values(background)
     if array.ndim != 0:
         check_same_shape(array.shape, shape, 'background',
                          'partial_segmentation_image')
