@@ -26,11 +26,11 @@ def keep_top_band_slots(pcr, band_maps, n_contributors):
     ``band_maps`` (h, w, b, n) reduced to the slots that
     `~pais_deblend.deblend.core._keep_top_slots` keeps for ``pcr``.
     """
+    from .core import _top_slot_order
+
     if n_contributors == band_maps.shape[-1]:
         return band_maps
-    order = np.argsort(-pcr.contribution_maps, axis=-1,
-                       kind='stable')[..., :n_contributors]
-    order.sort(axis=-1)
+    order = _top_slot_order(pcr, n_contributors)
     return np.take_along_axis(band_maps, order[:, :, np.newaxis, :], axis=-1)
 
 

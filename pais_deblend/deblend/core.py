@@ -106,6 +106,15 @@ def _structure(connectivity):
                                              else 2)
 
 
+def _top_slot_order(pcr, n_contributors):
+    """(h, w, n_contributors) indices of the most likely slots, in the
+    network's slot order."""
+    order = np.argsort(-pcr.contribution_maps, axis=-1,
+                       kind='stable')[..., :n_contributors]
+    order.sort(axis=-1)  # keep the network's slot order (nearest first)
+    return order
+
+
 def _keep_top_slots(pcr, n_contributors):
     """The PCR reduced to the ``n_contributors`` most likely slots."""
     from ..pcr import PCR
@@ -113,8 +122,7 @@ def _keep_top_slots(pcr, n_contributors):
     maps = pcr.contribution_maps
     if n_contributors == maps.shape[-1]:
         return pcr
-    order = np.argsort(-maps, axis=-1, kind='stable')[..., :n_contributors]
-    order.sort(axis=-1)  # keep the network's slot order (nearest first)
+    order = _top_slot_order(pcr, n_contributors)
     maps = np.take_along_axis(maps, order, axis=-1)
     vectors = np.take_along_axis(pcr.contribution_vectors,
                                  order[..., np.newaxis], axis=-2)
@@ -441,8 +449,7 @@ class Deblender:
         star probability per source (``class_star``) from the model's
         optional heads.
         """
-        from ..pcr.decode import _decode
-        from ..segmentation import PartialSegmentationImage
+        from ..pcr.decode import _decode, _segmentation
         from . import _heads
 
         contributors, weights, dominant, centers, labels = _decode(
@@ -458,12 +465,9 @@ class Deblender:
         if 'star_probability' in heads:
             class_star = _heads.class_star(heads['star_probability'],
                                            centers, contributors)
-        center_dict = dict(enumerate(map(tuple, centers.tolist()), 1))
-        return PartialSegmentationImage._from_valid_arrays(
-            contributors, weights, dominant, centers=center_dict,
-            label_bound=len(center_dict), labels=labels,
-            centers_checked=True, band_weights=band_weights,
-            class_star=class_star,
+        return _segmentation(
+            contributors, weights, dominant, centers, labels,
+            band_weights=band_weights, class_star=class_star,
             band_names=self.band_names if band_weights is not None else None)
 
     @staticmethod

@@ -77,9 +77,18 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     TypeError, ValueError
         For bad input; the message names the parameter.
     """
-    contributors, weights, dominant, centers, labels = _decode(
+    return _segmentation(*_decode(
         pcr, data, centers=centers, footprint=footprint, mask=mask,
-        threshold=threshold, min_separation=min_separation)
+        threshold=threshold, min_separation=min_separation))
+
+
+def _segmentation(contributors, weights, dominant, centers, labels,
+                  **extras):
+    """
+    The `~pais_deblend.segmentation.PartialSegmentationImage` of the
+    arrays of `_decode`, with optional ``band_weights``, ``class_star``
+    and ``band_names``.
+    """
     from ..segmentation import PartialSegmentationImage
 
     # the kernel guarantees a valid partial form and returns the labels of
@@ -87,7 +96,8 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     center_dict = dict(enumerate(map(tuple, centers.tolist()), 1))
     return PartialSegmentationImage._from_valid_arrays(
         contributors, weights, dominant, centers=center_dict,
-        label_bound=len(center_dict), labels=labels, centers_checked=True)
+        label_bound=len(center_dict), labels=labels, centers_checked=True,
+        **extras)
 
 
 def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
