@@ -216,3 +216,24 @@ def test_train_cli_normalization_option():
     assert args.normalization == 'lupton'
     with pytest.raises(SystemExit):
         parser.parse_args(['train', 'shards', 'out', '--normalization', 'x'])
+
+
+def test_train_cli_loss_weights():
+    from pais_deblend.cli import build_parser
+    from pais_deblend.cli.train import _loss_weights
+
+    parser = build_parser()
+    args = parser.parse_args(['train', 'shards', 'out'])
+    assert _loss_weights(args) == {'vector_weighting': 'uniform'}
+    args = parser.parse_args(['train', 'shards', 'out',
+                              '--center-of-mass-weight', '100',
+                              '--entropy-weight', '0'])
+    assert _loss_weights(args) == {'vector_weighting': 'uniform',
+                                   'entropy_weight': 0.0,
+                                   'center_of_mass_weight': 100.0}
+    # the value reaches PAISLoss, which names a bad one
+    from pais_deblend.model import PAISLoss
+    weights = _loss_weights(parser.parse_args(
+        ['train', 'shards', 'out', '--center-of-mass-weight', 'nan']))
+    with pytest.raises(ValueError, match='center_of_mass_weight'):
+        PAISLoss(**weights)

@@ -81,6 +81,10 @@ def add_parser(subparsers):
                         help='weight of the entropy term of the loss '
                         '(default: 2, the paper\'s; 0 leaves the '
                         'contribution maps unsharpened)')
+    parser.add_argument('--center-of-mass-weight', type=float, default=None,
+                        help='weight of the C^c term of the loss (default: '
+                        '15, the paper\'s; raise it when other heads share '
+                        'the spatial decoder and the centre map stays flat)')
     parser.add_argument('--restart', action='store_true',
                         help='ignore an existing checkpoint and start afresh')
     parser.add_argument('--no-progress', action='store_true',
@@ -93,6 +97,8 @@ def _loss_weights(args):
     weights = {'vector_weighting': args.vector_weighting}
     if args.entropy_weight is not None:
         weights['entropy_weight'] = args.entropy_weight
+    if args.center_of_mass_weight is not None:
+        weights['center_of_mass_weight'] = args.center_of_mass_weight
     return weights
 
 
