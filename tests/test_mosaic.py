@@ -354,3 +354,159 @@ def test_local_cluster(tmp_path, tiny_model_file, scene, mosaic):
         # may sum the convolutions in another order: float32 rounding
         np.testing.assert_allclose(result.read().weights,
                                    expected.read().weights, atol=1e-6)
+
+
+# --- multi-band models: per-band weights and star probabilities -----------
+
+def multiband_scene(shape=(128, 160), n_sources=30, seed=2, noise=0.1):
+    """Gaussians of random colours in 3 bands, shape (h, w, 3)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    image = np.zeros(shape + (3,))
+    for _ in range(n_sources):
+        y, x = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
+        sigma, flux = rng.uniform(1, 4), rng.uniform(1, 20)
+        colour = rng.uniform(0.3, 1.5, 3)
+        image += (flux * colour * np.exp(
+            -((yy - y)**2 + (xx - x)**2) / (2 * sigma**2))[..., np.newaxis])
+    return image + rng.normal(0, noise, image.shape)
+
+
+@pytest.fixture(scope='module')
+def multiband_model_file(tmp_path_factory):
+    pytest.importorskip('tensorflow')
+    from pais_deblend.model import build_pais_model
+
+    path = tmp_path_factory.mktemp('model') / 'tiny_grz.keras'
+    build_pais_model(n_bands=3, classify=True, band_maps=True,
+                     filters=[4, 8], attention_window=3, seed=0).save(path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def multiband_scene_data():
+    return multiband_scene()
+
+
+@pytest.fixture(scope='module')
+def multiband_single_pass(multiband_model_file, multiband_scene_data):
+    from pais_deblend import Deblender
+
+    deblender = Deblender(multiband_model_file, detection_threshold=0.05,
+                         tile_size=256, progress_bar=False)
+    return deblender(multiband_scene_data)
+
+
+@pytest.fixture(scope='module')
+def multiband_mosaic(multiband_model_file, multiband_scene_data,
+                     tmp_path_factory):
+    pytest.importorskip('zarr')
+    output = tmp_path_factory.mktemp('mosaic') / 'grz.zarr'
+    # 2 x 3 tiles of 64 pixels, each with a 32-pixel margin
+    return deblend_mosaic(multiband_scene_data, output,
+                          model=multiband_model_file, tile_size=64,
+                          margin=32, **SETTINGS)
+
+
+def test_multiband_mosaic_equals_single_pass(multiband_single_pass,
+                                             multiband_mosaic):
+    single, mosaic = multiband_single_pass, multiband_mosaic
+    assert single.band_weights is not None and single.class_star
+    assert mosaic.has_band_weights and mosaic.has_class_star
+    assert len(mosaic.plan) == 6
+    assert mosaic.n_sources == len(single.partial_labels) > 20
+    segmentation = mosaic.read()
+    assert segmentation.band_weights.shape == single.band_weights.shape
+    assert segmentation.band_names == single.band_names
+    mapping = label_map_by_center(single, mosaic)
+    # the star probability of every source is the single pass's (the
+    # owner tile sees the network output of a single pass at the centre)
+    labels = single.partial_labels
+    np.testing.assert_allclose(
+        [segmentation.class_star[mapping[label]] for label in labels],
+        [single.class_star[label] for label in labels], rtol=1e-6)
+    # per-band weights: those of the single pass, slot for slot, on every
+    # pixel whose contributors are the same: all but a handful next to
+    # tile seams, where a contribution vector of the untrained network
+    # points to a centre beyond the tile's margin (the documented limit
+    # of the mosaic; a 3-band model without the heads shows the same)
+    same = (mapping[single.contributors] == segmentation.contributors).all(
+        axis=-1)
+    assert (~same).sum() <= 10
+    np.testing.assert_allclose(segmentation.band_weights[same],
+                               single.band_weights[same], atol=1e-6)
+    np.testing.assert_allclose(segmentation.weights[same],
+                               single.weights[same], atol=1e-6)
+
+
+def test_multiband_flux_is_conserved_per_band(multiband_mosaic,
+                                             multiband_scene_data):
+    data = multiband_scene_data.astype(np.float32)
+    region = np.s_[10:120, 30:150]  # across tile seams
+    for segmentation, image in ((multiband_mosaic.read(), data),
+                                (read_mosaic(multiband_mosaic.path, region),
+                                 data[region])):
+        band_weights = segmentation.band_weights
+        attributed = segmentation.contributors[..., 0] > 0
+        assert attributed.mean() > 0.2
+        # every band sums to 1 on attributed pixels and is 0 elsewhere
+        totals = band_weights.sum(axis=2)
+        np.testing.assert_allclose(totals[attributed], 1, atol=1e-6)
+        assert not band_weights[~attributed].any()
+        assert not band_weights[segmentation.contributors == 0].any()
+        # so the source images of each band add up to that band's data
+        total = np.zeros(3)
+        for cutout in segmentation.source_images(image).values():
+            total += cutout.data.sum(axis=(0, 1), dtype=np.float64)
+        expected = image[attributed].sum(axis=0, dtype=np.float64)
+        np.testing.assert_allclose(total, expected, rtol=1e-5)
+
+
+def test_multiband_class_star_and_catalog(multiband_mosaic, tmp_path):
+    import shutil
+
+    import zarr
+
+    mosaic = multiband_mosaic
+    segmentation = mosaic.read()
+    assert set(segmentation.class_star) == set(mosaic.labels.tolist())
+    values = mosaic.class_star
+    assert values.shape == (mosaic.n_sources,)
+    assert np.all(np.isfinite(values)) and np.all((values >= 0)
+                                                  & (values <= 1))
+    table = mosaic.catalog()
+    assert table.colnames == ['label', 'y', 'x', 'effective_area',
+                              'class_star']
+    np.testing.assert_array_equal(table['class_star'], values)
+    # a region: the values of the labels present there, only
+    region = np.s_[70:128, 0:60]
+    part = mosaic.read(region)
+    assert set(part.class_star) == set(part.partial_labels.tolist())
+    assert 0 < len(part.class_star) < mosaic.n_sources
+    for label, value in part.class_star.items():
+        assert value == values[label - 1]
+    np.testing.assert_array_equal(
+        part.band_weights, segmentation.band_weights[region])
+    # the store's band names reach the reader
+    assert mosaic.band_names is None  # a model file names no bands
+    named = tmp_path / 'named.zarr'
+    shutil.copytree(mosaic.path, named)
+    zarr.open_group(str(named), mode='r+').attrs['band_names'] = [
+        'g', 'r', 'z']
+    reread = read_mosaic(named, region)
+    assert reread.band_names == ('g', 'r', 'z')
+    label = int(part.partial_labels[0])
+    np.testing.assert_array_equal(reread.weight_map(label, band='z'),
+                                  part.weight_map(label, band=2))
+
+
+def test_single_band_store_has_no_band_arrays(mosaic):
+    assert not mosaic.has_band_weights and not mosaic.has_class_star
+    assert mosaic.band_names is None and mosaic.class_star is None
+    stored = set(os.listdir(mosaic.path))
+    assert 'band_weights' not in stored and 'class_star' not in stored
+    assert 'band_names' not in mosaic.attributes
+    segmentation = mosaic.read()
+    assert segmentation.band_weights is None
+    assert segmentation.class_star == {}
+    assert 'class_star' not in mosaic.catalog().colnames

@@ -6,15 +6,20 @@ Three passes (see docs/mosaic.rst):
 
 1. every tile runs the `~pais_deblend.deblend.Deblender` pipeline on its
    extended region (core plus margin) with the noise of the whole image,
-   decodes its core with local labels, writes them to the store and
-   returns its centres and the weight sum of each local label;
+   decodes its core with local labels, writes them to the store (with
+   the per-band weights when the model has per-band maps) and returns its
+   centres, the weight sum of each local label and, with a star/galaxy
+   head, the star probability of each centre;
 2. on the client: centres are owned by the tile whose core holds them and
-   numbered globally; a tile's other centres (in its margin) are matched
-   to their owner's by position; sources whose summed effective area is
-   below ``n_pixels`` are dropped, the rest numbered 1..N;
+   numbered globally (keeping the owner's star probability); a tile's
+   other centres (in its margin) are matched to their owner's by
+   position; sources whose summed effective area is below ``n_pixels``
+   are dropped, the rest numbered 1..N;
 3. every tile rewrites its stored labels through its local-to-global
    table (dropped labels hand their weight to the pixel's other
-   contributors, as `PartialSegmentationImage.remove_labels` does).
+   contributors, as `PartialSegmentationImage.remove_labels` does; the
+   per-band weights follow band by band, as the slots they align with
+   move).
 
 Nothing larger than one extended tile is held in memory by any process.
 """
@@ -73,6 +78,7 @@ class _Job:
     shape: tuple
     plan: dict
     source: object = None  # a portable source, or None
+    heads: bool = False  # the model has per-band maps or a star head
 
 
 def _deblender(key, model=None):
@@ -132,26 +138,37 @@ def _deblend_tile_task(job, tile, region=None):
     deblender = _deblender(job.deblender_key)
     if region is None:
         region = job.source.read(tile.extended)
-    contributors, weights, centers = deblend_tile(
+    output = deblend_tile(
         deblender, region, core=tile.core_in_extended,
         exact=_exact_zone(tile, job.shape, job.guard),
         noise_sigma=np.asarray(job.noise_sigma),
         detection_noise=job.detection_noise, n_pixels=job.n_pixels,
-        connectivity=job.connectivity)
+        connectivity=job.connectivity, return_heads=job.heads)
+    contributors, weights, centers = output[:3]
+    heads = output[3] if job.heads else {}
     open_pixel_array(job.store, 'contributors', 'r+')[tile.core] = (
         contributors)
     open_pixel_array(job.store, 'weights', 'r+')[tile.core] = weights
+    if 'band_weights' in heads:
+        open_pixel_array(job.store, 'band_weights', 'r+')[tile.core] = (
+            heads['band_weights'])
     centers = centers + np.asarray(tile.origin, dtype=np.float64)
     plan = TilePlan.from_dict(job.plan)
     owned = plan.tile_index_of(centers) == tile.index
     areas = np.bincount(contributors.ravel(), weights=weights.ravel(),
                         minlength=len(centers) + 1)
-    return {'index': tile.index, 'centers': centers, 'owned': owned,
-            'areas': areas}
+    result = {'index': tile.index, 'centers': centers, 'owned': owned,
+              'areas': areas}
+    if 'class_star' in heads:
+        result['class_star'] = heads['class_star']
+    return result
 
 
-def _relabel_tile_task(store, core, label_map):
-    """Pass 3 for one tile: rewrite its labels through ``label_map``."""
+def _relabel_tile_task(store, core, label_map, band_weights=False):
+    """
+    Pass 3 for one tile: rewrite its labels through ``label_map`` (and,
+    with ``band_weights``, the stored per-band weights alike).
+    """
     from ..segmentation import _kernels
 
     contributors_array = open_pixel_array(store, 'contributors', 'r+')
@@ -160,8 +177,22 @@ def _relabel_tile_task(store, core, label_map):
                                         dtype=np.int32)
     weights = np.ascontiguousarray(weights_array[core], dtype=np.float32)
     if contributors.any():
+        label_map = np.asarray(label_map, dtype=np.int32)
+        if band_weights:
+            # as PartialSegmentationImage's label operations: each band
+            # is remapped like the combined weights (dropped labels hand
+            # their weight to the pixel's other contributors, merged
+            # slots add up, the band is renormalised); the slots move the
+            # same way in every band, as they depend on the labels only
+            band_array = open_pixel_array(store, 'band_weights', 'r+')
+            bands = np.asarray(band_array[core], dtype=np.float32)
+            band_array[core] = np.stack(
+                [_kernels.remap_and_merge(
+                    contributors, np.ascontiguousarray(bands[..., band]),
+                    label_map)[1] for band in range(bands.shape[-1])],
+                axis=-1)
         contributors, weights = _kernels.remap_and_merge(
-            contributors, weights, np.asarray(label_map, dtype=np.int32))
+            contributors, weights, label_map)
         contributors_array[core] = contributors
         weights_array[core] = weights
     labels = contributors.ravel()
@@ -173,16 +204,21 @@ def _relabel_tile_task(store, core, label_map):
 def _unify(results, plan, n_pixels):
     """
     Pass 2: global labels. Returns the per-tile label maps (local label ->
-    final label, 0 = dropped) and the (N, 2) centres of labels 1..N.
+    final label, 0 = dropped), the (N, 2) centres of labels 1..N and
+    their (N,) star probabilities (None when the tiles gave none), each
+    the value its owner tile found.
     """
     from scipy.spatial import cKDTree
 
     owned_centers = []
     owner_tile = []
+    owned_class_star = []
     for index in range(len(plan)):
         result = results[index]
         owned_centers.append(result['centers'][result['owned']])
         owner_tile.append(np.full(int(result['owned'].sum()), index))
+        if 'class_star' in result:
+            owned_class_star.append(result['class_star'][result['owned']])
     owned_centers = (np.concatenate(owned_centers) if owned_centers
                      else np.zeros((0, 2)))
     owner_tile = np.concatenate(owner_tile) if owner_tile else np.zeros(0)
@@ -237,7 +273,10 @@ def _unify(results, plan, n_pixels):
         label_map = np.zeros(len(ids) + 1, dtype=np.int32)
         label_map[1:] = np.where(ids >= 0, final[np.maximum(ids, 0)], 0)
         label_maps[index] = label_map
-    return label_maps, owned_centers[kept_in_order]
+    class_star = None
+    if owned_class_star:
+        class_star = np.concatenate(owned_class_star)[kept_in_order]
+    return label_maps, owned_centers[kept_in_order], class_star
 
 
 def _noise_tiles(plan):
@@ -499,7 +538,13 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     mosaic : `MosaicSegmentation`
         The store's reader: ``read(region)`` gives a
         `~pais_deblend.segmentation.PartialSegmentationImage`,
-        ``catalog()`` the sources.
+        ``catalog()`` the sources. With a model that has the optional
+        heads (e.g. the bundled ``'ground_grz'``) the store also keeps,
+        as a single `~pais_deblend.deblend.Deblender` call gives them,
+        the per-band weights (``band_weights`` (h, w, n, b), each band's
+        flux conserved on its own, with ``band_names``) and the star
+        probability of each source (``class_star``, the catalog's
+        ``class_star`` column); a single-band model writes neither.
 
     Raises
     ------
@@ -534,6 +579,8 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
                      deblender.normalization)
     _DEBLENDERS.setdefault(key, deblender)
     n_bands = deblender.n_bands
+    band_maps = bool(getattr(deblender.model, 'band_maps', False))
+    classify = bool(getattr(deblender.model, 'classify', False))
     if len(source.shape) == 3 and source.shape[2] != n_bands or (
             len(source.shape) == 2 and n_bands != 1):
         msg = (f'data must have {n_bands} band(s) for model '
@@ -559,13 +606,15 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
                                  suffix='.tmp', dir=os.path.dirname(output))
     try:
         group = create_store(temporary, shape, deblender.n_contributors,
-                             plan.tile_size)
+                             plan.tile_size,
+                             n_bands=n_bands if band_maps else None)
         job = _Job(store=temporary, deblender_key=key,
                    noise_sigma=tuple(float(s) for s in noise_sigma),
                    detection_noise=float(detection_noise), n_pixels=n_pixels,
                    connectivity=connectivity, guard=guard, shape=shape,
                    plan=plan.to_dict(),
-                   source=source if source.portable else None)
+                   source=source if source.portable else None,
+                   heads=band_maps or classify)
 
         def first_pass_calls():
             for tile in plan:
@@ -576,10 +625,11 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         results = _run_tasks(_deblend_tile_task, first_pass_calls(),
                              client=client, progress_bar=progress_bar,
                              desc='tiles', total=len(plan))
-        label_maps, centers = _unify(results, plan, n_pixels)
+        label_maps, centers, class_star = _unify(results, plan, n_pixels)
         sums = _run_tasks(
             _relabel_tile_task,
-            ((temporary, tile.core, label_maps[tile.index]) for tile in plan),
+            ((temporary, tile.core, label_maps[tile.index], band_maps)
+             for tile in plan),
             client=client, progress_bar=progress_bar, desc='labels',
             total=len(plan))
         effective_areas = np.zeros(len(centers) + 1)
@@ -587,7 +637,9 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
             np.add.at(effective_areas, labels, values)
         n_sources = len(centers)
         write_sources(group, np.arange(1, n_sources + 1, dtype=np.int32),
-                      centers, effective_areas[1:])
+                      centers, effective_areas[1:],
+                      class_star=(np.zeros(0) if classify and class_star
+                                  is None else class_star))
         group.attrs.update({
             'format': FORMAT, 'format_version': FORMAT_VERSION,
             'shape': list(shape),
@@ -602,6 +654,10 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
             'footprint_smoothing': deblender.footprint_smoothing,
             'n_pixels': n_pixels, 'connectivity': connectivity,
             'network_tile_size': deblender.tile_size})
+        if band_maps:
+            names = deblender.band_names
+            group.attrs['band_names'] = (None if names is None
+                                         else [str(n) for n in names])
         _move_into_place(temporary, output, overwrite)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -11,13 +11,26 @@ Layout of the store (a Zarr group, a directory):
     the tile cores.
 ``weights``
     (h, w, n) float32, the matching weights.
+``band_weights``
+    (h, w, n, b) float32, each band's weights aligned with
+    ``contributors`` (`PartialSegmentationImage.band_weights`), chunked
+    like ``weights``; only for a model with per-band contribution maps
+    (e.g. the bundled ``ground_grz``).
 ``labels``, ``centers``, ``effective_areas``
     (N,) int32, (N, 2) float64 (y, x) frame pixels, (N,) float64 pixels:
     one entry per source, labels 1..N.
+``class_star``
+    (N,) float64 in [0, 1], the star probability of each source; only
+    for a model with the star/galaxy head.
 attributes
     ``format``, ``format_version``, ``shape``, ``n_contributors``,
     ``n_sources``, ``plan`` (`TilePlan.to_dict`), ``model``,
-    ``noise_sigma``, ``detection_noise`` and the decoding settings.
+    ``noise_sigma``, ``detection_noise`` and the decoding settings; with
+    ``band_weights`` also ``band_names`` (b str, or None when the model
+    names no bands).
+
+A single-band model writes neither ``band_weights`` nor ``class_star``
+(stores of earlier versions read as before).
 """
 
 import os
@@ -46,14 +59,21 @@ def chunk_side(tile_size):
     return tile_size
 
 
-def create_store(path, shape, n_contributors, tile_size):
-    """Create the group and its two (h, w, n) pixel arrays at ``path``."""
+def create_store(path, shape, n_contributors, tile_size, *, n_bands=None):
+    """
+    Create the group and its two (h, w, n) pixel arrays at ``path``, and
+    the (h, w, n, b) ``band_weights`` array when ``n_bands`` is given.
+    """
     zarr = _zarr()
     group = zarr.open_group(path, mode='w')
     side = chunk_side(tile_size)
     for name, dtype in (('contributors', 'int32'), ('weights', 'float32')):
         _create_array(group, name, tuple(shape) + (n_contributors,),
                       (side, side, n_contributors), dtype)
+    if n_bands is not None:
+        _create_array(group, 'band_weights',
+                      tuple(shape) + (n_contributors, n_bands),
+                      (side, side, n_contributors, n_bands), 'float32')
     return group
 
 
@@ -72,15 +92,20 @@ def open_pixel_array(path, name, mode='r'):
     return _zarr().open_array(store=os.fspath(path), path=name, mode=mode)
 
 
-def write_sources(group, labels, centers, effective_areas):
-    """Store the source table."""
+def write_sources(group, labels, centers, effective_areas, *,
+                  class_star=None):
+    """Store the source table (``class_star`` only when given)."""
     n_sources = len(labels)
-    for name, values, dtype in (
-            ('labels', np.asarray(labels, dtype=np.int32), 'int32'),
-            ('centers', np.asarray(centers, dtype=np.float64).reshape(-1, 2),
-             'float64'),
-            ('effective_areas', np.asarray(effective_areas,
-                                           dtype=np.float64), 'float64')):
+    columns = [
+        ('labels', np.asarray(labels, dtype=np.int32), 'int32'),
+        ('centers', np.asarray(centers, dtype=np.float64).reshape(-1, 2),
+         'float64'),
+        ('effective_areas', np.asarray(effective_areas, dtype=np.float64),
+         'float64')]
+    if class_star is not None:
+        columns.append(('class_star',
+                        np.asarray(class_star, dtype=np.float64), 'float64'))
+    for name, values, dtype in columns:
         array = _create_array(group, name, values.shape,
                               (max(n_sources, 1),) + values.shape[1:],
                               dtype)
@@ -109,6 +134,15 @@ class MosaicSegmentation:
         The number of sources, labelled 1..N.
     plan : `TilePlan`
         The tiles the mosaic was deblended in.
+    has_band_weights : bool
+        Whether the store holds per-band weights (a model with per-band
+        contribution maps, e.g. ``ground_grz``).
+    has_class_star : bool
+        Whether the store holds a star probability per source (a model
+        with the star/galaxy head).
+    band_names : tuple of str or None
+        The band names of the per-band weights (None without them, or
+        when the model names no bands).
     attributes : dict
         Every stored attribute (model, noise, settings).
 
@@ -148,6 +182,11 @@ class MosaicSegmentation:
         self.n_contributors = int(attributes['n_contributors'])
         self.n_sources = int(attributes['n_sources'])
         self.plan = TilePlan.from_dict(attributes['plan'])
+        self.has_band_weights = 'band_weights' in group
+        self.has_class_star = 'class_star' in group
+        names = attributes.get('band_names')
+        self.band_names = (tuple(names) if self.has_band_weights
+                           and names is not None else None)
 
     def __repr__(self):
         return (f'MosaicSegmentation({self.path!r}, shape={self.shape}, '
@@ -178,6 +217,17 @@ class MosaicSegmentation:
         values = self._table_array('effective_areas')
         return np.zeros(0) if values is None else values
 
+    @property
+    def class_star(self):
+        """
+        The star probability of each source, (N,) float64 in [0, 1]
+        (label i + 1 at index i), or None when the store has none.
+        """
+        if not self.has_class_star:
+            return None
+        values = self._table_array('class_star')
+        return np.zeros(0) if values is None else values
+
     def catalog(self):
         """
         The source table.
@@ -186,14 +236,19 @@ class MosaicSegmentation:
         -------
         table : `~astropy.table.Table`
             Columns ``label``, ``y``, ``x`` (mosaic pixels, pixel centres
-            at integers) and ``effective_area`` (pixels).
+            at integers) and ``effective_area`` (pixels), and
+            ``class_star`` (the star probability, in [0, 1]) when the
+            store has it.
         """
         from astropy.table import Table
 
         centers = self.centers
-        table = Table({'label': self.labels, 'y': centers[:, 0],
-                       'x': centers[:, 1],
-                       'effective_area': self.effective_areas})
+        columns = {'label': self.labels, 'y': centers[:, 0],
+                   'x': centers[:, 1],
+                   'effective_area': self.effective_areas}
+        if self.has_class_star:
+            columns['class_star'] = self.class_star
+        table = Table(columns)
         table['y'].unit = table['x'].unit = 'pix'
         table['effective_area'].unit = 'pix2'
         table.meta['model'] = self.attributes.get('model')
@@ -209,15 +264,17 @@ class MosaicSegmentation:
         region : tuple of 2 slice, optional
             The (y, x) region, e.g. ``np.s_[1000:1500, 2000:2600]``
             (steps of 1). Default: the whole mosaic (only when it fits in
-            memory: about 24 bytes per pixel for n = 3, plus the dominant
-            map).
+            memory: about 24 bytes per pixel for n = 3, plus 12 per band
+            with per-band weights, plus the dominant map).
 
         Returns
         -------
         segmentation : `~pais_deblend.segmentation.PartialSegmentationImage`
             Labels are the mosaic's; ``centers`` holds every source with
             weight in the region, in the region's pixel coordinates
-            (which may lie outside it).
+            (which may lie outside it). When the store has them it also
+            carries ``band_weights`` (h, w, n, b) with ``band_names``,
+            and ``class_star`` for the labels present in the region.
         """
         from ..segmentation import PartialSegmentationImage
 
@@ -235,8 +292,21 @@ class MosaicSegmentation:
             origin = np.array([region[0].start, region[1].start])
             centers = {int(label): (float(y), float(x)) for label, (y, x) in
                        zip(present, positions - origin)}
+        band_weights = None
+        if self.has_band_weights:
+            band_weights = np.asarray(
+                open_pixel_array(self.path, 'band_weights')[region],
+                dtype=np.float32)
+        class_star = None
+        if self.has_class_star and present.size:
+            values = self.class_star[present - 1]
+            class_star = {int(label): float(value)
+                          for label, value in zip(present, values)}
         return PartialSegmentationImage(contributors, weights,
-                                        centers=centers, check=False)
+                                        centers=centers, check=False,
+                                        band_weights=band_weights,
+                                        class_star=class_star,
+                                        band_names=self.band_names)
 
     def _check_region(self, region):
         if region is None:
