@@ -27,14 +27,13 @@ BUNDLED_MODELS = {
         'description': ('ground-based g, r, z, 0.2 arcsec/pixel, with '
                         'star/galaxy classification and per-band weights '
                         '(trained on the simulated ground_grz preset)'),
-        'sha256': 'cb9cf15fcb4161259ad32346b202d403b48d51eff57b9f3d44531c551a180654',
+        'sha256': 'f74d825b44b4b455b9f2864f1b045a7ff92e38c135c3a246eb012632a60e91a7',
         'band_names': ['g', 'r', 'z'],
         # validation scenes (seed 101, 64 scenes), F1 for S/N > 10 within
-        # 3.5 px (one FWHM): 0.771 (P 0.703, R 0.854), the best of the
-        # scan of benchmarks/tune_detection.py among suppression
-        # half-widths of at most one PSF FWHM (3.5 px), which keep pairs
-        # one FWHM apart separable (half-width 5 px: F1 0.795)
-        'decoding': {'detection_threshold': 0.35, 'min_separation': 3},
+        # 3.5 px (one FWHM): 0.974 (P 0.972, R 0.975), the best of the
+        # scan of benchmarks/tune_detection.py (half-widths 2 and 3 tie;
+        # the smaller keeps close pairs separable)
+        'decoding': {'detection_threshold': 0.65, 'min_separation': 2},
     },
     'hst_f160w': {
         'description': ('HST WFC3/IR F160W, 0.06 arcsec/pixel (trained on '
