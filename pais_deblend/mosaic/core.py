@@ -170,6 +170,7 @@ def _relabel_tile_task(store, core, label_map, band_weights=False):
     with ``band_weights``, the stored per-band weights alike).
     """
     from ..segmentation import _kernels
+    from ..segmentation.partial import remap_band_weights
 
     contributors_array = open_pixel_array(store, 'contributors', 'r+')
     weights_array = open_pixel_array(store, 'weights', 'r+')
@@ -179,18 +180,11 @@ def _relabel_tile_task(store, core, label_map, band_weights=False):
     if contributors.any():
         label_map = np.asarray(label_map, dtype=np.int32)
         if band_weights:
-            # as PartialSegmentationImage's label operations: each band
-            # is remapped like the combined weights (dropped labels hand
-            # their weight to the pixel's other contributors, merged
-            # slots add up, the band is renormalised); the slots move the
-            # same way in every band, as they depend on the labels only
+            # as PartialSegmentationImage's label operations
             band_array = open_pixel_array(store, 'band_weights', 'r+')
-            bands = np.asarray(band_array[core], dtype=np.float32)
-            band_array[core] = np.stack(
-                [_kernels.remap_and_merge(
-                    contributors, np.ascontiguousarray(bands[..., band]),
-                    label_map)[1] for band in range(bands.shape[-1])],
-                axis=-1)
+            band_array[core] = remap_band_weights(
+                contributors, np.asarray(band_array[core], dtype=np.float32),
+                label_map)
         contributors, weights = _kernels.remap_and_merge(
             contributors, weights, label_map)
         contributors_array[core] = contributors

@@ -37,6 +37,22 @@ _SUM_TOLERANCE = 1e-4
 MAX_LABEL = 2**24 - 1
 
 
+def remap_band_weights(contributors, band_weights, label_map):
+    """
+    The per-band weights (h, w, n, b) after relabelling ``contributors``
+    (h, w, n) through ``label_map``: each band is remapped like the
+    combined weights (``_kernels.remap_and_merge``: removed labels hand
+    their weight to the pixel's other contributors, merged slots add up,
+    the band is renormalised). The contributors come out the same for
+    every band (they depend on the labels only), so they are not returned.
+    """
+    return np.stack(
+        [_kernels.remap_and_merge(
+            contributors, np.ascontiguousarray(band_weights[..., band]),
+            label_map)[1]
+         for band in range(band_weights.shape[-1])], axis=-1)
+
+
 class PartialSegmentationImage(SegmentationImage):
     """
     A segmentation image in which each pixel's flux is shared among up to
@@ -605,17 +621,8 @@ class PartialSegmentationImage(SegmentationImage):
         contributors, weights = _kernels.remap_and_merge(
             self._contributors, self._weights, label_map)
         if self._band_weights is not None:
-            # each band is remapped like the combined weights: removed
-            # labels hand their weight to the pixel's other contributors,
-            # merged slots add up, then the band is renormalised; the
-            # contributors come out the same for every band (they depend
-            # on the labels only)
-            self._band_weights = np.stack(
-                [_kernels.remap_and_merge(
-                    self._contributors,
-                    np.ascontiguousarray(self._band_weights[..., band]),
-                    label_map)[1]
-                 for band in range(self._band_weights.shape[-1])], axis=-1)
+            self._band_weights = remap_band_weights(
+                self._contributors, self._band_weights, label_map)
         self._class_star = self._remapped_class_star(label_map)
         self._contributors = contributors
         self._weights = weights
