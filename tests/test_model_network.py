@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # TensorFlow 2.21's oneDNN convolution gradient crashes when gradients are
 # taken eagerly on several input shapes (see pais_deblend.model); use the
@@ -170,6 +172,86 @@ def test_contribution_weighted_vector_loss():
     assert float(weighted['contribution_vectors']) == pytest.approx(0.75)
     assert PAISLoss(vector_weighting='contribution').get_config()[
         'vector_weighting'] == 'contribution'
+
+
+def _permutation_case(seed, n=3, shape=(2, 5, 6), n_bands=3):
+    rng = np.random.default_rng(seed)
+    labels = random_labels(rng, shape, n)
+    bands = rng.random(shape + (n_bands, n)).astype(np.float32)
+    labels['band_contribution_maps'] = bands / bands.sum(-1, keepdims=True)
+    predictions = {
+        'center_of_mass': rng.random(shape + (1,)).astype(np.float32),
+        'contribution_vectors': rng.normal(0, 5, shape + (n, 2)).astype(
+            np.float32),
+        'contribution_maps': rng.normal(size=shape + (n,)).astype(
+            np.float32),
+        'band_contribution_maps': rng.normal(
+            size=shape + (n_bands, n)).astype(np.float32)}
+    return labels, predictions
+
+
+def _permute_slots(outputs, order):
+    out = dict(outputs)
+    out['contribution_vectors'] = outputs['contribution_vectors'][
+        ..., order, :]
+    for name in ('contribution_maps', 'band_contribution_maps'):
+        out[name] = outputs[name][..., order]
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(order=st.permutations([0, 1, 2]), seed=st.integers(0, 2**16),
+       weighting=st.sampled_from(['uniform', 'contribution']))
+def test_permutation_slot_matching_ignores_the_slot_order(order, seed,
+                                                          weighting):
+    labels, predictions = _permutation_case(seed)
+    loss = PAISLoss(slot_matching='permutation', vector_weighting=weighting)
+    total, terms = loss(labels, predictions)
+    # reordering the predicted slots (or the true ones) changes nothing
+    total_p, terms_p = loss(labels, _permute_slots(predictions, order))
+    total_t, _ = loss(_permute_slots(labels, order), predictions)
+    np.testing.assert_allclose(float(total_p), float(total), rtol=1e-5)
+    np.testing.assert_allclose(float(total_t), float(total), rtol=1e-5)
+    for name in terms:
+        np.testing.assert_allclose(float(terms_p[name]), float(terms[name]),
+                                   rtol=1e-5, atol=1e-6)
+    # the identity is one of the permutations tried: never above 'ordered'
+    ordered, _ = PAISLoss(vector_weighting=weighting)(labels, predictions)
+    assert float(total) <= float(ordered) + 1e-5
+
+
+def test_permutation_slot_matching_on_swapped_slots():
+    labels, _ = _permutation_case(3)
+    # a perfect prediction with the first two slots swapped
+    swapped = _permute_slots(
+        {'center_of_mass': labels['center_of_mass'][..., None],
+         'contribution_vectors': labels['contribution_vectors'],
+         'contribution_maps': np.log(labels['contribution_maps']),
+         'band_contribution_maps': np.log(labels['band_contribution_maps'])},
+        [1, 0, 2])
+    ordered = PAISLoss().terms(labels, swapped)
+    matched = PAISLoss(slot_matching='permutation').terms(labels, swapped)
+    assert float(ordered['contribution_vectors']) > 1.0
+    assert float(matched['contribution_vectors']) == pytest.approx(0.0,
+                                                                   abs=1e-6)
+    # what is left of C^m is the entropy of the true fractions
+    assert float(matched['contribution_maps']) == pytest.approx(
+        float(matched['entropy']), rel=1e-4)
+    assert float(matched['contribution_maps']) < float(
+        ordered['contribution_maps'])
+    assert PAISLoss(slot_matching='permutation').get_config()[
+        'slot_matching'] == 'permutation'
+    assert PAISLoss().get_config()['slot_matching'] == 'ordered'
+
+
+def test_permutation_slot_matching_errors():
+    with pytest.raises(ValueError, match="slot_matching must be 'ordered' "
+                       "or 'permutation', got 'sorted'"):
+        PAISLoss(slot_matching='sorted')
+    labels, predictions = _permutation_case(0, n=6, shape=(1, 2, 2))
+    with pytest.raises(ValueError, match='at most 5 slots, the labels '
+                       'have 6'):
+        PAISLoss(slot_matching='permutation')(labels, predictions)
 
 
 def test_gradients_flow_and_stop_gradient(tiny_model):

@@ -122,11 +122,13 @@ def test_fine_tuning_starts_from_the_initial_model(dataset_dir,
     start = output / 'model.keras'
     card = train(dataset_dir, tmp_path / 'tuned', steps=1,
                  checkpoint_every=0, initial_model=start,
-                 loss_weights={'entropy_weight': 0.0},
+                 loss_weights={'entropy_weight': 0.0,
+                               'slot_matching': 'permutation'},
                  **dict(COMMON, seed=7))
     assert card['training']['initial_model']['name'] == 'model.keras'
     assert len(card['training']['initial_model']['sha256']) == 64
     assert card['loss_weights']['entropy_weight'] == 0.0
+    assert card['loss_weights']['slot_matching'] == 'permutation'
     # one small step from the initial weights, not from a fresh seed-7 start
     initial = weights_of(load_model(start))
     tuned = weights_of(load_model(tmp_path / 'tuned' / 'model.keras'))
@@ -237,3 +239,9 @@ def test_train_cli_loss_weights():
         ['train', 'shards', 'out', '--center-of-mass-weight', 'nan']))
     with pytest.raises(ValueError, match='center_of_mass_weight'):
         PAISLoss(**weights)
+    args = parser.parse_args(['train', 'shards', 'out',
+                              '--slot-matching', 'permutation'])
+    assert _loss_weights(args) == {'vector_weighting': 'uniform',
+                                   'slot_matching': 'permutation'}
+    with pytest.raises(SystemExit):
+        parser.parse_args(['train', 'shards', 'out', '--slot-matching', 'x'])

@@ -38,6 +38,12 @@ def add_parser(subparsers):
                         default='uniform',
                         help='how the C^v loss weights the slots of a pixel '
                         '(default: %(default)s, the paper)')
+    parser.add_argument('--slot-matching',
+                        choices=('ordered', 'permutation'),
+                        default='ordered',
+                        help='compare predicted and true slots in their '
+                        'order (the paper) or, per pixel, in the '
+                        'permutation that fits best (default: %(default)s)')
     parser.add_argument('--no-jit', action='store_true',
                         help='do not compile the training step with XLA')
     parser.add_argument('--normalization', choices=('asinh', 'lupton'),
@@ -95,6 +101,8 @@ def add_parser(subparsers):
 
 def _loss_weights(args):
     weights = {'vector_weighting': args.vector_weighting}
+    if args.slot_matching != 'ordered':
+        weights['slot_matching'] = args.slot_matching
     if args.entropy_weight is not None:
         weights['entropy_weight'] = args.entropy_weight
     if args.center_of_mass_weight is not None:

@@ -36,7 +36,27 @@ its target:
   binary cross-entropy of the per-pixel share of flux from stars;
 - ``band_contribution_maps``: the ``contribution_maps`` cross-entropy of
   each band's own fractions, averaged over the b bands.
+
+Slot matching. The labels order a pixel's contributors nearest first
+(`pais_deblend.pcr.encode_pcr`). Near the bisector between two sources,
+and wherever a faint source sits in a bright one's light, that order
+depends on where the faint centre lies to within a pixel; a network
+trained to reproduce it slot by slot learned to point *both* of its
+first two slots at the brighter source (measured on the bundled models:
+on the validation pixels where the second slot holds > 30 % of the flux,
+both predicted slots point within 2 px of the same source on 20-37 % of
+them, and on the benchmark scenes slots 1 and 2 land on the same
+detected centre on 99.6-100 % of the attributed pixels, so every pixel
+went to a single source). Decoding adds the weights of slots that reach
+the same centre, so it does not need the order: with
+``slot_matching='permutation'`` the C^v, C^m and per-band C^m terms of
+each pixel are computed for the permutation of the true slots that
+costs the prediction least (weighted sum of the three terms, as in
+permutation-invariant training of set predictions), and the network may
+keep the slots in any consistent order.
 """
+
+import itertools
 
 from keras import ops
 
@@ -54,6 +74,13 @@ DEFAULT_LOSS_WEIGHTS = {
 
 #: Keeps log() finite in the binary cross-entropy.
 _EPSILON = 1e-6
+
+#: The ways the loss may pair predicted and true slots.
+SLOT_MATCHING = ('ordered', 'permutation')
+
+#: Most slots for which ``slot_matching='permutation'`` tries every
+#: permutation (5! = 120 per pixel).
+_MAX_PERMUTED_SLOTS = 5
 
 
 def _star_term(true, predicted, weight, denominator):
@@ -91,6 +118,11 @@ class PAISLoss:
         matter there: with uniform weighting such slots dominate the
         C^v term (MAE 18 px after 500 steps). The bundled model uses
         ``'contribution'``.
+    slot_matching : {'ordered', 'permutation'}, optional
+        ``'ordered'`` (the paper): predicted slot k is compared with true
+        slot k. ``'permutation'``: per pixel, with the permutation of the
+        true slots that minimises the pixel's weighted C^v + C^m (+
+        per-band C^m) loss (module docstring; at most 5 slots).
 
     Notes
     -----
@@ -108,12 +140,17 @@ class PAISLoss:
                  contribution_maps_weight=4.0, entropy_weight=2.0,
                  star_probability_weight=2.0,
                  band_contribution_maps_weight=4.0,
-                 vector_weighting='uniform'):
+                 vector_weighting='uniform', slot_matching='ordered'):
         if vector_weighting not in ('uniform', 'contribution'):
             msg = (f"vector_weighting must be 'uniform' or 'contribution', "
                    f"got {vector_weighting!r}")
             raise ValueError(msg)
+        if slot_matching not in SLOT_MATCHING:
+            msg = (f"slot_matching must be 'ordered' or 'permutation', "
+                   f"got {slot_matching!r}")
+            raise ValueError(msg)
         self.vector_weighting = vector_weighting
+        self.slot_matching = slot_matching
         weights = {
             'center_of_mass': center_of_mass_weight,
             'contribution_vectors': contribution_vectors_weight,
@@ -136,6 +173,7 @@ class PAISLoss:
         config = {f'{name}_weight': value
                   for name, value in self.weights.items()}
         config['vector_weighting'] = self.vector_weighting
+        config['slot_matching'] = self.slot_matching
         return config
 
     def terms(self, labels, predictions):
@@ -163,17 +201,25 @@ class PAISLoss:
         pred_vectors = ops.cast(predictions['contribution_vectors'],
                                 'float32')
         true_maps = ops.cast(labels['contribution_maps'], 'float32')
-        slot_error = ops.mean(ops.abs(pred_vectors - true_vectors), axis=-1)
-        if self.vector_weighting == 'contribution':
-            # weight each slot by its true share of the pixel's flux
-            vector_error = ops.sum(true_maps * slot_error, axis=-1)
-        else:
-            vector_error = ops.mean(slot_error, axis=-1)
-        contribution_vectors = ops.sum(weight * vector_error) / denominator
-
         logits = ops.cast(predictions['contribution_maps'], 'float32')
         log_q = ops.log_softmax(logits, axis=-1)
-        cross_entropy = -ops.sum(true_maps * log_q, axis=-1)
+        has_bands = ('band_contribution_maps' in labels
+                     and 'band_contribution_maps' in predictions)
+        true_bands = log_bands = None
+        if has_bands:
+            true_bands = ops.cast(labels['band_contribution_maps'], 'float32')
+            log_bands = ops.log_softmax(ops.cast(
+                predictions['band_contribution_maps'], 'float32'), axis=-1)
+
+        per_pixel = self._slot_terms(true_vectors, pred_vectors, true_maps,
+                                     log_q, true_bands, log_bands)
+        if self.slot_matching == 'permutation':
+            per_pixel = self._best_permutation(
+                per_pixel, true_vectors, pred_vectors, true_maps, log_q,
+                true_bands, log_bands)
+        vector_error, cross_entropy, band_entropy = per_pixel
+
+        contribution_vectors = ops.sum(weight * vector_error) / denominator
         contribution_maps = ops.sum(weight * cross_entropy) / denominator
         entropy_map = -ops.sum(ops.exp(log_q) * log_q, axis=-1)
         entropy = ops.sum(weight * entropy_map) / denominator
@@ -187,17 +233,71 @@ class PAISLoss:
             terms['star_probability'] = _star_term(
                 labels['star_probability'], predictions['star_probability'],
                 weight, denominator)
-        if ('band_contribution_maps' in labels
-                and 'band_contribution_maps' in predictions):
-            true_bands = ops.cast(labels['band_contribution_maps'], 'float32')
-            log_bands = ops.log_softmax(ops.cast(
-                predictions['band_contribution_maps'], 'float32'), axis=-1)
-            # (batch, h, w, b): cross-entropy per band, then band mean
-            band_entropy = ops.mean(-ops.sum(true_bands * log_bands,
-                                             axis=-1), axis=-1)
+        if has_bands:
             terms['band_contribution_maps'] = (
                 ops.sum(weight * band_entropy) / denominator)
         return terms
+
+    def _slot_terms(self, true_vectors, pred_vectors, true_maps, log_q,
+                    true_bands, log_bands):
+        """
+        Per-pixel (batch, h, w) C^v error, C^m cross-entropy and per-band
+        C^m cross-entropy (``None`` without bands) for the given order of
+        the true slots.
+        """
+        slot_error = ops.mean(ops.abs(pred_vectors - true_vectors), axis=-1)
+        if self.vector_weighting == 'contribution':
+            # weight each slot by its true share of the pixel's flux
+            vector_error = ops.sum(true_maps * slot_error, axis=-1)
+        else:
+            vector_error = ops.mean(slot_error, axis=-1)
+        cross_entropy = -ops.sum(true_maps * log_q, axis=-1)
+        band_entropy = None
+        if true_bands is not None:
+            # (batch, h, w, b): cross-entropy per band, then band mean
+            band_entropy = ops.mean(-ops.sum(true_bands * log_bands,
+                                             axis=-1), axis=-1)
+        return vector_error, cross_entropy, band_entropy
+
+    def _pixel_cost(self, terms):
+        vector_error, cross_entropy, band_entropy = terms
+        cost = (self.weights['contribution_vectors'] * vector_error
+                + self.weights['contribution_maps'] * cross_entropy)
+        if band_entropy is not None:
+            cost = cost + (self.weights['band_contribution_maps']
+                           * band_entropy)
+        return cost
+
+    def _best_permutation(self, identity, true_vectors, pred_vectors,
+                          true_maps, log_q, true_bands, log_bands):
+        """
+        The per-pixel terms of the permutation of the true slots with the
+        least weighted cost (ties: the first, i.e. the identity).
+        """
+        n = true_maps.shape[-1]
+        if n > _MAX_PERMUTED_SLOTS:
+            msg = (f"slot_matching='permutation' supports at most "
+                   f'{_MAX_PERMUTED_SLOTS} slots, the labels have {n}')
+            raise ValueError(msg)
+        candidates = [identity]
+        for order in list(itertools.permutations(range(n)))[1:]:
+            order = list(order)
+            candidates.append(self._slot_terms(
+                ops.take(true_vectors, order, axis=-2), pred_vectors,
+                ops.take(true_maps, order, axis=-1), log_q,
+                None if true_bands is None
+                else ops.take(true_bands, order, axis=-1), log_bands))
+        costs = ops.stack([self._pixel_cost(c) for c in candidates], axis=-1)
+        # the choice is a selection, not something to differentiate
+        best = ops.stop_gradient(ops.one_hot(ops.argmin(costs, axis=-1),
+                                             len(candidates)))
+
+        def pick(index):
+            stacked = ops.stack([c[index] for c in candidates], axis=-1)
+            return ops.sum(best * stacked, axis=-1)
+
+        return (pick(0), pick(1),
+                None if true_bands is None else pick(2))
 
     def __call__(self, labels, predictions):
         terms = self.terms(labels, predictions)
