@@ -240,8 +240,10 @@ def test_train_cli_loss_weights():
     with pytest.raises(ValueError, match='center_of_mass_weight'):
         PAISLoss(**weights)
     args = parser.parse_args(['train', 'shards', 'out',
-                              '--slot-matching', 'permutation'])
+                              '--slot-matching', 'permutation',
+                              '--contribution-vectors-weight', '1'])
     assert _loss_weights(args) == {'vector_weighting': 'uniform',
-                                   'slot_matching': 'permutation'}
+                                   'slot_matching': 'permutation',
+                                   'contribution_vectors_weight': 1.0}
     with pytest.raises(SystemExit):
         parser.parse_args(['train', 'shards', 'out', '--slot-matching', 'x'])

@@ -91,6 +91,10 @@ def add_parser(subparsers):
                         help='weight of the C^c term of the loss (default: '
                         '15, the paper\'s; raise it when other heads share '
                         'the spatial decoder and the centre map stays flat)')
+    parser.add_argument('--contribution-vectors-weight', type=float,
+                        default=None,
+                        help='weight of the C^v term of the loss (default: '
+                        '0.06, the paper\'s)')
     parser.add_argument('--restart', action='store_true',
                         help='ignore an existing checkpoint and start afresh')
     parser.add_argument('--no-progress', action='store_true',
@@ -107,6 +111,9 @@ def _loss_weights(args):
         weights['entropy_weight'] = args.entropy_weight
     if args.center_of_mass_weight is not None:
         weights['center_of_mass_weight'] = args.center_of_mass_weight
+    if args.contribution_vectors_weight is not None:
+        weights['contribution_vectors_weight'] = (
+            args.contribution_vectors_weight)
     return weights
 
 
