@@ -14,10 +14,12 @@ model, and on the pixels it attributes:
    bands);
 2. *flux to secondary contributors*: sum over those pixels of
    (1 - largest weight) * I / sum of I, decoded and true;
-3. *same-centre slots*: the fraction of attributed pixels where the
+3. *same-centre slots*: on the attributed pixels that are truly
+   partial (largest true fraction < 0.9), the fraction where the
    network's first two contributor vectors land on the same detected
    centre (decoding then adds their weights: the pixel goes to one
-   source whatever the contribution maps say);
+   source whatever the contribution maps say); elsewhere the second
+   slot carries no flux and may point anywhere;
 4. the median of the network's largest softmax weight of C^m on those
    pixels (how shared the contribution maps themselves are).
 
@@ -130,10 +132,12 @@ def measure(args):
                           normalization=deblender.normalization)
         centers = np.array([segmentation.centers[int(label)] for label
                             in segmentation.partial_labels])
-        pixels = np.argwhere(attributed)
-        sums['same_center'] += (same_center_fraction(
-            np.asarray(pcr.contribution_vectors), centers, pixels)
-            * len(pixels))
+        partial = attributed & (true_largest_fraction(scene) < 0.9)
+        pixels = np.argwhere(partial)
+        if len(pixels):
+            sums['same_center'] += (same_center_fraction(
+                np.asarray(pcr.contribution_vectors), centers, pixels)
+                * len(pixels))
         logits = np.asarray(pcr.contribution_maps, np.float64)[attributed]
         shares = np.exp(logits - logits.max(axis=-1, keepdims=True))
         shares /= shares.sum(axis=-1, keepdims=True)
@@ -147,7 +151,8 @@ def measure(args):
             sums['flux'], 1e-300),
         'secondary_flux_true': sums['secondary_true'] / max(sums['flux'],
                                                             1e-300),
-        'same_center_slots': sums['same_center'] / n,
+        'same_center_slots': sums['same_center'] / max(
+            sums['partial_true'], 1),
         'median_largest_share': float(np.median(np.concatenate(
             sums['softmax_max']))) if sums['softmax_max'] else float('nan'),
     }
@@ -167,7 +172,7 @@ def main(argv=None):
     print(f'  flux to secondary contributors: decoded '
           f'{result["secondary_flux_decoded"]:.3f}, true '
           f'{result["secondary_flux_true"]:.3f}')
-    print(f'  slots 1 and 2 on the same detected centre: '
+    print(f'  truly partial pixels with slots 1 and 2 on one centre: '
           f'{result["same_center_slots"]:.3f}')
     print(f'  median largest C^m softmax share: '
           f'{result["median_largest_share"]:.3f}')

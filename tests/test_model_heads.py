@@ -346,6 +346,60 @@ def test_center_min_snr_keeps_only_bright_peaks(tmp_path):
         write_training_set(tmp_path / 'bad', center_min_snr=-1, **options)
 
 
+def test_contributor_min_snr_labels_only_bright_sources(tmp_path):
+    from pais_deblend.pcr import encode_band_maps, encode_pcr
+    from pais_deblend.simulation import SceneSimulator, write_training_set
+    from pais_deblend.simulation.dataset import _source_snr, scene_seed
+
+    options = dict(n_scenes=1, preset='ground_grz', seed=3, shape=(64, 64),
+                   density=300, sigma=3.0, progress_bar_enabled=False)
+    write_training_set(tmp_path / 'bright', contributor_min_snr=5.0,
+                       **options)
+    written = np.load(tmp_path / 'bright' / 'shard_00000.npz')
+    scene = SceneSimulator('ground_grz', shape=(64, 64),
+                           density=300).simulate(scene_seed(3, 0))
+    sigma = [band.noise_sigma for band in scene.preset.bands]
+    bright = np.flatnonzero(_source_snr(scene, sigma) >= 5.0)
+    assert 0 < len(bright) < scene.n_sources
+    # the labels are those of a scene holding only the bright sources
+    cutouts = scene.source_cutouts()
+    expected = encode_pcr([cutouts[i] for i in bright],
+                          scene.centers[bright], n_contributors=3,
+                          sigma=3.0, shape=(64, 64))
+    np.testing.assert_allclose(written['contribution_maps'][0],
+                               expected.contribution_maps, atol=1e-3)
+    np.testing.assert_allclose(written['contribution_vectors'][0],
+                               expected.contribution_vectors, atol=0.02)
+    np.testing.assert_allclose(written['center_of_mass'][0],
+                               expected.center_of_mass, atol=1e-3)
+    bands = encode_band_maps(expected, [scene.source_images[i]
+                                        for i in bright],
+                             scene.centers[bright], shape=(64, 64))
+    np.testing.assert_allclose(written['band_contribution_maps'][0], bands,
+                               atol=1e-3)
+    # every contributor slot points at a bright source's centre
+    pixels = np.argwhere(written['pixel_weight'][0] > 0)
+    targets = (pixels[:, None, :]
+               + written['contribution_vectors'][0][tuple(pixels.T)])
+    distance = np.linalg.norm(targets[:, :, None, :]
+                              - scene.centers[bright][None, None], axis=-1)
+    assert distance.min(axis=-1).max() < 0.05
+    # the pixel weights count the bright sources' flux only
+    write_training_set(tmp_path / 'all', **options)
+    every = np.load(tmp_path / 'all' / 'shard_00000.npz')
+    assert written['pixel_weight'].sum() < every['pixel_weight'].sum()
+    # a scene without any source that bright: empty labels, not an error
+    write_training_set(tmp_path / 'none', contributor_min_snr=1e12,
+                       **options)
+    empty = np.load(tmp_path / 'none' / 'shard_00000.npz')
+    assert empty['band_contribution_maps'].shape == (1, 64, 64, 3, 3)
+    assert not empty['pixel_weight'].any()
+    assert not empty['center_of_mass'].any()
+    with pytest.raises(ValueError, match='contributor_min_snr'):
+        write_training_set(tmp_path / 'bad', contributor_min_snr=float('nan'),
+                           **options)
+
+
 def center_of_mass_map_for(centers):
     from pais_deblend.pcr import center_of_mass_map
 

@@ -165,11 +165,14 @@ def test_cli_simulate(tmp_path, capsys):
     output = tmp_path / 'cli'
     status = main(['simulate', '--preset', 'ground_grz', '--n-scenes', '2',
                    '--output-dir', str(output), '--seed', '3', '--shape', '24', '24',
-                   '--density', '300', '--no-progress'])
+                   '--density', '300', '--no-progress',
+                   '--center-min-snr', '5', '--contributor-min-snr', '4'])
     assert status == 0
     assert 'wrote 2 scenes' in capsys.readouterr().out
     reader = read_training_set(output)
     assert reader.manifest['preset'] == 'ground_grz'
+    assert reader.manifest['center_min_snr'] == 5.0
+    assert reader.manifest['contributor_min_snr'] == 4.0
     assert reader.read_shard(0)['image'].shape == (2, 24, 24, 3)
     status = main(['simulate', '--n-scenes', '2', '--output-dir', str(output),
                    '--seed', '4', '--no-progress'])

@@ -37,6 +37,10 @@ def add_parser(subparsers):
     parser.add_argument('--center-min-snr', type=float, default=None,
                         help='centre-of-mass peaks only for sources of at '
                         'least this matched-filter S/N (default: all)')
+    parser.add_argument('--contributor-min-snr', type=float, default=None,
+                        help='leave sources below this matched-filter S/N '
+                        'out of the labels altogether (default: none left '
+                        'out)')
     parser.add_argument('--scenes-per-shard', type=int, default=64,
                         help='scenes per shard (default: %(default)s)')
     parser.add_argument('--n-contributors', type=int, default=3,
@@ -74,6 +78,7 @@ def run(args):
         companion_fraction=args.companion_fraction,
         star_fraction=args.star_fraction,
         center_min_snr=args.center_min_snr,
+        contributor_min_snr=args.contributor_min_snr,
         overwrite=args.overwrite, progress_bar_enabled=not args.no_progress)
     print(f"wrote {manifest['n_scenes']} scenes ({manifest['n_sources']} "
           f"sources) in {manifest['n_shards']} shards to {args.output_dir}")

@@ -65,7 +65,8 @@ _THREAD_VARIABLES = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS
 _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
                 'contributor_choice', 'label_dtype', 'star_fraction',
-                'clumpy_fraction', 'companion_fraction', 'center_min_snr')
+                'clumpy_fraction', 'companion_fraction', 'center_min_snr',
+                'contributor_min_snr')
 
 
 def scene_seed(seed, index):
@@ -120,17 +121,52 @@ def _source_snr(scene, noise_sigma):
     The matched-filter S/N of every source of a scene, summed over bands:
     sqrt(sum_b sum_p (S_i,b(p) / sigma_b)**2).
     """
+    return _source_snr_of(scene.source_images, noise_sigma)
+
+
+def _source_snr_of(source_images, noise_sigma):
+    """`_source_snr` of a list of per-band cutouts."""
     sigma = np.asarray(noise_sigma, dtype=np.float64)
     return np.array([
         math.sqrt(float(np.sum(np.square(
             np.atleast_3d(np.asarray(c.data, dtype=np.float64)) / sigma))))
-        for c in scene.source_images])
+        for c in source_images])
+
+
+def _labelled_sources(scene, config, noise_sigma):
+    """
+    Indices of the sources that the PCR labels describe: all of them, or
+    with ``contributor_min_snr`` only those at least that bright.
+    """
+    threshold = config.get('contributor_min_snr')
+    if threshold is None:
+        return np.arange(scene.n_sources)
+    return np.flatnonzero(_source_snr(scene, noise_sigma) >= threshold)
+
+
+def _band_maps(pcr, band_images, centers, scene):
+    """`encode_band_maps`, also for a scene with no labelled source
+    (zeros of shape (h, w, b, n))."""
+    from ..pcr import encode_band_maps
+
+    if len(band_images) == 0:
+        return np.zeros(scene.shape + (scene.n_bands, pcr.n_contributors),
+                        dtype=np.float32)
+    return encode_band_maps(pcr, band_images, centers, shape=scene.shape)
+
+
+def _frame_sum(source_images, shape):
+    """The sum of per-source cutouts on a frame of ``shape``."""
+    total = np.zeros(shape, dtype=np.float64)
+    for cutout in source_images:
+        total[cutout.slices] += cutout.data
+    return total
 
 
 def _make_shard(config, shard):
     """Simulate, encode and write one shard; return its manifest entry."""
     from ..model.data import DEFAULT_FLUX_THRESHOLD, _pixel_weight
-    from ..pcr import center_of_mass_map, encode_band_maps, encode_pcr
+    from ..pcr import center_of_mass_map, encode_pcr
     from .scene import SceneSimulator
 
     simulator = SceneSimulator(config['preset'], shape=tuple(config['shape']),
@@ -152,15 +188,20 @@ def _make_shard(config, shard):
     sources = {key: [] for key in ('centers', 'flux', 'magnitude', 'type_code')}
     for index in range(first, last):
         scene = simulator.simulate(scene_seed(config['seed'], index))
-        pcr = encode_pcr(scene.source_cutouts(), scene.centers,
+        labelled = _labelled_sources(scene, config, noise_sigma)
+        all_cutouts = scene.source_cutouts()
+        cutouts = [all_cutouts[i] for i in labelled]
+        band_images = [scene.source_images[i] for i in labelled]
+        centers = scene.centers[labelled]
+        pcr = encode_pcr(cutouts, centers,
                          n_contributors=config['n_contributors'],
                          sigma=config['sigma'],
                          contributor_choice=config['contributor_choice'],
                          shape=scene.shape)
         if config.get('center_min_snr') is not None:
             pcr.center_of_mass = center_of_mass_map(
-                scene.centers[_source_snr(scene, noise_sigma)
-                              >= config['center_min_snr']],
+                centers[_source_snr_of(band_images, noise_sigma)
+                        >= config['center_min_snr']],
                 scene.shape, sigma=config['sigma'])
         image = scene.image if scene.image.ndim == 3 else scene.image[..., None]
         arrays['image'].append(image)
@@ -169,16 +210,16 @@ def _make_shard(config, shard):
             pcr.contribution_vectors.astype(label_dtype))
         arrays['contribution_maps'].append(pcr.contribution_maps.astype(label_dtype))
         arrays['star_probability'].append(_star_probability(
-            scene.source_cutouts(), scene.population.type_code == _STAR,
+            cutouts, scene.population.type_code[labelled] == _STAR,
             scene.shape).astype(label_dtype))
         if multi_band:
-            arrays['band_contribution_maps'].append(encode_band_maps(
-                pcr, scene.source_images, scene.centers,
-                shape=scene.shape).astype(label_dtype))
-        # the loss's C^v/C^m terms count the pixels where true flux
-        # stands above the noise (pais_deblend.model.data)
+            arrays['band_contribution_maps'].append(_band_maps(
+                pcr, band_images, centers, scene).astype(label_dtype))
+        # the loss's C^v/C^m terms count the pixels where true flux (of
+        # the labelled sources) stands above the noise
+        # (pais_deblend.model.data)
         arrays['pixel_weight'].append(_pixel_weight(
-            scene.noiseless_image, noise_sigma,
+            _frame_sum(band_images, scene.image.shape), noise_sigma,
             DEFAULT_FLUX_THRESHOLD).astype(np.uint8))
         arrays['scene_index'].append(index)
         arrays['n_sources'].append(scene.n_sources)
@@ -224,7 +265,8 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                        contributor_choice='most_flux', label_dtype='float16',
                        star_fraction=None, clumpy_fraction=None, n_workers=1,
                        overwrite=False, progress_bar_enabled=True,
-                       companion_fraction=None, center_min_snr=None):
+                       companion_fraction=None, center_min_snr=None,
+                       contributor_min_snr=None):
     """
     Simulate scenes and write model inputs and PCR labels as shards.
 
@@ -278,6 +320,18 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         depth (``ground_grz``: 82 % of the sources are fainter than the
         r-band 5-sigma depth) otherwise asks the network for peaks it
         cannot see, which flattens every peak it predicts.
+    contributor_min_snr : float, optional
+        Leave the sources fainter than this matched-filter S/N out of the
+        labels altogether: the contributors, contribution vectors and
+        maps (fractions among the sources left), per-band maps, star
+        share, centre map and pixel weights describe only the others.
+        With every source labelled, the nearest contributor of a pixel is
+        often a source far below the noise (in ``ground_grz`` scenes,
+        most of them), which the network cannot see and the decoder can
+        never attribute to: the networks trained so learned to point all
+        their slots at the bright source and their decoded weights were
+        practically never partial (`benchmarks/bench_slots.py`). Default:
+        every source.
     n_workers : int, optional
         Processes writing shards in parallel.
     overwrite : bool, optional
@@ -323,6 +377,10 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                            check_finite_float(center_min_snr,
                                               'center_min_snr', minimum=0,
                                               include_minimum=True)),
+        'contributor_min_snr': (
+            None if contributor_min_snr is None else
+            check_finite_float(contributor_min_snr, 'contributor_min_snr',
+                               minimum=0, include_minimum=True)),
     }
     os.makedirs(output_dir, exist_ok=True)
     manifest_path = os.path.join(output_dir, MANIFEST_NAME)
