@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pais_deblend.model.augmentation import (augment_array, augment_centers,
                                              augment_sample, augment_vectors)
 from pais_deblend.model.data import (BatchStream, ShardDataset,
+                                     balance_pixel_weight,
                                      make_training_sample, write_shard)
 from pais_deblend.model.normalization import (NORMALIZATION_METHODS,
                                               estimate_noise, normalize_image)
@@ -384,6 +385,66 @@ def test_batch_stream_normalization(tmp_path):
     with pytest.raises(ValueError, match="normalization must be one of "
                        ".*got 'luptn'"):
         BatchStream(dataset, normalization='luptn')
+
+
+def _two_source_sample():
+    """A wide source and a compact one, labels from encode_pcr."""
+    from pais_deblend.pcr import encode_pcr
+
+    yy, xx = np.mgrid[:48, :48]
+    centers = np.array([[20.3, 18.6], [33.2, 36.4]])
+    widths = (7.0, 1.2)
+    sources = np.array([10 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2)
+                                    / (2 * w ** 2))
+                        for (cy, cx), w in zip(centers, widths)])
+    pcr = encode_pcr(sources, centers, n_contributors=3, sigma=3.0)
+    dominant = sources.argmax(axis=0)
+    weight = (sources.sum(axis=0) > 0.05).astype(np.float32)
+    return {'pixel_weight': weight,
+            'contribution_vectors': pcr.contribution_vectors,
+            'contribution_maps': pcr.contribution_maps}, dominant
+
+
+def test_balance_pixel_weight_equalises_sources():
+    sample, dominant = _two_source_sample()
+    weight = sample['pixel_weight']
+    np.testing.assert_array_equal(balance_pixel_weight(sample, 0.0), weight)
+    balanced = balance_pixel_weight(sample, 1.0)
+    on = weight > 0
+    totals = [balanced[on & (dominant == i)].sum() for i in (0, 1)]
+    areas = [np.sum(on & (dominant == i)) for i in (0, 1)]
+    assert areas[0] > 20 * areas[1]
+    # every source gets the same total weight (the median area each)
+    np.testing.assert_allclose(totals[0], totals[1], rtol=1e-5)
+    np.testing.assert_allclose(totals[0], np.median(areas), rtol=1e-5)
+    half = balance_pixel_weight(sample, 0.5)
+    ratio = half[on & (dominant == 1)].mean() / half[on & (dominant == 0)
+                                                     ].mean()
+    np.testing.assert_allclose(ratio, np.sqrt(areas[0] / areas[1]),
+                               rtol=1e-5)
+    # sky pixels stay at 0, the input is not modified
+    assert not balanced[~on].any()
+    np.testing.assert_array_equal(sample['pixel_weight'], weight)
+    empty = dict(sample, pixel_weight=np.zeros_like(weight))
+    assert not balance_pixel_weight(empty, 1.0).any()
+
+
+def test_batch_stream_source_balance(tmp_path):
+    write_dataset(tmp_path, n_shards=1, per_shard=2)
+    dataset = ShardDataset(tmp_path)
+    options = dict(batch_size=2, seed=0, augment=False)
+    plain = BatchStream(dataset, **options).batch(0)[1]
+    balanced = BatchStream(dataset, source_balance=1.0, **options).batch(0)[1]
+    for index, sample in enumerate(BatchStream(dataset, **options)
+                                   .sample_indices(0)):
+        expected = balance_pixel_weight(dataset[int(sample)], 1.0)
+        np.testing.assert_allclose(balanced['pixel_weight'][index],
+                                   expected, rtol=1e-6)
+    assert not np.allclose(balanced['pixel_weight'], plain['pixel_weight'])
+    np.testing.assert_array_equal(balanced['contribution_maps'],
+                                  plain['contribution_maps'])
+    with pytest.raises(ValueError, match='source_balance'):
+        BatchStream(dataset, source_balance=-1.0)
 
 
 def test_reads_simulation_training_set_format(tmp_path):

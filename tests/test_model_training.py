@@ -124,11 +124,12 @@ def test_fine_tuning_starts_from_the_initial_model(dataset_dir,
                  checkpoint_every=0, initial_model=start,
                  loss_weights={'entropy_weight': 0.0,
                                'slot_matching': 'permutation'},
-                 **dict(COMMON, seed=7))
+                 source_balance=1.0, **dict(COMMON, seed=7))
     assert card['training']['initial_model']['name'] == 'model.keras'
     assert len(card['training']['initial_model']['sha256']) == 64
     assert card['loss_weights']['entropy_weight'] == 0.0
     assert card['loss_weights']['slot_matching'] == 'permutation'
+    assert card['training']['source_balance'] == 1.0
     # one small step from the initial weights, not from a fresh seed-7 start
     initial = weights_of(load_model(start))
     tuned = weights_of(load_model(tmp_path / 'tuned' / 'model.keras'))
@@ -247,3 +248,6 @@ def test_train_cli_loss_weights():
                                    'contribution_vectors_weight': 1.0}
     with pytest.raises(SystemExit):
         parser.parse_args(['train', 'shards', 'out', '--slot-matching', 'x'])
+    assert parser.parse_args(['train', 'shards', 'out']).source_balance == 0
+    assert parser.parse_args(['train', 'shards', 'out', '--source-balance',
+                              '0.5']).source_balance == 0.5

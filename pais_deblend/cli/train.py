@@ -51,6 +51,11 @@ def add_parser(subparsers):
                         help='input normalisation: per-band asinh stretch, '
                         'or the colour-preserving stretch of the band mean '
                         '(Lupton et al. 2004) (default: %(default)s)')
+    parser.add_argument('--source-balance', type=float, default=0.0,
+                        help='weight pixels of sources that cover few pixels '
+                        'more: exponent of (median area / area), 0 for '
+                        'none, 1 for equal weight per source (default: '
+                        '%(default)s)')
     parser.add_argument('--crop-size', type=int, default=None,
                         help='train on random square crops of this size')
     parser.add_argument('--validation-dir', default=None,
@@ -140,7 +145,8 @@ def run(args):
         loss_weights=_loss_weights(args),
         preset=args.preset, name=args.name, schedule=args.schedule,
         jit_compile=not args.no_jit, initial_model=args.initial_model,
-        normalization=args.normalization)
+        normalization=args.normalization,
+        source_balance=args.source_balance)
     metrics = json.dumps({k: round(v, 5) for k, v in
                           card['validation']['metrics'].items()})
     print(f"trained {card['training']['steps']} steps in "

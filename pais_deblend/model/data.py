@@ -45,6 +45,7 @@ from .normalization import (DEFAULT_SOFTENING, NORMALIZATION_METHODS,
                             estimate_noise, normalize_image)
 
 __all__ = ['LABEL_KEYS', 'OPTIONAL_LABEL_KEYS', 'stack_labels',
+           'balance_pixel_weight',
            'make_training_sample', 'write_shard',
            'ShardDataset', 'BatchStream']
 
@@ -405,6 +406,56 @@ class ShardDataset:
         return everything[:cut], everything[cut:]
 
 
+def balance_pixel_weight(sample, exponent=1.0):
+    """
+    Pixel weights that give small sources more say in the loss.
+
+    The C^v and C^m terms average over pixels, so a bright galaxy covering
+    thousands of pixels outweighs a compact neighbour of a few dozen, and
+    the networks trained so point every slot of the neighbour's pixels at
+    the galaxy (`benchmarks/bench_slots.py`). Each pixel's weight is
+    multiplied by ``(n_med / n_s) ** exponent``, with ``n_s`` the number
+    of weighted pixels whose dominant contributor (the slot with the
+    largest true share) is the same source -- identified by the pixel
+    its vector reaches, ``round(p + v)`` -- and ``n_med`` the median of
+    ``n_s`` over the sources of the sample.
+
+    Parameters
+    ----------
+    sample : dict
+        With ``pixel_weight`` (h, w), ``contribution_vectors``
+        (h, w, n, 2) and ``contribution_maps`` (h, w, n).
+    exponent : float, optional
+        0 returns the weights unchanged; 1 gives every source the same
+        total weight.
+
+    Returns
+    -------
+    weight : `~numpy.ndarray`, shape (h, w), float32
+    """
+    weight = np.asarray(sample['pixel_weight'], dtype=np.float32)
+    if exponent == 0 or not weight.any():
+        return weight
+    maps = np.asarray(sample['contribution_maps'], dtype=np.float32)
+    vectors = np.asarray(sample['contribution_vectors'], dtype=np.float32)
+    height, width = weight.shape
+    rows, cols = np.nonzero(weight > 0)
+    dominant = maps[rows, cols].argmax(axis=-1)
+    target = vectors[rows, cols, dominant] + np.column_stack([rows, cols])
+    # sources are told apart by the pixel their centre falls on; centres
+    # may lie outside the crop, hence the margin of the key
+    margin = 4 * max(height, width)
+    key_y = np.rint(target[:, 0]).astype(np.int64) + margin
+    key_x = np.rint(target[:, 1]).astype(np.int64) + margin
+    keys = key_y * (3 * margin + width) + key_x
+    unique, inverse, counts = np.unique(keys, return_inverse=True,
+                                        return_counts=True)
+    factor = (np.median(counts) / counts[inverse]) ** exponent
+    result = weight.copy()
+    result[rows, cols] *= factor.astype(np.float32)
+    return result
+
+
 class BatchStream:
     """
     Deterministic training batches: batch ``step`` depends only on
@@ -433,11 +484,19 @@ class BatchStream:
     normalization : {'asinh', 'lupton'}, optional
         The normalisation method, passed to `normalize_image` as
         ``method``.
+    source_balance : float, optional
+        Multiply each pixel's ``pixel_weight`` by ``(n_med / n_s) **
+        source_balance``, where ``n_s`` is the number of weighted pixels
+        of the crop whose dominant contributor is the same source as this
+        pixel's and ``n_med`` the median of ``n_s`` over the crop's
+        sources (`balance_pixel_weight`): 0 (default) leaves the weights
+        alone, 1 gives every source the same total weight, however few
+        pixels it covers.
     """
 
     def __init__(self, dataset, *, indices=None, batch_size=8, seed=0,
                  augment=True, crop_size=None, softening=DEFAULT_SOFTENING,
-                 normalization='asinh'):
+                 normalization='asinh', source_balance=0.0):
         self.dataset = dataset
         self.indices = (np.arange(len(dataset)) if indices is None
                         else np.asarray(indices, dtype=np.int64))
@@ -452,6 +511,9 @@ class BatchStream:
         self.softening = softening
         self.normalization = check_in(normalization, NORMALIZATION_METHODS,
                                       'normalization')
+        self.source_balance = check_finite_float(
+            source_balance, 'source_balance', minimum=0,
+            include_minimum=True)
         self._epoch_orders = {}
 
     def _shard_of(self, index):
@@ -505,6 +567,9 @@ class BatchStream:
             x0 = int(rng.integers(width - size + 1))
             sample = {key: value[y0:y0 + size, x0:x0 + size]
                       for key, value in sample.items()}
+        if self.source_balance:
+            sample['pixel_weight'] = balance_pixel_weight(
+                sample, self.source_balance)
         return sample
 
     def batch(self, step):

@@ -183,7 +183,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
           progress_bar=True, learning_rate=1e-3, crop_size=None,
           augment=True, model_options=None, loss_weights=None, preset=None,
           softening=DEFAULT_SOFTENING, name='pais', schedule='constant',
-          jit_compile=True, initial_model=None, normalization='asinh'):
+          jit_compile=True, initial_model=None, normalization='asinh',
+          source_balance=0.0):
     """
     Train the PAIS network on a directory of training shards.
 
@@ -263,6 +264,10 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         section; inference must use the same
         (`~pais_deblend.deblend.Deblender` reads it from
         the bundled model's entry).
+    source_balance : float, optional
+        Re-weight the C^v/C^m pixels so that sources covering few pixels
+        count more (`~pais_deblend.model.data.balance_pixel_weight`
+        exponent; 0, the default, leaves the weights alone).
 
     Returns
     -------
@@ -287,6 +292,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
                                                'validation_samples')
     check_in(schedule, ('constant', 'cosine'), 'schedule')
     check_in(normalization, NORMALIZATION_METHODS, 'normalization')
+    source_balance = check_finite_float(source_balance, 'source_balance',
+                                        minimum=0, include_minimum=True)
 
     initial = (None if initial_model is None
                else _initial_model(initial_model))
@@ -324,6 +331,9 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
     }
     if initial is not None:
         config['initial_model'] = initial['description']
+    if source_balance:
+        # only when used, so that older checkpoints still resume
+        config['source_balance'] = source_balance
 
     output_dir = os.fspath(output_dir)
     checkpoint_dir = os.path.join(output_dir, _CHECKPOINT_DIR)
@@ -362,7 +372,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
     stream = BatchStream(dataset, indices=train_indices,
                          batch_size=batch_size, seed=seed, augment=augment,
                          crop_size=crop_size, softening=softening,
-                         normalization=normalization)
+                         normalization=normalization,
+                         source_balance=source_balance)
 
     # create the optimizer's slots before tracing, so the step traces once
     optimizer.build(model.trainable_variables)
@@ -470,6 +481,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
             'optimizer': 'Adam(beta_1=0.9, beta_2=0.9999, epsilon=1e-7)',
             'crop_size': crop_size,
             'augment': bool(augment),
+            'source_balance': source_balance,
             'wall_time_s': round(elapsed, 3),
             'resumed_from_step': start_step or None,
             'initial_model': config.get('initial_model'),
