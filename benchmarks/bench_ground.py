@@ -54,6 +54,9 @@ Figures:
    (issue 8 target: <= 0.7x sep's). The same, with the same weights and
    segments applied to the noiseless image: the attribution error alone,
    without the photometric noise of the pixels each method sums.
+4. Median |relative r-band flux error| of the isolated scored sources
+   (blendedness < 0.05) each method finds, the price of a tighter
+   footprint (``--footprint-threshold``).
 
 Also a class-blind detection precision / recall of the scored sources per
 method. The last line is a one-line summary.
@@ -125,6 +128,9 @@ def parse_args(argv=None):
                         help='cut the predicted masks to the detection '
                         'footprint (harness convention) or not (default: '
                         '%(default)s)')
+    parser.add_argument('--footprint-threshold', type=float, default=None,
+                        help="the Deblender's footprint_threshold (default: "
+                        "the model's)")
     parser.add_argument('--output', default=None, help='JSON results file')
     args = parser.parse_args(argv)
     if args.seed in TRAINING_SEEDS:
@@ -404,6 +410,25 @@ def blended_color_errors(all_results, scenes, radius, min_blendedness,
     return out
 
 
+def isolated_flux_errors(all_results, scenes, radius, max_blendedness=0.05):
+    """Median |relative r-band flux error| of the isolated scored sources
+    each method finds."""
+    out = {}
+    for name, results in all_results.items():
+        errors = []
+        for result, entry in zip(results, scenes):
+            fluxes = matched_fluxes(result, entry, radius)[:, 1]
+            keep = (entry['scored'] & np.isfinite(fluxes)
+                    & (entry['blendedness'] < max_blendedness))
+            errors.append(np.abs(fluxes[keep] / entry['true_flux'][keep, 1]
+                                 - 1))
+        errors = np.concatenate(errors)
+        out[name] = {'n': int(errors.size),
+                     'median_abs_error': (float(np.median(errors))
+                                          if errors.size else float('nan'))}
+    return out
+
+
 def _table_rows(table):
     return [{name: (row[name].item() if hasattr(row[name], 'item')
                     else row[name]) for name in table.colnames}
@@ -442,7 +467,9 @@ def main(argv=None):
           f'{n_stars} of them stars; match radius {radius:.2f} px; '
           f'simulated in {time.perf_counter() - started:.1f} s', flush=True)
 
-    deblender = Deblender(args.model, progress_bar=False)
+    options = ({} if args.footprint_threshold is None else
+               {'footprint_threshold': args.footprint_threshold})
+    deblender = Deblender(args.model, progress_bar=False, **options)
     notes = []
     all_results = {'pais_deblend': [run_pais(deblender, e) for e in scenes]}
     peers = {'sep': SepMethod(), 'photutils': PhotutilsMethod()}
@@ -570,6 +597,11 @@ def main(argv=None):
         ours = ', '.join(_fmt(v) for v in row['pais_band_flux_error'])
         theirs = ', '.join(_fmt(v) for v in row['peer_band_flux_error'])
         print(f'  vs {peer:<10} pais {ours}   {peer} {theirs}')
+    isolated = isolated_flux_errors(all_results, scenes, radius)
+    print('\nmedian |relative r flux error| of isolated scored sources '
+          '(r-band blendedness < 0.05) found by each method:')
+    for name, row in isolated.items():
+        print(f'  {name:<13} n={row["n"]:<5} {_fmt(row["median_abs_error"])}')
     noiseless_colors = blended_color_errors(
         all_results, scenes, radius, args.min_blendedness,
         key='noiseless_band_flux')
@@ -594,6 +626,7 @@ def main(argv=None):
         'class_masks_ceiling': ceiling_rows,
         'peer_class_detection': peer_class_rows,
         'colors': colors, 'noiseless_colors': noiseless_colors,
+        'isolated_flux_errors': isolated,
         'times': times, 'total_time': total,
         'reference': MASK_RCNN_FIGURES, 'notes': notes}
     if args.output:
