@@ -42,18 +42,19 @@ Slot matching. The labels order a pixel's contributors nearest first
 and wherever a faint source sits in a bright one's light, that order
 depends on where the faint centre lies to within a pixel; a network
 trained to reproduce it slot by slot learned to point *both* of its
-first two slots at the brighter source (measured on the bundled models:
-on the validation pixels where the second slot holds > 30 % of the flux,
-both predicted slots point within 2 px of the same source on 20-37 % of
-them, and on the benchmark scenes slots 1 and 2 land on the same
-detected centre on 99.6-100 % of the attributed pixels, so every pixel
-went to a single source). Decoding adds the weights of slots that reach
-the same centre, so it does not need the order: with
-``slot_matching='permutation'`` the C^v, C^m and per-band C^m terms of
-each pixel are computed for the permutation of the true slots that
-costs the prediction least (weighted sum of the three terms, as in
-permutation-invariant training of set predictions), and the network may
-keep the slots in any consistent order.
+first two slots at the brighter source (measured on the bundled models
+with ``benchmarks/bench_slots.py``: on the pixels two sources truly
+share, slots 1 and 2 reach the same detected centre 99.4-99.7 % of the
+time, so every pixel goes to a single source). Decoding adds the
+weights of slots that reach the same centre, so it does not need the
+order: with ``slot_matching='permutation'`` the C^v, C^m and per-band
+C^m terms of each pixel are computed for the permutation of the true
+slots that costs the prediction least (weighted sum of the three terms,
+as in permutation-invariant training of set predictions), and the
+network may keep the slots in any consistent order. A 600- or
+1,000-step fine-tune of the bundled ``ground_grz`` model with it did
+not separate the slots (docs, benchmarks page); it is meant for
+training from scratch.
 """
 
 import itertools
