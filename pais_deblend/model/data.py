@@ -411,10 +411,11 @@ def balance_pixel_weight(sample, exponent=1.0):
     Pixel weights that give small sources more say in the loss.
 
     The C^v and C^m terms average over pixels, so a bright galaxy covering
-    thousands of pixels outweighs a compact neighbour of a few dozen, and
-    the networks trained so point every slot of the neighbour's pixels at
-    the galaxy (`benchmarks/bench_slots.py`). Each pixel's weight is
-    multiplied by ``(n_med / n_s) ** exponent``, with ``n_s`` the number
+    thousands of pixels outweighs a compact neighbour of a few dozen; the
+    bundled networks point every slot of such a neighbour's pixels at the
+    galaxy (``benchmarks/bench_slots.py``; a 1,200-step fine-tune with
+    exponent 0.5 did not change that, docs benchmarks page). Each pixel's
+    weight is multiplied by ``(n_med / n_s) ** exponent``, with ``n_s`` the number
     of weighted pixels whose dominant contributor (the slot with the
     largest true share) is the same source -- identified by the pixel
     its vector reaches, ``round(p + v)`` -- and ``n_med`` the median of
