@@ -121,27 +121,11 @@ def _source_snr(scene, noise_sigma):
     The matched-filter S/N of every source of a scene, summed over bands:
     sqrt(sum_b sum_p (S_i,b(p) / sigma_b)**2).
     """
-    return _source_snr_of(scene.source_images, noise_sigma)
-
-
-def _source_snr_of(source_images, noise_sigma):
-    """`_source_snr` of a list of per-band cutouts."""
     sigma = np.asarray(noise_sigma, dtype=np.float64)
     return np.array([
         math.sqrt(float(np.sum(np.square(
             np.atleast_3d(np.asarray(c.data, dtype=np.float64)) / sigma))))
-        for c in source_images])
-
-
-def _labelled_sources(scene, config, noise_sigma):
-    """
-    Indices of the sources that the PCR labels describe: all of them, or
-    with ``contributor_min_snr`` only those at least that bright.
-    """
-    threshold = config.get('contributor_min_snr')
-    if threshold is None:
-        return np.arange(scene.n_sources)
-    return np.flatnonzero(_source_snr(scene, noise_sigma) >= threshold)
+        for c in scene.source_images])
 
 
 def _band_maps(pcr, band_images, centers, scene):
@@ -188,7 +172,10 @@ def _make_shard(config, shard):
     sources = {key: [] for key in ('centers', 'flux', 'magnitude', 'type_code')}
     for index in range(first, last):
         scene = simulator.simulate(scene_seed(config['seed'], index))
-        labelled = _labelled_sources(scene, config, noise_sigma)
+        snr = _source_snr(scene, noise_sigma)  # cheap beside the drawing
+        labelled = (np.arange(scene.n_sources)
+                    if config.get('contributor_min_snr') is None
+                    else np.flatnonzero(snr >= config['contributor_min_snr']))
         all_cutouts = scene.source_cutouts()
         cutouts = [all_cutouts[i] for i in labelled]
         band_images = [scene.source_images[i] for i in labelled]
@@ -200,8 +187,7 @@ def _make_shard(config, shard):
                          shape=scene.shape)
         if config.get('center_min_snr') is not None:
             pcr.center_of_mass = center_of_mass_map(
-                centers[_source_snr_of(band_images, noise_sigma)
-                        >= config['center_min_snr']],
+                centers[snr[labelled] >= config['center_min_snr']],
                 scene.shape, sigma=config['sigma'])
         image = scene.image if scene.image.ndim == 3 else scene.image[..., None]
         arrays['image'].append(image)
