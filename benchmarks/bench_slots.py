@@ -68,17 +68,13 @@ def parse_args(argv=None):
 
 
 def true_largest_fraction(scene):
-    """(h, w) largest true fraction S_i / sum_j S_j (bands summed)."""
+    """(h, w) largest true fraction (`Scene.fraction_maps`, bands summed);
+    1 where no source has flux."""
     largest = np.zeros(scene.shape)
-    for cutout in scene.source_images:
-        data = cutout.data.sum(axis=-1) if cutout.data.ndim == 3 else (
-            cutout.data)
-        np.maximum(largest[cutout.slices], np.clip(data, 0, None),
-                   out=largest[cutout.slices])
-    total = scene.noiseless_image
-    total = total.sum(axis=-1) if total.ndim == 3 else total
-    with np.errstate(invalid='ignore', divide='ignore'):
-        return np.where(total > 0, largest / total, 1.0)
+    for fraction in scene.fraction_maps():
+        np.maximum(largest[fraction.slices], fraction.data,
+                   out=largest[fraction.slices])
+    return np.where(largest > 0, largest, 1.0)
 
 
 def same_center_fraction(vectors, centers, pixels):
@@ -119,7 +115,8 @@ def measure(args):
             continue
         attributed = segmentation.data > 0
         decoded = np.asarray(segmentation.weights).max(axis=-1)[attributed]
-        truth = true_largest_fraction(scene)[attributed]
+        true_largest = true_largest_fraction(scene)
+        truth = true_largest[attributed]
         flux = image.sum(axis=-1) if image.ndim == 3 else image
         flux = np.clip(flux[attributed], 0, None)
         sums['pixels'] += int(attributed.sum())
@@ -132,7 +129,7 @@ def measure(args):
                           normalization=deblender.normalization)
         centers = np.array([segmentation.centers[int(label)] for label
                             in segmentation.partial_labels])
-        partial = attributed & (true_largest_fraction(scene) < 0.9)
+        partial = attributed & (true_largest < 0.9)
         pixels = np.argwhere(partial)
         if len(pixels):
             sums['same_center'] += (same_center_fraction(

@@ -415,11 +415,11 @@ def balance_pixel_weight(sample, exponent=1.0):
     bundled networks point every slot of such a neighbour's pixels at the
     galaxy (``benchmarks/bench_slots.py``; a 1,200-step fine-tune with
     exponent 0.5 did not change that, docs benchmarks page). Each pixel's
-    weight is multiplied by ``(n_med / n_s) ** exponent``, with ``n_s`` the number
-    of weighted pixels whose dominant contributor (the slot with the
-    largest true share) is the same source -- identified by the pixel
-    its vector reaches, ``round(p + v)`` -- and ``n_med`` the median of
-    ``n_s`` over the sources of the sample.
+    weight is multiplied by ``(n_med / n_s) ** exponent``, with ``n_s``
+    the number of weighted pixels whose dominant contributor (the slot
+    with the largest true share) is the same source -- identified by the
+    pixel its vector reaches, ``round(p + v)`` -- and ``n_med`` the
+    median of ``n_s`` over the sources of the sample.
 
     Parameters
     ----------
@@ -449,8 +449,8 @@ def balance_pixel_weight(sample, exponent=1.0):
     key_y = np.rint(target[:, 0]).astype(np.int64) + margin
     key_x = np.rint(target[:, 1]).astype(np.int64) + margin
     keys = key_y * (3 * margin + width) + key_x
-    unique, inverse, counts = np.unique(keys, return_inverse=True,
-                                        return_counts=True)
+    _, inverse, counts = np.unique(keys, return_inverse=True,
+                                   return_counts=True)
     factor = (np.median(counts) / counts[inverse]) ** exponent
     result = weight.copy()
     result[rows, cols] *= factor.astype(np.float32)
