@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pais_deblend.evaluation import (blendedness, flux_error_summary,
+                                     median_error_ratio,
                                      reconstruction_error,
                                      relative_flux_error)
 from pais_deblend.evaluation._scenes import make_sersic_scene
@@ -134,3 +135,82 @@ def test_flux_error_summary():
 def test_relative_error_roundtrip(flux, error):
     assert relative_flux_error(flux * (1 + error), flux) == pytest.approx(
         error, abs=1e-9)
+
+
+def _slow_median_ratio_interval(ours, theirs, confidence, n_resamples,
+                                seed):
+    """The same paired bootstrap, one resample at a time."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(ours), size=(n_resamples, len(ours)))
+    ratios = []
+    for draw in draws:
+        denominator = np.median(np.abs(theirs[draw]))
+        if denominator > 0:
+            ratios.append(np.median(np.abs(ours[draw])) / denominator)
+    tail = 50 * (1 - confidence)
+    return np.percentile(ratios, [tail, 100 - tail])
+
+
+def test_median_error_ratio_matches_a_slow_bootstrap():
+    rng = np.random.default_rng(3)
+    theirs = rng.normal(0, 0.2, 60)
+    ours = 0.5 * theirs + rng.normal(0, 0.02, 60)
+    ratio, low, high = median_error_ratio(ours, theirs, confidence=0.9,
+                                          n_resamples=500, seed=4)
+    assert ratio == pytest.approx(np.median(np.abs(ours))
+                                  / np.median(np.abs(theirs)))
+    assert [low, high] == pytest.approx(_slow_median_ratio_interval(
+        ours, theirs, 0.9, 500, 4))
+    assert low < ratio < high
+    # the same seed, the same interval; a wider confidence, a wider one
+    assert median_error_ratio(ours, theirs, confidence=0.9, n_resamples=500,
+                              seed=4) == (ratio, low, high)
+    _, low99, high99 = median_error_ratio(ours, theirs, confidence=0.99,
+                                          n_resamples=500, seed=4)
+    assert low99 <= low and high99 >= high
+
+
+def test_median_error_ratio_pairs_and_edge_cases():
+    # a non-finite error drops its pair from both methods
+    ratio, _, _ = median_error_ratio([0.1, np.nan, 0.3], [0.2, 0.01, 0.6])
+    assert ratio == pytest.approx(0.5)
+    assert all(np.isnan(median_error_ratio([np.nan], [1.0])))
+    assert all(np.isnan(median_error_ratio([0.1, 0.2], [0.0, 0.0])))
+    # identical errors: ratio 1 in every resample
+    assert median_error_ratio([0.1, -0.3, 0.2], [-0.1, 0.3, 0.2]) == (
+        pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0))
+    errors = np.array([0.1, 0.2])
+    median_error_ratio(errors, errors.copy())
+    assert errors.tolist() == [0.1, 0.2]
+
+
+@pytest.mark.parametrize(('kwargs', 'error', 'match'), [
+    ({'errors': [0.1, 0.2], 'reference_errors': [0.1]}, ValueError,
+     'errors has shape'),
+    ({'errors': [[0.1]], 'reference_errors': [[0.1]]}, ValueError,
+     'errors must be 1-D'),
+    ({'errors': ['a'], 'reference_errors': [0.1]}, TypeError,
+     'errors must hold real numbers'),
+    ({'confidence': 1.0}, ValueError, r'confidence must be in \(0, 1\)'),
+    ({'confidence': 0.0}, ValueError, 'confidence must be in'),
+    ({'n_resamples': 10}, ValueError, 'n_resamples must be an integer'),
+    ({'n_resamples': 200.0}, ValueError, 'n_resamples must be an integer'),
+])
+def test_median_error_ratio_bad_input(kwargs, error, match):
+    arguments = {'errors': [0.1, 0.2], 'reference_errors': [0.2, 0.3]}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=match):
+        median_error_ratio(**arguments)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=1, max_size=30),
+       st.floats(0.1, 10))
+def test_median_error_ratio_scales(errors, factor):
+    reference = np.asarray(errors)
+    if np.median(np.abs(reference)) == 0:
+        return
+    ratio, low, high = median_error_ratio(factor * reference, reference,
+                                          n_resamples=100)
+    assert ratio == pytest.approx(factor)
+    assert low <= ratio * (1 + 1e-9) and high >= ratio * (1 - 1e-9)
