@@ -367,7 +367,7 @@ def blended_color_errors(all_results, scenes, radius, min_blendedness,
                          key='band_flux'):
     """Median |g - r error| of blended galaxies found by pais_deblend and by
     each peer, on the sources both found, from the fluxes ``key``."""
-    from pais_deblend.evaluation import color_error
+    from pais_deblend.evaluation import color_error, median_error_ratio
 
     recovered = {name: [] for name in all_results}
     true, selected = [], []
@@ -388,8 +388,9 @@ def blended_color_errors(all_results, scenes, radius, min_blendedness,
                 & np.all(np.isfinite(recovered[peer]), axis=1))
         ours = color_error(recovered['pais_deblend'][both], true[both])
         theirs = color_error(recovered[peer][both], true[both])
-        ratio = (ours.median_abs_error / theirs.median_abs_error
-                 if theirs.median_abs_error > 0 else float('nan'))
+        # a few tens of galaxies: the interval says how far another
+        # sample's ratio may fall
+        ratio, low, high = median_error_ratio(ours.errors, theirs.errors)
         # per-band median |relative flux error| on the same sources
         with np.errstate(invalid='ignore', divide='ignore'):
             ours_band = np.abs(recovered['pais_deblend'][both] / true[both]
@@ -406,7 +407,7 @@ def blended_color_errors(all_results, scenes, radius, min_blendedness,
                      'pais_n_skipped': ours.n_skipped,
                      'peer_median_abs_error': theirs.median_abs_error,
                      'peer_n_skipped': theirs.n_skipped,
-                     'ratio': ratio}
+                     'ratio': ratio, 'ratio_interval_95': [low, high]}
     return out
 
 
@@ -585,7 +586,10 @@ def main(argv=None):
         print(f'  vs {peer:<10} n={row["n_found_by_both"]:<4} pais '
               f'{_fmt(row["pais_median_abs_error"])}  {peer} '
               f'{_fmt(row["peer_median_abs_error"])}  ratio '
-              f'{_fmt(row["ratio"], 2)}  (skipped non-positive: pais '
+              f'{_fmt(row["ratio"], 2)} [95 %: '
+              f'{_fmt(row["ratio_interval_95"][0], 2)}-'
+              f'{_fmt(row["ratio_interval_95"][1], 2)}]  (skipped '
+              f'non-positive: pais '
               f'{row["pais_n_skipped"]}, {peer} {row["peer_n_skipped"]})')
     print('\nmedian |relative flux error| per band (g, r, z) of the same '
           'blended galaxies:')
@@ -643,7 +647,10 @@ def main(argv=None):
     else:
         class_text = 'no class metrics (no class_star)'
     print(f'\nsummary: {class_text}; |g-r| error pais/sep '
-          f'{_fmt(colors["sep"]["ratio"], 2)} (target <= 0.7), '
+          f'{_fmt(colors["sep"]["ratio"], 2)} [95 %: '
+          f'{_fmt(colors["sep"]["ratio_interval_95"][0], 2)}-'
+          f'{_fmt(colors["sep"]["ratio_interval_95"][1], 2)}] '
+          '(target <= 0.7), '
           f'pais/photutils {_fmt(colors["photutils"]["ratio"], 2)}; '
           f'{args.n_scenes} scenes, {total:.0f} s')
     return results
