@@ -80,7 +80,19 @@ def blended_flux_errors(sources, suites=('field',), min_blendedness=0.1):
     for method in METHODS:
         values = [v[method] for v in both if method in v]
         out[method] = float(np.median(values)) if values else np.nan
-    return out, len(both)
+    return out, len(both), _pais_ratio_interval(both)
+
+
+def _pais_ratio_interval(both):
+    """The 95 % paired-bootstrap interval of pais_deblend's error ratio
+    to photutils' on the same sources."""
+    from pais_deblend.evaluation import median_error_ratio
+
+    if not both:
+        return (np.nan, np.nan)
+    _, low, high = median_error_ratio([v['pais_deblend'] for v in both],
+                                      [v['photutils'] for v in both])
+    return (low, high)
 
 
 def run_quality(args):
@@ -116,14 +128,16 @@ def run_quality(args):
         recall, n = close_pair_recall(sources, method)
         print(f'   {method:13s} {recall:.3f}  ({n} pairs)')
     for suites in (('field',), ('pairs',), ('field', 'pairs')):
-        errors, n_both = blended_flux_errors(sources, suites)
+        errors, n_both, interval = blended_flux_errors(sources, suites)
         print(f'\n3. median |rel. segment-flux error|, blendedness > 0.1, '
               f'suites {"+".join(suites)}, {n_both} sources found by '
               f'pais_deblend and photutils:')
         for method in METHODS:
             ratio = errors[method] / errors['photutils']
+            bounds = (f', 95 %: {interval[0]:.2f}-{interval[1]:.2f}'
+                      if method == 'pais_deblend' else '')
             print(f'   {method:13s} {errors[method]:.4f}  '
-                  f'({ratio:.2f}x photutils)')
+                  f'({ratio:.2f}x photutils{bounds})')
     print('\n4. real HLF GOODS-S cutout (7 catalog sources):')
     for method in METHODS:
         row = images[(images['method'] == method)
