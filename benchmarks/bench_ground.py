@@ -131,6 +131,12 @@ def parse_args(argv=None):
     parser.add_argument('--footprint-threshold', type=float, default=None,
                         help="the Deblender's footprint_threshold (default: "
                         "the model's)")
+    parser.add_argument('--detection-threshold', type=float, default=None,
+                        help="the Deblender's detection_threshold (default: "
+                        "the model's; needed for a .keras model)")
+    parser.add_argument('--min-separation', type=int, default=None,
+                        help="the Deblender's min_separation (default: the "
+                        "model's)")
     parser.add_argument('--output', default=None, help='JSON results file')
     args = parser.parse_args(argv)
     if args.seed in TRAINING_SEEDS:
@@ -468,8 +474,10 @@ def main(argv=None):
           f'{n_stars} of them stars; match radius {radius:.2f} px; '
           f'simulated in {time.perf_counter() - started:.1f} s', flush=True)
 
-    options = ({} if args.footprint_threshold is None else
-               {'footprint_threshold': args.footprint_threshold})
+    options = {name: value for name, value in (
+        ('footprint_threshold', args.footprint_threshold),
+        ('detection_threshold', args.detection_threshold),
+        ('min_separation', args.min_separation)) if value is not None}
     deblender = Deblender(args.model, progress_bar=False, **options)
     notes = []
     all_results = {'pais_deblend': [run_pais(deblender, e) for e in scenes]}
