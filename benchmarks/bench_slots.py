@@ -21,7 +21,15 @@ model, and on the pixels it attributes:
    source whatever the contribution maps say); elsewhere the second
    slot carries no flux and may point anywhere;
 4. the median of the network's largest softmax weight of C^m on those
-   pixels (how shared the contribution maps themselves are).
+   pixels (how shared the contribution maps themselves are);
+5. *both detected* (session 7): the share of those truly partial pixels
+   whose two largest true contributors are both detected (each matched
+   one-to-one to a detection within the reference band's PSF FWHM),
+   and on these pixels alone the same-centre fraction, the fraction
+   where slots 1 and 2 reach exactly those two detections, and the
+   decoded partial fraction. Decoding can only share a pixel among
+   detected sources, so these pixels are the ones where the slots, not
+   the detection, decide.
 
 Usage::
 
@@ -67,29 +75,55 @@ def parse_args(argv=None):
     return args
 
 
-def true_largest_fraction(scene):
-    """(h, w) largest true fraction (`Scene.fraction_maps`, bands summed);
-    1 where no source has flux."""
-    largest = np.zeros(scene.shape)
-    for fraction in scene.fraction_maps():
-        np.maximum(largest[fraction.slices], fraction.data,
-                   out=largest[fraction.slices])
-    return np.where(largest > 0, largest, 1.0)
+def true_top_two(scene):
+    """
+    The two largest true fractions (`Scene.fraction_maps`, bands summed)
+    of every pixel and their sources: (h, w, 2) fractions (the largest
+    is 1 where no source has flux) and (h, w, 2) source indices (-1 for
+    none).
+    """
+    fractions = np.zeros(scene.shape + (2,))
+    sources = np.full(scene.shape + (2,), -1)
+    for index, fraction in enumerate(scene.fraction_maps()):
+        top, who = fractions[fraction.slices], sources[fraction.slices]
+        value = fraction.data
+        first = value > top[..., 0]
+        second = ~first & (value > top[..., 1])
+        # the old first place moves to second where this source leads
+        top[..., 1] = np.where(first, top[..., 0],
+                               np.where(second, value, top[..., 1]))
+        who[..., 1] = np.where(first, who[..., 0],
+                               np.where(second, index, who[..., 1]))
+        top[..., 0] = np.where(first, value, top[..., 0])
+        who[..., 0] = np.where(first, index, who[..., 0])
+    fractions[..., 0] = np.where(sources[..., 0] >= 0, fractions[..., 0],
+                                 1.0)
+    return fractions, sources
 
 
-def same_center_fraction(vectors, centers, pixels):
-    """Fraction of ``pixels`` (K, 2) whose slot-1 and slot-2 vectors
-    reach the same nearest centre."""
+def slot_centers(vectors, centers, pixels):
+    """The detections (indices into ``centers``) nearest to where the
+    slot-1 and slot-2 vectors of ``pixels`` (K, 2) land: two (K,)
+    arrays."""
     from scipy.spatial import cKDTree
 
     if len(centers) < 2:
-        return 1.0
+        zeros = np.zeros(len(pixels), dtype=int)
+        return zeros, zeros
     tree = cKDTree(centers)
     iy, ix = pixels.T
-    targets = [pixels + vectors[iy, ix, k] for k in (0, 1)]
-    first = tree.query(targets[0])[1]
-    second = tree.query(targets[1])[1]
-    return float(np.mean(first == second))
+    return tuple(tree.query(pixels + vectors[iy, ix, k])[1] for k in (0, 1))
+
+
+def detection_of_sources(centers, true_centers, radius):
+    """(N,) index of the detection matched to each true source, -1 for
+    none (one-to-one match within ``radius``)."""
+    from pais_deblend.evaluation import match_sources
+
+    found = np.full(len(true_centers), -1)
+    matches = match_sources(centers, true_centers, max_distance=radius)
+    found[matches.true_indices] = matches.predicted_indices
+    return found
 
 
 def measure(args):
@@ -104,9 +138,14 @@ def measure(args):
     deblender = Deblender(args.model, progress_bar=False, **options)
     simulator = SceneSimulator(args.preset, shape=(args.size, args.size),
                                companion_fraction=args.companion_fraction)
+    preset = simulator.preset
+    reference = preset.bands[preset.reference_band]
+    radius = reference.psf_fwhm / preset.pixel_scale
     sums = {'pixels': 0, 'partial_decoded': 0, 'partial_true': 0,
             'flux': 0.0, 'secondary_decoded': 0.0, 'secondary_true': 0.0,
-            'same_center': 0.0, 'softmax_max': []}
+            'same_center': 0, 'softmax_max': [], 'both_detected': 0,
+            'both_same_center': 0, 'both_right_centers': 0,
+            'both_partial_decoded': 0}
     for index in range(args.n_scenes):
         scene = simulator.simulate(scene_seed(args.seed, index))
         image = scene.image
@@ -114,8 +153,10 @@ def measure(args):
         if segmentation is None:
             continue
         attributed = segmentation.data > 0
-        decoded = np.asarray(segmentation.weights).max(axis=-1)[attributed]
-        true_largest = true_largest_fraction(scene)
+        largest_weight = np.asarray(segmentation.weights).max(axis=-1)
+        decoded = largest_weight[attributed]
+        top_fractions, top_sources = true_top_two(scene)
+        true_largest = top_fractions[..., 0]
         truth = true_largest[attributed]
         flux = image.sum(axis=-1) if image.ndim == 3 else image
         flux = np.clip(flux[attributed], 0, None)
@@ -131,10 +172,23 @@ def measure(args):
                             in segmentation.partial_labels])
         partial = attributed & (true_largest < 0.9)
         pixels = np.argwhere(partial)
-        if len(pixels):
-            sums['same_center'] += (same_center_fraction(
-                np.asarray(pcr.contribution_vectors), centers, pixels)
-                * len(pixels))
+        first, second = slot_centers(np.asarray(pcr.contribution_vectors),
+                                     centers, pixels)
+        sums['same_center'] += int(np.sum(first == second))
+        # the detections of the pixels' two largest true contributors
+        found = np.append(detection_of_sources(centers, scene.centers,
+                                               radius), -1)
+        iy, ix = pixels.T
+        a = found[top_sources[iy, ix, 0]]
+        b = found[top_sources[iy, ix, 1]]
+        both = (a >= 0) & (b >= 0)
+        sums['both_detected'] += int(both.sum())
+        sums['both_same_center'] += int(np.sum((first == second)[both]))
+        sums['both_right_centers'] += int(np.sum(
+            (((first == a) & (second == b)) | ((first == b) & (second == a)))
+            [both]))
+        sums['both_partial_decoded'] += int(np.sum(
+            (largest_weight[iy, ix] < 0.9)[both]))
         logits = np.asarray(pcr.contribution_maps, np.float64)[attributed]
         shares = np.exp(logits - logits.max(axis=-1, keepdims=True))
         shares /= shares.sum(axis=-1, keepdims=True)
@@ -152,7 +206,21 @@ def measure(args):
             sums['partial_true'], 1),
         'median_largest_share': float(np.median(np.concatenate(
             sums['softmax_max']))) if sums['softmax_max'] else float('nan'),
+        'match_radius': radius,
+        'both_detected': sums['both_detected'] / max(sums['partial_true'],
+                                                     1),
+        'both_detected_pixels': sums['both_detected'],
+        'both_same_center_slots': _share_of_both(sums,
+                                                 'both_same_center'),
+        'both_right_centers': _share_of_both(sums, 'both_right_centers'),
+        'both_partial_decoded': _share_of_both(sums,
+                                               'both_partial_decoded'),
     }
+
+
+def _share_of_both(sums, key):
+    """A count over the both-detected pixels as a fraction of them."""
+    return sums[key] / max(sums['both_detected'], 1)
 
 
 def main(argv=None):
@@ -173,6 +241,14 @@ def main(argv=None):
           f'{result["same_center_slots"]:.3f}')
     print(f'  median largest C^m softmax share: '
           f'{result["median_largest_share"]:.3f}')
+    print(f'  truly partial pixels whose two largest true contributors are '
+          f'both detected (within {result["match_radius"]:.2f} px): '
+          f'{result["both_detected"]:.3f} '
+          f'({result["both_detected_pixels"]} pixels); on those:')
+    print(f'    slots 1 and 2 on one centre '
+          f'{result["both_same_center_slots"]:.3f}, on the two right '
+          f'detections {result["both_right_centers"]:.3f}, decoded partial '
+          f'(largest weight < 0.9) {result["both_partial_decoded"]:.3f}')
     return result
 
 
