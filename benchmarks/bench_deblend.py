@@ -24,7 +24,8 @@ Usage::
 
     python benchmarks/bench_deblend.py [--seed 2] [--n-fields 6]
         [--pairs-per-cell 50] [--size 4096] [--skip-throughput] [--quick]
-        [--model hst_f160w]
+        [--model hst_f160w] [--footprint-threshold F]
+        [--detection-threshold T]
 """
 
 import argparse
@@ -72,15 +73,17 @@ def blended_flux_errors(sources, suites=('field',), min_blendedness=0.1):
     for row in rows:
         if row['blendedness'] > min_blendedness and row['detected']:
             ident = (row['suite'], row['image'], int(row['source']))
-            key.setdefault(ident, {})[row['method']] = abs(
+            key.setdefault(ident, {})[row['method']] = float(
                 row['flux_segment_error'])
     both = [v for v in key.values()
             if 'pais_deblend' in v and 'photutils' in v]
-    out = {}
+    out, bias = {}, {}
     for method in METHODS:
-        values = [v[method] for v in both if method in v]
-        out[method] = float(np.median(values)) if values else np.nan
-    return out, len(both), _pais_ratio_interval(both)
+        values = np.array([v[method] for v in both if method in v])
+        out[method] = (float(np.median(np.abs(values))) if values.size
+                       else np.nan)
+        bias[method] = float(np.median(values)) if values.size else np.nan
+    return out, bias, len(both), _pais_ratio_interval(both)
 
 
 def _pais_ratio_interval(both):
@@ -104,7 +107,11 @@ def run_quality(args):
     from pais_deblend.evaluation.benchmark import register_method
     from pais_deblend.evaluation.benchmark.adapters import PaisDeblendMethod
 
-    register_method(PaisDeblendMethod(model=args.model), overwrite=True)
+    options = {name: value for name, value in (
+        ('footprint_threshold', args.footprint_threshold),
+        ('detection_threshold', args.detection_threshold)) if value is not None}
+    register_method(PaisDeblendMethod(model=args.model, **options),
+                    overwrite=True)
     register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
     register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),
                    overwrite=True)
@@ -128,7 +135,8 @@ def run_quality(args):
         recall, n = close_pair_recall(sources, method)
         print(f'   {method:13s} {recall:.3f}  ({n} pairs)')
     for suites in (('field',), ('pairs',), ('field', 'pairs')):
-        errors, n_both, interval = blended_flux_errors(sources, suites)
+        errors, bias, n_both, interval = blended_flux_errors(sources,
+                                                             suites)
         print(f'\n3. median |rel. segment-flux error|, blendedness > 0.1, '
               f'suites {"+".join(suites)}, {n_both} sources found by '
               f'pais_deblend and photutils:')
@@ -137,7 +145,8 @@ def run_quality(args):
             bounds = (f', 95 %: {interval[0]:.2f}-{interval[1]:.2f}'
                       if method == 'pais_deblend' else '')
             print(f'   {method:13s} {errors[method]:.4f}  '
-                  f'({ratio:.2f}x photutils{bounds})')
+                  f'({ratio:.2f}x photutils{bounds}), median signed error '
+                  f'{bias[method]:+.3f}')
     print('\n4. real HLF GOODS-S cutout (7 catalog sources):')
     for method in METHODS:
         row = images[(images['method'] == method)
@@ -233,6 +242,12 @@ def main():
     parser.add_argument('--skip-quality', action='store_true')
     parser.add_argument('--skip-throughput', action='store_true')
     parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--footprint-threshold', type=float, default=None,
+                        help="the Deblender's footprint_threshold (default: "
+                        "the model's)")
+    parser.add_argument('--detection-threshold', type=float, default=None,
+                        help="the Deblender's detection_threshold (default: "
+                        "the model's)")
     parser.add_argument('--output-dir', default=None,
                         help='also write the harness tables here')
     args = parser.parse_args()
