@@ -24,8 +24,8 @@ Usage::
 
     python benchmarks/bench_deblend.py [--seed 2] [--n-fields 6]
         [--pairs-per-cell 50] [--size 4096] [--skip-throughput] [--quick]
-        [--model hst_f160w] [--footprint-threshold F]
-        [--detection-threshold T]
+        [--model hst_f160w] [--detection-threshold T]
+        [--min-separation S] [--footprint-threshold F]
 """
 
 import argparse
@@ -36,6 +36,7 @@ import time
 import warnings
 
 import numpy as np
+from _deblender_options import add_deblender_options, deblender_options
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
@@ -107,10 +108,8 @@ def run_quality(args):
     from pais_deblend.evaluation.benchmark import register_method
     from pais_deblend.evaluation.benchmark.adapters import PaisDeblendMethod
 
-    options = {name: value for name, value in (
-        ('footprint_threshold', args.footprint_threshold),
-        ('detection_threshold', args.detection_threshold)) if value is not None}
-    register_method(PaisDeblendMethod(model=args.model, **options),
+    register_method(PaisDeblendMethod(model=args.model,
+                                      **deblender_options(args)),
                     overwrite=True)
     register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
     register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),
@@ -242,12 +241,7 @@ def main():
     parser.add_argument('--skip-quality', action='store_true')
     parser.add_argument('--skip-throughput', action='store_true')
     parser.add_argument('--quick', action='store_true')
-    parser.add_argument('--footprint-threshold', type=float, default=None,
-                        help="the Deblender's footprint_threshold (default: "
-                        "the model's)")
-    parser.add_argument('--detection-threshold', type=float, default=None,
-                        help="the Deblender's detection_threshold (default: "
-                        "the model's)")
+    add_deblender_options(parser)
     parser.add_argument('--output-dir', default=None,
                         help='also write the harness tables here')
     args = parser.parse_args()

@@ -82,6 +82,7 @@ import time
 import warnings
 
 import numpy as np
+from _deblender_options import add_deblender_options, deblender_options
 
 import pais_deblend.model  # noqa: F401 (oneDNN setting before TensorFlow)
 
@@ -128,15 +129,7 @@ def parse_args(argv=None):
                         help='cut the predicted masks to the detection '
                         'footprint (harness convention) or not (default: '
                         '%(default)s)')
-    parser.add_argument('--footprint-threshold', type=float, default=None,
-                        help="the Deblender's footprint_threshold (default: "
-                        "the model's)")
-    parser.add_argument('--detection-threshold', type=float, default=None,
-                        help="the Deblender's detection_threshold (default: "
-                        "the model's; needed for a .keras model)")
-    parser.add_argument('--min-separation', type=int, default=None,
-                        help="the Deblender's min_separation (default: the "
-                        "model's)")
+    add_deblender_options(parser)
     parser.add_argument('--output', default=None, help='JSON results file')
     args = parser.parse_args(argv)
     if args.seed in TRAINING_SEEDS:
@@ -474,11 +467,8 @@ def main(argv=None):
           f'{n_stars} of them stars; match radius {radius:.2f} px; '
           f'simulated in {time.perf_counter() - started:.1f} s', flush=True)
 
-    options = {name: value for name, value in (
-        ('footprint_threshold', args.footprint_threshold),
-        ('detection_threshold', args.detection_threshold),
-        ('min_separation', args.min_separation)) if value is not None}
-    deblender = Deblender(args.model, progress_bar=False, **options)
+    deblender = Deblender(args.model, progress_bar=False,
+                          **deblender_options(args))
     notes = []
     all_results = {'pais_deblend': [run_pais(deblender, e) for e in scenes]}
     peers = {'sep': SepMethod(), 'photutils': PhotutilsMethod()}

@@ -44,6 +44,7 @@ import argparse
 import time
 
 import numpy as np
+from _deblender_options import add_deblender_options, deblender_options
 
 import pais_deblend.model  # noqa: F401 (oneDNN setting before TensorFlow)
 
@@ -63,8 +64,7 @@ def parse_args(argv=None):
     parser.add_argument('--size', type=int, default=512)
     parser.add_argument('--seed', type=int, default=7)
     parser.add_argument('--companion-fraction', type=float, default=0.3)
-    parser.add_argument('--detection-threshold', type=float, default=None)
-    parser.add_argument('--min-separation', type=int, default=None)
+    add_deblender_options(parser)
     args = parser.parse_args(argv)
     if args.seed in TRAINING_SEEDS:
         parser.error(f'--seed {args.seed} is used by the training recipes')
@@ -132,10 +132,8 @@ def measure(args):
     from pais_deblend.simulation import SceneSimulator
     from pais_deblend.simulation.dataset import scene_seed
 
-    options = {key: value for key, value in (
-        ('detection_threshold', args.detection_threshold),
-        ('min_separation', args.min_separation)) if value is not None}
-    deblender = Deblender(args.model, progress_bar=False, **options)
+    deblender = Deblender(args.model, progress_bar=False,
+                          **deblender_options(args))
     simulator = SceneSimulator(args.preset, shape=(args.size, args.size),
                                companion_fraction=args.companion_fraction)
     preset = simulator.preset

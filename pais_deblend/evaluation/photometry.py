@@ -14,15 +14,20 @@ __all__ = ['relative_flux_error', 'reconstruction_error', 'blendedness',
            'flux_error_summary', 'median_error_ratio']
 
 
-def _as_finite_vector(values, name):
+def _real_array(values, name):
+    """``values`` as a float64 array; TypeError unless they are real."""
     array = np.asarray(values)
     if array.dtype.kind not in 'biuf':
         msg = f'{name} must hold real numbers, got dtype {array.dtype}'
         raise TypeError(msg)
+    return np.asarray(array, dtype=np.float64)
+
+
+def _as_finite_vector(values, name):
+    array = _real_array(values, name)
     if array.ndim > 1:
         msg = f'{name} must be a scalar or 1-D, got shape {array.shape}'
         raise ValueError(msg)
-    array = np.asarray(array, dtype=np.float64)
     if not np.all(np.isfinite(array)):
         msg = f'{name} must be finite, got non-finite values'
         raise ValueError(msg)
@@ -314,11 +319,8 @@ def median_error_ratio(errors, reference_errors, *, confidence=0.95,
 
 
 def _as_error_vector(values, name):
-    array = np.asarray(values)
-    if array.dtype.kind not in 'biuf':
-        msg = f'{name} must hold real numbers, got dtype {array.dtype}'
-        raise TypeError(msg)
+    array = _real_array(values, name)
     if array.ndim != 1:
         msg = f'{name} must be 1-D, got shape {array.shape}'
         raise ValueError(msg)
-    return np.asarray(array, dtype=np.float64)
+    return array

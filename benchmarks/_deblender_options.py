@@ -1,0 +1,29 @@
+"""
+The `~pais_deblend.Deblender` decoding options that the benchmark
+scripts take on the command line (a ``.keras`` model has no recorded
+settings of its own, so these are needed to score it like a bundled
+one).
+"""
+
+#: (option, type, Deblender keyword) of every shared option.
+DEBLENDER_OPTIONS = (('--detection-threshold', float, 'detection_threshold'),
+                     ('--min-separation', int, 'min_separation'),
+                     ('--footprint-threshold', float, 'footprint_threshold'))
+
+
+def add_deblender_options(parser):
+    """Add the decoding options to an `argparse.ArgumentParser`."""
+    for option, kind, keyword in DEBLENDER_OPTIONS:
+        parser.add_argument(option, type=kind, default=None,
+                            help=f"the Deblender's {keyword} (default: the "
+                            "bundled model's; give it for a .keras model)")
+
+
+def deblender_options(args):
+    """The Deblender keywords given on the command line."""
+    options = {}
+    for _, _, keyword in DEBLENDER_OPTIONS:
+        value = getattr(args, keyword)
+        if value is not None:
+            options[keyword] = value
+    return options
