@@ -193,6 +193,8 @@ def test_median_error_ratio_pairs_and_edge_cases():
      'errors must hold real numbers'),
     ({'confidence': 1.0}, ValueError, r'confidence must be in \(0, 1\)'),
     ({'confidence': 0.0}, ValueError, 'confidence must be in'),
+    ({'confidence': '0.9'}, TypeError, 'confidence must be a real number'),
+    ({'confidence': float('nan')}, ValueError, 'confidence must be finite'),
     ({'n_resamples': 10}, ValueError, 'n_resamples must be an integer'),
     ({'n_resamples': 200.0}, ValueError, 'n_resamples must be an integer'),
 ])

@@ -9,6 +9,7 @@ from astropy.table import Table
 from pais_deblend.evaluation._utils import (as_source_cutouts, paste,
                                             union_window)
 from pais_deblend.segmentation.cutout import SourceCutout
+from pais_deblend.utils._validation import check_finite_float
 
 __all__ = ['relative_flux_error', 'reconstruction_error', 'blendedness',
            'flux_error_summary', 'median_error_ratio']
@@ -275,7 +276,7 @@ def median_error_ratio(errors, reference_errors, *, confidence=0.95,
         If the shapes differ or are not 1-D, or ``confidence`` or
         ``n_resamples`` are out of range.
     TypeError
-        If the errors are not real numbers.
+        If the errors or ``confidence`` are not real numbers.
 
     Examples
     --------
@@ -291,7 +292,7 @@ def median_error_ratio(errors, reference_errors, *, confidence=0.95,
         msg = (f'errors has shape {ours.shape} but reference_errors has '
                f'shape {theirs.shape}; they must match')
         raise ValueError(msg)
-    confidence = float(confidence)
+    confidence = check_finite_float(confidence, 'confidence')
     if not 0.0 < confidence < 1.0:
         msg = f'confidence must be in (0, 1), got {confidence!r}'
         raise ValueError(msg)
