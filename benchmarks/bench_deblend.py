@@ -154,11 +154,62 @@ def run_quality(args):
             print(f"   {method:13s} {int(row['n_true_positive'][0])}/7 "
                   f"found, {int(row['n_predicted'][0])} detections, "
                   f"flux conservation L1 {row['flux_conservation'][0]:.2e}")
+    print_hlf_sources(sources)
     print('\nsummary (harness):')
     columns = [c for c in ('suite', 'method', 'precision', 'recall', 'f1',
                            'recall_fainter', 'segment_error',
                            'median_time_s') if c in summary.colnames]
     summary[columns].pprint(max_lines=-1, max_width=-1)
+
+
+def band_peak_snr(flux, positions, smoothing=2.0, half_width=2):
+    """
+    Peak S/N of sources in each band of an image (h, w, b): the largest
+    value within ``half_width`` px of each (y, x) position of the band
+    smoothed by a Gaussian of ``smoothing`` px, over that smoothed band's
+    robust noise. Shape (n, b).
+    """
+    from scipy import ndimage
+
+    from pais_deblend.model.normalization import estimate_noise
+
+    pixels = np.rint(np.asarray(positions, dtype=np.float64)).astype(int)
+    snr = np.empty((len(pixels), flux.shape[2]))
+    for band in range(flux.shape[2]):
+        smoothed = ndimage.gaussian_filter(
+            np.asarray(flux[..., band], dtype=np.float64), smoothing,
+            mode='constant')
+        noise = estimate_noise(smoothed)[0]
+        for i, (y, x) in enumerate(pixels):
+            window = smoothed[max(y - half_width, 0):y + half_width + 1,
+                              max(x - half_width, 0):x + half_width + 1]
+            snr[i, band] = window.max() / noise
+    return snr
+
+
+def print_hlf_sources(sources):
+    """Which method finds which HLF catalog source, beside its S/N in
+    each of the cutout's bands (a source no band shows cannot be found
+    in F160W)."""
+    from pais_deblend.datasets import load_hlf_goodss
+
+    hlf = load_hlf_goodss()
+    rows = sources[sources['suite'] == 'hlf']
+    positions = rows[rows['method'] == METHODS[0]]
+    snr = band_peak_snr(np.asarray(hlf.flux),
+                        np.column_stack([positions['y_true'],
+                                         positions['x_true']]))
+    found = {method: {int(row['source']): bool(row['detected'])
+                      for row in rows[rows['method'] == method]}
+             for method in METHODS}
+    print('   per source: catalog (y, x), peak S/N of the band smoothed by '
+          '2 px in ' + ', '.join(hlf.bands) + ', found by')
+    for row, values in zip(positions, snr):
+        finders = [method for method in METHODS
+                   if found[method].get(int(row['source']), False)]
+        print(f"   ({row['y_true']:5.1f}, {row['x_true']:5.1f})  "
+              + ' '.join(f'{value:6.1f}' for value in values)
+              + f"   {', '.join(finders) or 'none'}")
 
 
 def fainter_flags(sources, images):
