@@ -152,7 +152,7 @@ def run_quality(args):
             print(f'   {method:13s} {errors[method]:.4f}  '
                   f'({ratio:.2f}x photutils{bounds}), median signed error '
                   f'{bias[method]:+.3f}')
-    errors, bias, n_both, interval = blended_flux_errors(
+    errors, bias, n_both, _ = blended_flux_errors(
         sources, ('field',), min_blendedness=-1.0, max_blendedness=0.01)
     print(f'\n3b. the same for isolated sources (blendedness < 0.01), '
           f'suite field, {n_both} sources:')
