@@ -230,15 +230,21 @@ def test_train_cli_loss_weights():
     assert _loss_weights(args) == {'vector_weighting': 'uniform'}
     args = parser.parse_args(['train', 'shards', 'out',
                               '--center-of-mass-weight', '100',
-                              '--entropy-weight', '0'])
+                              '--entropy-weight', '0',
+                              '--star-probability-weight', '10'])
     assert _loss_weights(args) == {'vector_weighting': 'uniform',
                                    'entropy_weight': 0.0,
-                                   'center_of_mass_weight': 100.0}
+                                   'center_of_mass_weight': 100.0,
+                                   'star_probability_weight': 10.0}
     # the value reaches PAISLoss, which names a bad one
     from pais_deblend.model import PAISLoss
     weights = _loss_weights(parser.parse_args(
         ['train', 'shards', 'out', '--center-of-mass-weight', 'nan']))
     with pytest.raises(ValueError, match='center_of_mass_weight'):
+        PAISLoss(**weights)
+    weights = _loss_weights(parser.parse_args(
+        ['train', 'shards', 'out', '--star-probability-weight', 'inf']))
+    with pytest.raises(ValueError, match='star_probability_weight'):
         PAISLoss(**weights)
     args = parser.parse_args(['train', 'shards', 'out',
                               '--slot-matching', 'permutation',

@@ -100,6 +100,10 @@ def add_parser(subparsers):
                         default=None,
                         help='weight of the C^v term of the loss (default: '
                         '0.06, the paper\'s)')
+    parser.add_argument('--star-probability-weight', type=float,
+                        default=None,
+                        help='weight of the star/galaxy term of the loss '
+                        '(default: 2; with --classify)')
     parser.add_argument('--restart', action='store_true',
                         help='ignore an existing checkpoint and start afresh')
     parser.add_argument('--no-progress', action='store_true',
@@ -119,6 +123,8 @@ def _loss_weights(args):
     if args.contribution_vectors_weight is not None:
         weights['contribution_vectors_weight'] = (
             args.contribution_vectors_weight)
+    if args.star_probability_weight is not None:
+        weights['star_probability_weight'] = args.star_probability_weight
     return weights
 
 
