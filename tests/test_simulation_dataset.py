@@ -184,6 +184,24 @@ def test_cli_simulate(tmp_path, capsys):
     assert "unknown preset 'hubble'" in capsys.readouterr().err
 
 
+def test_cli_simulate_count_slope(tmp_path, capsys):
+    output = tmp_path / 'flat'
+    status = main(['simulate', '--n-scenes', '1', '--output-dir', str(output),
+                   '--shape', '24', '24', '--count-slope', '0.1',
+                   '--no-progress'])
+    assert status == 0
+    manifest = read_training_set(output).manifest
+    assert manifest['preset'] == 'hst_f160w'
+    assert manifest['preset_parameters']['count_slope'] == 0.1
+    for bad in ('0', '-0.2', 'nan'):
+        status = main(['simulate', '--n-scenes', '1', '--no-progress',
+                       '--output-dir', str(tmp_path / f'bad{bad}'),
+                       '--count-slope', bad])
+        assert status == 2
+        assert 'count_slope' in capsys.readouterr().err
+        assert not (tmp_path / f'bad{bad}').exists()
+
+
 def test_custom_preset_is_the_one_simulated(tmp_path):
     import dataclasses
 

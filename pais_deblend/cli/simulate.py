@@ -34,6 +34,10 @@ def add_parser(subparsers):
                         help='probability that a source gets a close, '
                         'fainter companion (0.5-3 PSF FWHM away, 1-16x '
                         'fainter; default: none)')
+    parser.add_argument('--count-slope', type=float, default=None,
+                        help='d log10 N / dm of the magnitude distribution '
+                        "(> 0; default: the preset's; a smaller slope makes "
+                        'bright, large galaxies more common)')
     parser.add_argument('--center-min-snr', type=float, default=None,
                         help='centre-of-mass peaks only for sources of at '
                         'least this matched-filter S/N (default: all)')
@@ -65,11 +69,24 @@ def add_parser(subparsers):
     return parser
 
 
+def _preset(args):
+    """The named preset, with ``--count-slope`` applied."""
+    if args.count_slope is None:
+        return args.preset
+    import dataclasses
+
+    from ..simulation import get_preset
+    from ..utils._validation import check_finite_float
+
+    slope = check_finite_float(args.count_slope, 'count_slope', minimum=0.0)
+    return dataclasses.replace(get_preset(args.preset), count_slope=slope)
+
+
 def run(args):
     from ..simulation import write_training_set
 
     manifest = write_training_set(
-        args.output_dir, n_scenes=args.n_scenes, preset=args.preset,
+        args.output_dir, n_scenes=args.n_scenes, preset=_preset(args),
         seed=args.seed, shape=tuple(args.shape), density=args.density,
         scenes_per_shard=args.scenes_per_shard,
         n_contributors=args.n_contributors,
