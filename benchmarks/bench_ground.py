@@ -269,7 +269,8 @@ def run_peer(method, entry):
     noiseless = band_fluxes(entry['scene'].noiseless_image)
     class_star = (np.asarray(output.catalog['class_star'], dtype=float)
                   if 'class_star' in output.catalog.colnames else None)
-    return {'centers': output.positions, 'band_flux': band_flux,
+    return {'centers': output.positions, 'labels': labels,
+            'band_flux': band_flux,
             'noiseless_band_flux': noiseless,
             'segmentation': output.segmentation, 'time': elapsed,
             'star_probability': class_star}
