@@ -141,6 +141,12 @@ def test_segmentation_image_footprints(deblender, scene):
     for label in (1, 7):
         inside = segmentation.data[segment_data == label]
         assert np.any(inside > 0)
+    # and each pixel is shared only among the sources of its own segment
+    center_segment = {label: segment_data[int(round(y)), int(round(x))]
+                      for label, (y, x) in segmentation.centers.items()}
+    contributors = segmentation.contributors
+    for y, x, k in zip(*np.nonzero(contributors)):
+        assert center_segment[contributors[y, x, k]] == segment_data[y, x]
 
 
 def test_tiles_do_not_change_the_result(tiny_model, scene):

@@ -329,3 +329,109 @@ def test_fast_construction_matches_checked_construction(direct):
     assert segmentation.centers == {
         i + 1: (float(y), float(x)) for i, (y, x) in enumerate(CENTERS)}
     assert segmentation.contributors[3, 4].tolist() == [0, 0, 0]
+
+
+# --------------------------------------------------------------------------
+# confining the attribution to segments (a segmentation image given)
+
+def _confine(contributors, weights, centers, segments):
+    from pais_deblend.pcr.decode import _confine_to_segments
+    from pais_deblend.segmentation._kernels import dominant_labels
+
+    contributors = np.array(contributors, dtype=np.int32)
+    weights = np.array(weights, dtype=np.float32)
+    dominant = dominant_labels(contributors, weights)
+    changed = _confine_to_segments(contributors, weights, dominant,
+                                   np.array(centers, dtype=np.float64),
+                                   np.array(segments, dtype=np.int32))
+    return changed, contributors, weights, dominant
+
+
+def test_confine_to_segments_gives_a_segment_its_own_centre():
+    # one row, segments 1 | 2; the vectors sent every pixel to label 1,
+    # the centre of segment 1, none to label 2 in segment 2
+    segments = [[1, 1, 1, 2, 2, 2]]
+    centers = [[0.0, 0.0], [0.0, 5.0]]
+    contributors = [[[1, 0], [1, 2], [1, 0], [1, 0], [2, 1], [1, 0]]]
+    weights = [[[1, 0], [0.3, 0.7], [1, 0], [1, 0], [0.25, 0.75], [1, 0]]]
+    changed, labels, shares, dominant = _confine(contributors, weights,
+                                                 centers, segments)
+    assert changed
+    np.testing.assert_array_equal(labels[0, :, 0], [1, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(labels[0, :, 1], 0)
+    np.testing.assert_array_equal(shares[0, :, 0], 1.0)
+    np.testing.assert_array_equal(dominant[0], [1, 1, 1, 2, 2, 2])
+    # a frame with nothing across a boundary is left alone
+    changed, labels, shares, _ = _confine(contributors[:1], weights[:1],
+                                          centers, [[1, 1, 1, 1, 1, 1]])
+    assert not changed
+    np.testing.assert_array_equal(labels, contributors)
+    np.testing.assert_array_equal(shares, np.array(weights, np.float32))
+
+
+def test_confine_to_segments_leaves_a_centreless_segment_unattributed():
+    changed, labels, shares, dominant = _confine(
+        [[[1, 0], [1, 0]]], [[[1, 0], [1, 0]]], [[0.0, 0.0]], [[1, 2]])
+    assert changed
+    np.testing.assert_array_equal(labels[0], [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(shares[0], [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(dominant[0], [1, 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_confine_to_segments_invariants(seed):
+    rng = np.random.default_rng(seed)
+    height, width, n, n_centers = 7, 9, 3, 5
+    centers = rng.uniform(0, [height - 1, width - 1], (n_centers, 2))
+    segments = rng.integers(1, 4, (height, width)).astype(np.int32)
+    segments[rng.random((height, width)) < 0.1] = 0
+    contributors = np.zeros((height, width, n), dtype=np.int32)
+    weights = np.zeros((height, width, n), dtype=np.float32)
+    for y in range(height):
+        for x in range(width):
+            if segments[y, x] == 0:
+                continue
+            k = rng.integers(1, n + 1)
+            contributors[y, x, :k] = rng.choice(n_centers, k, replace=False) + 1
+            shares = rng.dirichlet(np.ones(k))
+            weights[y, x, :k] = shares
+    before = contributors.copy(), weights.copy()
+    _, labels, shares, dominant = _confine(contributors, weights, centers,
+                                           segments)
+    iy = np.rint(centers[:, 0]).astype(int)
+    ix = np.rint(centers[:, 1]).astype(int)
+    center_segment = np.concatenate([[0], segments[iy, ix]])
+    has_center = np.isin(segments, center_segment[1:]) & (segments > 0)
+    # every contributor's centre lies in the pixel's own segment
+    used = labels > 0
+    assert np.all(center_segment[labels][used]
+                  == np.broadcast_to(segments[..., None], labels.shape)[used])
+    # attributed exactly where the segment holds a centre; weights sum to 1
+    np.testing.assert_array_equal(labels[..., 0] > 0, has_center)
+    total = shares.astype(np.float64).sum(axis=2)
+    np.testing.assert_allclose(total[has_center], 1.0, atol=1e-6)
+    assert np.all(shares[~used] == 0)
+    # kept slots first; the dominant label is the largest share's
+    assert np.all(used[..., :-1] | ~used[..., 1:])
+    largest = np.take_along_axis(labels, np.argmax(shares, axis=2)[..., None],
+                                 axis=2)[..., 0]
+    np.testing.assert_array_equal(dominant, np.where(has_center, largest, 0))
+    # pixels with nothing across a boundary are unchanged, bit for bit
+    crossing = ((before[0] > 0) & (center_segment[before[0]]
+                                   != segments[..., None])).any(axis=2)
+    np.testing.assert_array_equal(labels[~crossing], before[0][~crossing])
+    np.testing.assert_array_equal(shares[~crossing], before[1][~crossing])
+    # the relative shares of the kept contributors are preserved
+    for y, x in zip(*np.nonzero(crossing & has_center)):
+        kept = [(label, share) for label, share
+                in zip(before[0][y, x], before[1][y, x])
+                if label > 0 and center_segment[label] == segments[y, x]]
+        if kept and sum(s for _, s in kept) > 0:
+            expected = {label: share / sum(s for _, s in kept)
+                        for label, share in kept}
+            got = {int(label): float(share) for label, share
+                   in zip(labels[y, x], shares[y, x]) if label > 0}
+            assert set(got) == set(expected)
+            for label in got:
+                assert got[label] == pytest.approx(expected[label], abs=1e-6)

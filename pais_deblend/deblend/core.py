@@ -19,7 +19,9 @@ The pipeline of one call:
    given segmentation image or, without one, the connected regions of
    significant flux that hold a detected centre;
 5. one global decode (`pais_deblend.pcr.decode_pcr`) turns the PCR into
-   a `~pais_deblend.segmentation.PartialSegmentationImage`.
+   a `~pais_deblend.segmentation.PartialSegmentationImage`; with a
+   segmentation image each pixel is shared only among the centres of its
+   own segment, as photutils deblends each segment on its own.
 """
 
 import os
@@ -362,9 +364,10 @@ class Deblender:
         segmentation_image : `~photutils.segmentation.SegmentationImage`, optional
             Footprints to deblend within (e.g. from photutils
             `~photutils.segmentation.detect_sources`): only their pixels
-            are attributed, and each segment keeps at least one source
+            are attributed, each among the sources whose centre lies in
+            the same segment, and each segment keeps at least one source
             (its brightest pixel when the network finds no centre in
-            it). Without one, the network detects the sources and the
+            it) unless its effective area falls below ``n_pixels``. Without one, the network detects the sources and the
             footprint is derived from the image (see the class).
         n_pixels : int, optional
             Sources whose effective (weighted) area is below this many
@@ -400,8 +403,6 @@ class Deblender:
         TypeError, ValueError
             For bad input; the message names the parameter.
         """
-        from ..pcr import decode_pcr
-
         n_pixels = check_positive_int(n_pixels, 'n_pixels')
         structure = _structure(connectivity)
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
@@ -425,12 +426,9 @@ class Deblender:
             warnings.warn('no sources were detected', NoDetectionWarning)
             return None
 
-        if heads:
-            segmentation = self._decode_with_heads(pcr, heads, image,
-                                                   centers, footprint)
-        else:
-            segmentation = decode_pcr(pcr, image.data, centers=centers,
-                                      footprint=footprint, mask=image.mask)
+        segmentation = self._decode_with_heads(pcr, heads or {}, image,
+                                               centers, footprint,
+                                               segments=segment_data)
         small = segmentation.partial_labels[
             segmentation.effective_areas < n_pixels]
         if small.size:
@@ -443,18 +441,19 @@ class Deblender:
             segmentation.relabel_consecutive()
         return segmentation
 
-    def _decode_with_heads(self, pcr, heads, image, centers, footprint):
+    def _decode_with_heads(self, pcr, heads, image, centers, footprint,
+                           segments=None):
         """
-        The global decode, plus per-band weights (``band_weights``) and a
-        star probability per source (``class_star``) from the model's
-        optional heads.
+        The global decode (confined to ``segments`` when given), plus
+        per-band weights (``band_weights``) and a star probability per
+        source (``class_star``) from the model's optional heads.
         """
         from ..pcr.decode import _decode, _segmentation
         from . import _heads
 
         contributors, weights, dominant, centers, labels = _decode(
             pcr, image.data, centers=centers, footprint=footprint,
-            mask=image.mask)
+            mask=image.mask, segments=segments)
         band_weights = None
         if 'band_contribution_maps' in heads:
             band_weights = _heads.band_weights(

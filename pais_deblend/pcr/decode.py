@@ -137,10 +137,12 @@ def _decode_tile(shape, n_centers):
 
 
 def _decode(pcr, data, *, centers=None, footprint=None, mask=None,
-            threshold=0.5, min_separation=2):
+            threshold=0.5, min_separation=2, segments=None):
     """
     `_decode_arrays`, also returning ``labels``: the sorted int32 labels
-    present in the dominant map.
+    present in the dominant map. With ``segments`` ((h, w) int, 0 for
+    no segment) the attribution is confined to segments
+    (`_confine_to_segments`).
     """
     if not isinstance(pcr, PCR):
         msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'
@@ -180,8 +182,109 @@ def _decode(pcr, data, *, centers=None, footprint=None, mask=None,
         pcr.contribution_vectors, pcr.contribution_maps, *validity,
         pcr.maps_are_logits, *index.decode_arguments, contributors, weights,
         dominant)
+    if segments is not None and _confine_to_segments(
+            contributors, weights, dominant, centers, segments):
+        present = np.bincount(dominant.ravel(),
+                              minlength=len(centers) + 1) > 0
+        present[0] = False
     labels = np.flatnonzero(present).astype(np.int32)
     return contributors, weights, dominant, centers, labels
+
+
+def _confine_to_segments(contributors, weights, dominant, centers,
+                         segments):
+    """
+    Confine the attribution to segments, in place: a pixel of segment k
+    keeps only the contributors whose centre lies in segment k, their
+    weights renormalised, and a pixel left with none goes wholly to the
+    nearest centre of its segment (if it has one).
+
+    The decoded contributors follow the contribution vectors, which may
+    point past a segment boundary at a brighter neighbour; without this a
+    segment whose only centre the network did not predict (a faint source
+    in a bright galaxy's halo) could end up with no pixel, and photutils'
+    contract that every segment is deblended on its own, into at least
+    one source, would break. Pixels whose contributors all lie in their
+    own segment keep their weights bit for bit. Returns whether anything
+    changed.
+    """
+    height, width, _ = contributors.shape
+    iy = np.clip(np.rint(centers[:, 0]).astype(np.intp), 0, height - 1)
+    ix = np.clip(np.rint(centers[:, 1]).astype(np.intp), 0, width - 1)
+    # segment of each label (label 0, no contributor, is never looked at)
+    label_segment = np.concatenate([[0], segments[iy, ix]]).astype(
+        segments.dtype)
+    # slot by slot: (h, w) temporaries rather than (h, w, n) ones
+    outside = np.zeros(contributors.shape, dtype=bool)
+    for k in range(contributors.shape[2]):
+        slot = contributors[..., k]
+        outside[..., k] = (slot > 0) & (label_segment[slot] != segments)
+    ys, xs = np.nonzero(outside.any(axis=2))
+    if ys.size == 0:
+        return False
+    keep = (contributors[ys, xs] > 0) & ~outside[ys, xs]
+    del outside
+    # kept slots first, in their order
+    order = np.argsort(~keep, axis=1, kind='stable')
+    labels = np.take_along_axis(np.where(keep, contributors[ys, xs], 0),
+                                order, axis=1)
+    shares = np.take_along_axis(
+        np.where(keep, weights[ys, xs].astype(np.float64), 0.0), order,
+        axis=1)
+    total = shares.sum(axis=1)
+    kept = total > 0
+    shares[kept] /= total[kept, np.newaxis]
+    # slots kept with zero weight share the pixel equally, as when labels
+    # are removed (`remap_and_merge`)
+    zero = ~kept & (labels[:, 0] > 0)
+    n_kept = (labels > 0).sum(axis=1)
+    shares[zero] = np.where(labels[zero] > 0,
+                            1.0 / np.maximum(n_kept[zero], 1)[:, np.newaxis],
+                            0.0)
+    orphans = np.flatnonzero(labels[:, 0] == 0)
+    if orphans.size:
+        nearest = _nearest_segment_center(
+            ys[orphans], xs[orphans], segments[ys[orphans], xs[orphans]],
+            centers, label_segment[1:])
+        labels[orphans, 0] = nearest
+        shares[orphans, 0] = np.where(nearest > 0, 1.0, 0.0)
+    contributors[ys, xs] = labels
+    weights[ys, xs] = _exact_float32_shares(shares, labels)
+    dominant[ys, xs] = np.where(
+        labels[:, 0] > 0,
+        np.take_along_axis(labels, np.argmax(
+            weights[ys, xs], axis=1)[:, np.newaxis], axis=1)[:, 0], 0)
+    return True
+
+
+def _nearest_segment_center(ys, xs, pixel_segments, centers,
+                            center_segments):
+    """Label (index + 1) of the nearest centre in each pixel's segment,
+    0 where the segment holds none."""
+    result = np.zeros(ys.size, dtype=np.int32)
+    for segment in np.unique(pixel_segments):
+        candidates = np.flatnonzero(center_segments == segment)
+        if candidates.size == 0:
+            continue
+        rows = np.flatnonzero(pixel_segments == segment)
+        distance2 = ((ys[rows, np.newaxis] - centers[candidates, 0]) ** 2
+                     + (xs[rows, np.newaxis] - centers[candidates, 1]) ** 2)
+        result[rows] = candidates[np.argmin(distance2, axis=1)] + 1
+    return result
+
+
+def _exact_float32_shares(shares, labels):
+    """float32 weights whose float64 sum is 1 to float32 rounding: the
+    largest set to 1 - (sum of the others), as the decoding kernel
+    does."""
+    result = shares.astype(np.float32)
+    attributed = labels[:, 0] > 0
+    rows = np.flatnonzero(attributed)
+    largest = np.argmax(result[rows], axis=1)
+    others = (result[rows].astype(np.float64).sum(axis=1)
+              - result[rows, largest])
+    result[rows, largest] = (1.0 - others).astype(np.float32)
+    return result
 
 
 #: Placeholder of the kernel's unused ``allowed`` map.
