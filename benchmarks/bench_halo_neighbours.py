@@ -12,7 +12,10 @@ GOODS-S source at (95, 105) that only pais_deblend missed (benchmarks
 page): the sources a model never saw next to a bright galaxy in training
 are the ones it misses there. A secondary is found when a detection lies
 within one PSF FWHM of its centre; the mean number of detections per
-scene shows whether a method finds it by fragmenting the primary.
+scene shows whether a method finds it by fragmenting the primary. The
+``pais+segments`` column is pais_deblend given photutils' deblended
+segmentation image (``deblender(image, segmentation)``): every segment
+keeps a source and shares its pixels among its own sources only.
 
 Usage::
 
@@ -69,7 +72,10 @@ def main():
     fwhm = preset.psf_fwhm_pixels
     psf = _psf_image(preset)
     peers = {'photutils': PhotutilsMethod(), 'sep': SepMethod()}
-    methods = ('pais_deblend',) + PEERS
+    # pais_deblend inside photutils' deblended segments: each segment's
+    # pixels are shared among that segment's sources only, and a segment
+    # the network has no centre in gets one
+    methods = ('pais_deblend', 'pais+segments') + PEERS
     found = {s: {m: [] for m in methods} for s in SEPARATIONS}
     counts = {s: {m: [] for m in methods} for s in SEPARATIONS}
     radii, snr = {s: [] for s in SEPARATIONS}, {s: [] for s in SEPARATIONS}
@@ -93,12 +99,20 @@ def main():
             found[separation][name].append(
                 found_within(output.positions, secondary, fwhm))
             counts[separation][name].append(len(output.catalog))
+            if name == 'photutils':
+                inside = deblender(scene.image, output.segmentation)
+                centers = ([] if inside is None
+                           else list(inside.centers.values()))
+                found[separation]['pais+segments'].append(
+                    found_within(centers, secondary, fwhm))
+                counts[separation]['pais+segments'].append(len(centers))
     print(f'model {args.model}: primary {args.magnitude:g} mag, '
           f'{args.flux_ratio:g}x fainter neighbour, {args.n_per_cell} pairs '
           f'per separation (seed {args.seed}), found = a detection within '
           f'{fwhm:.1f} px (1 PSF FWHM)')
     print('separation  primary    neighbour  neighbour recall'
-          + ' ' * 26 + 'detections per scene')
+          + ' ' * (13 * len(methods) + 1 - len('neighbour recall'))
+          + 'detections per scene')
     print('[FWHM]      r_half px  S/N        '
           + ' '.join(f'{m:>12}' for m in methods) + '  '
           + ' '.join(f'{m:>12}' for m in methods))
