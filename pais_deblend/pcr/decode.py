@@ -208,29 +208,44 @@ def _confine_to_segments(contributors, weights, dominant, centers,
     own segment keep their weights bit for bit. Returns whether anything
     changed.
     """
-    height, width, _ = contributors.shape
+    height, width, n_slots = contributors.shape
     iy = np.clip(np.rint(centers[:, 0]).astype(np.intp), 0, height - 1)
     ix = np.clip(np.rint(centers[:, 1]).astype(np.intp), 0, width - 1)
     # segment of each label (label 0, no contributor, is never looked at)
     label_segment = np.concatenate([[0], segments[iy, ix]]).astype(
         segments.dtype)
     # slot by slot: (h, w) temporaries rather than (h, w, n) ones
-    outside = np.zeros(contributors.shape, dtype=bool)
-    for k in range(contributors.shape[2]):
+    crossing = np.zeros((height, width), dtype=bool)
+    for k in range(n_slots):
         slot = contributors[..., k]
-        outside[..., k] = (slot > 0) & (label_segment[slot] != segments)
-    ys, xs = np.nonzero(outside.any(axis=2))
-    if ys.size == 0:
-        return False
-    keep = (contributors[ys, xs] > 0) & ~outside[ys, xs]
-    del outside
+        crossing |= (slot > 0) & (label_segment[slot] != segments)
+    ys, xs = np.nonzero(crossing)
+    del crossing
+    # in chunks, so that a frame crossed everywhere stays in memory bounds
+    for start in range(0, ys.size, _CONFINE_CHUNK):
+        chunk = slice(start, start + _CONFINE_CHUNK)
+        _confine_pixels(contributors, weights, dominant, centers, segments,
+                        label_segment, ys[chunk], xs[chunk])
+    return ys.size > 0
+
+
+#: Pixels confined at a time by `_confine_to_segments`.
+_CONFINE_CHUNK = 1 << 20
+
+
+def _confine_pixels(contributors, weights, dominant, centers, segments,
+                    label_segment, ys, xs):
+    """The work of `_confine_to_segments` on the pixels (ys, xs)."""
+    pixel_segments = segments[ys, xs]
+    labels = contributors[ys, xs]
+    keep = (labels > 0) & (label_segment[labels]
+                           == pixel_segments[:, np.newaxis])
     # kept slots first, in their order
     order = np.argsort(~keep, axis=1, kind='stable')
-    labels = np.take_along_axis(np.where(keep, contributors[ys, xs], 0),
-                                order, axis=1)
     shares = np.take_along_axis(
         np.where(keep, weights[ys, xs].astype(np.float64), 0.0), order,
         axis=1)
+    labels = np.take_along_axis(np.where(keep, labels, 0), order, axis=1)
     total = shares.sum(axis=1)
     kept = total > 0
     shares[kept] /= total[kept, np.newaxis]
@@ -244,32 +259,35 @@ def _confine_to_segments(contributors, weights, dominant, centers,
     orphans = np.flatnonzero(labels[:, 0] == 0)
     if orphans.size:
         nearest = _nearest_segment_center(
-            ys[orphans], xs[orphans], segments[ys[orphans], xs[orphans]],
-            centers, label_segment[1:])
+            ys[orphans], xs[orphans], pixel_segments[orphans], centers,
+            label_segment[1:])
         labels[orphans, 0] = nearest
         shares[orphans, 0] = np.where(nearest > 0, 1.0, 0.0)
+    shares = _exact_float32_shares(shares, labels)
     contributors[ys, xs] = labels
-    weights[ys, xs] = _exact_float32_shares(shares, labels)
-    dominant[ys, xs] = np.where(
-        labels[:, 0] > 0,
-        np.take_along_axis(labels, np.argmax(
-            weights[ys, xs], axis=1)[:, np.newaxis], axis=1)[:, 0], 0)
-    return True
+    weights[ys, xs] = shares
+    largest = np.take_along_axis(
+        labels, np.argmax(shares, axis=1)[:, np.newaxis], axis=1)[:, 0]
+    dominant[ys, xs] = np.where(labels[:, 0] > 0, largest, 0)
 
 
 def _nearest_segment_center(ys, xs, pixel_segments, centers,
                             center_segments):
     """Label (index + 1) of the nearest centre in each pixel's segment,
     0 where the segment holds none."""
+    from scipy.spatial import cKDTree
+
     result = np.zeros(ys.size, dtype=np.int32)
     for segment in np.unique(pixel_segments):
         candidates = np.flatnonzero(center_segments == segment)
         if candidates.size == 0:
             continue
         rows = np.flatnonzero(pixel_segments == segment)
-        distance2 = ((ys[rows, np.newaxis] - centers[candidates, 0]) ** 2
-                     + (xs[rows, np.newaxis] - centers[candidates, 1]) ** 2)
-        result[rows] = candidates[np.argmin(distance2, axis=1)] + 1
+        # a tree, not a pixels x centres distance matrix: a large segment
+        # may hold many of both
+        _, nearest = cKDTree(centers[candidates]).query(
+            np.column_stack([ys[rows], xs[rows]]))
+        result[rows] = candidates[nearest] + 1
     return result
 
 
