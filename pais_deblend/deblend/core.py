@@ -367,7 +367,8 @@ class Deblender:
             are attributed, each among the sources whose centre lies in
             the same segment, and each segment keeps at least one source
             (its brightest pixel when the network finds no centre in
-            it) unless its effective area falls below ``n_pixels``. Without one, the network detects the sources and the
+            it) unless its effective area falls below ``n_pixels``.
+            Without one, the network detects the sources and the
             footprint is derived from the image (see the class).
         n_pixels : int, optional
             Sources whose effective (weighted) area is below this many
