@@ -98,7 +98,6 @@ def main():
     from scipy import ndimage
 
     from pais_deblend.deblend import Deblender
-    from pais_deblend.evaluation import match_sources
     from pais_deblend.evaluation.benchmark.adapters import SepMethod
     from pais_deblend.simulation import get_preset
 
@@ -122,22 +121,16 @@ def main():
         peer = bench_ground.run_peer(sep, entry)
         if pais['segmentation'] is None:
             continue
-        measured = {
-            'pais total': (pais['centers'], pais['band_flux']),
-            'pais weighted': (pais['centers'], pais_weighted_fluxes(
-                pais, data, profile)),
-            'sep total': (peer['centers'], peer['band_flux']),
-            'sep weighted': (peer['centers'], segment_weighted_fluxes(
-                np.asarray(peer['segmentation'].data), peer['labels'], data,
-                profile))}
-        n_true = len(selected)
-        per_source = {}
-        for key, (centers, fluxes) in measured.items():
-            matches = match_sources(centers, entry['scene'].centers,
-                                    max_distance=fwhm)
-            values = np.full((n_true, data.shape[2]), np.nan)
-            values[matches.true_indices] = fluxes[matches.predicted_indices]
-            per_source[key] = values
+        pais['weighted_flux'] = pais_weighted_fluxes(pais, data, profile)
+        peer['weighted_flux'] = segment_weighted_fluxes(
+            np.asarray(peer['segmentation'].data), peer['labels'], data,
+            profile)
+        per_source = {
+            f'{name} {kind}': bench_ground.matched_fluxes(
+                result, entry, fwhm, key)
+            for name, result in (('pais', pais), ('sep', peer))
+            for kind, key in (('total', 'band_flux'),
+                              ('weighted', 'weighted_flux'))}
         both = (selected & np.isfinite(per_source['pais total'][:, 0])
                 & np.isfinite(per_source['sep total'][:, 0]))
         for key in keys:
