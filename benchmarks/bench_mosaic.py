@@ -175,14 +175,17 @@ def _warm(model):
 
 def deblender_noise(deblender, image):
     """The noise and detection-image noise a `Deblender` call estimates."""
-    from pais_deblend.deblend._steps import detection_image
     from pais_deblend.deblend.inputs import prepare_image
+    from pais_deblend.deblend.pipeline import (detection_image,
+                                               estimate_image_noise)
     from pais_deblend.model.normalization import estimate_noise
 
     prepared = prepare_image(image, n_bands=deblender.n_bands)
-    noise_sigma = estimate_noise(prepared.data, mask=prepared.mask)
-    detection, mask = detection_image(deblender, image, noise_sigma)
-    return noise_sigma, float(estimate_noise(detection, mask=mask)[0])
+    noise_sigma = estimate_image_noise(prepared)
+    detection = detection_image(prepared.data, noise_sigma, prepared.mask,
+                                deblender.footprint_smoothing)
+    return noise_sigma, float(estimate_noise(detection,
+                                             mask=prepared.mask)[0])
 
 
 #: Largest distance (pixels) between a single-pass centre and the mosaic

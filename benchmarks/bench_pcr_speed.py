@@ -5,7 +5,7 @@ Builds a 4096 x 4096 scene of 2,000 elliptical exponential-profile sources
 (some centred outside the frame), each stored as a cutout, encodes it with
 `encode_pcr` from the cutouts, and times `decode_pcr` with n = 3:
 
-- the decode kernels alone (``_decode_arrays``) and the full `decode_pcr`
+- the decode kernels alone (`decode_arrays`) and the full `decode_pcr`
   end to end (which also builds the PartialSegmentationImage; the figure
   the issue's 50 Mpix/s target is about), with the true centres
   given (no peak finding) and with peak finding (`find_centers` on C^c);
@@ -37,7 +37,7 @@ import numpy as np
 
 from pais_deblend.pcr import decode_pcr, encode_pcr, find_centers
 from pais_deblend.pcr._reference import reference_decode
-from pais_deblend.pcr.decode import _decode_arrays
+from pais_deblend.pcr import decode_arrays
 from pais_deblend.segmentation import SourceCutout
 
 
@@ -145,7 +145,7 @@ def main():
         report(f'encode_pcr from cutouts ({choice}):', n_pixels, wall, cpu,
                threads)
 
-    wall, cpu, _ = best_of(lambda: _decode_arrays(pcr, image, centers=centers),
+    wall, cpu, _ = best_of(lambda: decode_arrays(pcr, image, centers=centers),
                            args.repeat)
     kernel_rate = n_pixels / wall
     report('decode kernels, true centres:', n_pixels, wall, cpu, threads)
@@ -157,7 +157,7 @@ def main():
                                args.repeat)
     report(f'find_centers ({len(peaks)} peaks):', n_pixels, wall, cpu,
            threads)
-    wall, cpu, _ = best_of(lambda: _decode_arrays(pcr, image), args.repeat)
+    wall, cpu, _ = best_of(lambda: decode_arrays(pcr, image), args.repeat)
     report('decode kernels with peak finding:', n_pixels, wall, cpu, threads)
     wall, cpu, _ = best_of(lambda: decode_pcr(pcr, image), args.repeat)
     peaks_rate = n_pixels / wall

@@ -43,7 +43,6 @@ def main():
     args = parser.parse_args()
 
     from pais_deblend.deblend import Deblender
-    from pais_deblend.deblend.inputs import prepare_image
     from pais_deblend.evaluation import match_sources
     from pais_deblend.pcr import find_centers
     from pais_deblend.simulation import SceneSimulator
@@ -69,8 +68,7 @@ def main():
         inside = np.asarray(scene.catalog['in_frame'], dtype=bool)
         truth = scene.centers[inside]
         bright = snr[inside] > args.min_snr
-        pcr = deblender._predict(
-            prepare_image(image, n_bands=deblender.n_bands), False)[0]
+        pcr = deblender.predict(image, progress_bar=False)
         for (threshold, separation), count in counts.items():
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')

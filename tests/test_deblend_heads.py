@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip('keras')
 
 from pais_deblend import Deblender  # noqa: E402
-from pais_deblend.deblend import _heads  # noqa: E402
-from pais_deblend.deblend.core import _keep_top_slots  # noqa: E402
-from pais_deblend.pcr import PCR  # noqa: E402
+from pais_deblend.deblend.pipeline import star_probabilities  # noqa: E402
+from pais_deblend.pcr import (PCR, decode_arrays,  # noqa: E402
+                              decode_band_weights)
 from pais_deblend.segmentation import PartialSegmentationImage  # noqa: E402
 
 
@@ -83,16 +83,14 @@ def test_band_weights_equal_weights_for_equal_maps(heads_model, scene):
     """A band whose logits are the band-combined ones gets exactly the
     band-combined weights."""
     from pais_deblend.model import predict_pcr
-    from pais_deblend.pcr.decode import _decode
 
     pcr, heads = predict_pcr(heads_model, scene, return_heads=True)
     maps = heads['band_contribution_maps'].copy()
     maps[:, :, 1, :] = pcr.contribution_maps
     centers = np.array([[14.0, 15.0], [18.0, 20.0], [34.0, 40.0]])
-    contributors, weights, *_ = _decode(pcr, scene, centers=centers)
-    result = _heads.band_weights(pcr, maps, contributors, weights, scene,
-                                 centers=centers, footprint=None, mask=None)
-    np.testing.assert_allclose(result[..., 1], weights, atol=1e-6)
+    decoded = decode_arrays(pcr, scene, centers=centers)
+    result = decode_band_weights(pcr, maps, decoded, scene)
+    np.testing.assert_allclose(result[..., 1], decoded.weights, atol=1e-6)
 
 
 def test_predict_heads_tile_independent(heads_model, scene):
@@ -117,8 +115,8 @@ def test_keep_top_band_slots_follows_pcr_slots():
     # band 0 carries the slot index, so the kept slots can be read off
     band_maps = np.broadcast_to(np.arange(3, dtype=np.float32),
                                 (6, 7, 2, 3)).copy()
-    kept = _heads.keep_top_band_slots(pcr, band_maps, 2)
-    reduced = _keep_top_slots(pcr, 2)
+    kept = pcr.keep_top_band_slots(band_maps, 2)
+    reduced = pcr.keep_top_slots(2)
     slots = kept[:, :, 0, :].astype(int)
     np.testing.assert_array_equal(
         np.take_along_axis(maps, slots, axis=-1), reduced.contribution_maps)
@@ -128,10 +126,24 @@ def test_class_star_box_mean():
     probability = np.zeros((9, 9), dtype=np.float32)
     probability[3:6, 3:6] = 0.9
     probability[0, 0] = 0.3
-    contributors = np.zeros((9, 9, 3), dtype=np.int32)
-    contributors[4, 4, 0] = 1
-    contributors[0, 0, 0] = 2
-    result = _heads.class_star(probability, np.array([[4.2, 3.9], [0.0, 0.0],
-                                                      [8.0, 8.0]]),
-                               contributors)
-    assert result == {1: pytest.approx(0.9), 2: pytest.approx(0.3 / 4)}
+    result = star_probabilities(probability, np.array([[4.2, 3.9], [0.0, 0.0],
+                                                       [8.0, 8.0]]))
+    np.testing.assert_allclose(result, [0.9, 0.3 / 4, 0.0])
+
+
+@pytest.mark.parametrize('n, match', [
+    (0, 'n_contributors must be'),
+    (4, r'n_contributors must be at most the PCR\'s 3 slots, got 4'),
+])
+def test_keep_top_slots_errors(n, match):
+    pcr = PCR(np.zeros((4, 5)), np.zeros((4, 5, 3, 2)), np.zeros((4, 5, 3)))
+    with pytest.raises(ValueError, match=match):
+        pcr.keep_top_slots(n)
+    with pytest.raises(ValueError, match=match):
+        pcr.keep_top_band_slots(np.zeros((4, 5, 2, 3)), n)
+
+
+def test_keep_top_band_slots_shape_error():
+    pcr = PCR(np.zeros((4, 5)), np.zeros((4, 5, 3, 2)), np.zeros((4, 5, 3)))
+    with pytest.raises(ValueError, match=r'band_maps must have shape'):
+        pcr.keep_top_band_slots(np.zeros((4, 5, 3)), 2)

@@ -4,24 +4,14 @@ flux among them with the PAIS network (Hausen & Robertson 2022,
 arXiv:2201.04714), behind the interface of photutils'
 `~photutils.segmentation.deblend_sources`.
 
-The pipeline of one call:
-
-1. the input (ndarray, masked array, `~astropy.units.Quantity`,
-   `~astropy.nddata.NDData`) becomes a float64 image and a bad-pixel
-   mask (NaN, infinite and masked pixels);
-2. the network predicts the PCR of the whole image in overlapping tiles
-   whose cores are stitched (`pais_deblend.model.predict_pcr`), with
-   the noise estimated once on the whole image, so the result does not
-   depend on the tile size;
-3. source centres are the peaks of the predicted centre-of-mass map
-   (`pais_deblend.pcr.find_centers`);
-4. the footprint -- the pixels whose flux is shared out -- is either the
-   given segmentation image or, without one, the connected regions of
-   significant flux that hold a detected centre;
-5. one global decode (`pais_deblend.pcr.decode_pcr`) turns the PCR into
-   a `~pais_deblend.segmentation.PartialSegmentationImage`; with a
-   segmentation image each pixel is shared only among the centres of its
-   own segment, as photutils deblends each segment on its own.
+The steps of one call live in `pais_deblend.deblend.pipeline`
+(`~pais_deblend.deblend.pipeline.run_pipeline`), shared with the mosaic
+tiles: the input becomes a float64 image and a bad-pixel mask; the
+network predicts the PCR of the whole image in overlapping tiles; source
+centres are the peaks of the predicted centre-of-mass map; the footprint
+is the given segmentation image or the connected regions of significant
+flux that hold a centre; the footprint's flux is shared among the
+centres.
 """
 
 import os
@@ -30,7 +20,6 @@ import warnings
 import weakref
 
 import numpy as np
-from scipy import ndimage
 
 from ..utils._validation import (check_finite_float, check_in,
                                  check_positive_int)
@@ -102,106 +91,16 @@ def _load(model):
     return model, getattr(model, 'name', 'custom'), dict(DEFAULT_SETTINGS)
 
 
-def _structure(connectivity):
-    check_in(connectivity, (4, 8), 'connectivity')
-    return ndimage.generate_binary_structure(2, 1 if connectivity == 4
-                                             else 2)
-
-
-def _top_slot_order(pcr, n_contributors):
-    """(h, w, n_contributors) indices of the most likely slots, in the
-    network's slot order."""
-    order = np.argsort(-pcr.contribution_maps, axis=-1,
-                       kind='stable')[..., :n_contributors]
-    order.sort(axis=-1)  # keep the network's slot order (nearest first)
-    return order
-
-
-def _keep_top_slots(pcr, n_contributors):
-    """The PCR reduced to the ``n_contributors`` most likely slots."""
-    from ..pcr import PCR
-
-    maps = pcr.contribution_maps
-    if n_contributors == maps.shape[-1]:
-        return pcr
-    order = _top_slot_order(pcr, n_contributors)
-    maps = np.take_along_axis(maps, order, axis=-1)
-    vectors = np.take_along_axis(pcr.contribution_vectors,
-                                 order[..., np.newaxis], axis=-2)
-    return PCR(pcr.center_of_mass, vectors, maps,
-               maps_are_logits=pcr.maps_are_logits)
-
-
-def _detection_image(data, noise_sigma, mask, smoothing):
-    """The bands in units of their noise, summed and smoothed (h, w)."""
-    bands = data if data.ndim == 3 else data[..., np.newaxis]
-    image = (bands / np.asarray(noise_sigma)[:bands.shape[2]]).sum(axis=2)
-    image[mask] = 0.0
-    if smoothing > 0:
-        image = ndimage.gaussian_filter(image, smoothing, mode='constant')
-    return image
-
-
-def _pixel_of(centers, shape):
-    """Nearest in-frame pixel (iy, ix) of each centre."""
-    iy = np.clip(np.rint(centers[:, 0]).astype(np.intp), 0, shape[0] - 1)
-    ix = np.clip(np.rint(centers[:, 1]).astype(np.intp), 0, shape[1] - 1)
-    return iy, ix
-
-
-def _unmasked_centers(pcr, mask, deblender):
-    """The peaks of the centre-of-mass map (N, 2) that fall on good
-    pixels, with the deblender's threshold and suppression window."""
-    from ..pcr import find_centers
-
-    centers = find_centers(pcr.center_of_mass,
-                           threshold=deblender.detection_threshold,
-                           min_separation=deblender.min_separation)
-    iy, ix = _pixel_of(centers, mask.shape)
-    return centers[~mask[iy, ix]]
-
-
-def _footprint_from_flux(detection, mask, centers, threshold, n_pixels,
-                         structure, detection_noise=None):
-    """
-    Connected regions of significant flux that contain a centre.
-
-    ``threshold`` is in units of the robust noise of the smoothed
-    detection image, so it means the same whatever the smoothing; a
-    mosaic tile passes the noise of the whole mosaic's detection image
-    as ``detection_noise``.
-    """
-    if detection_noise is None:
-        from ..model.normalization import estimate_noise
-
-        detection_noise = estimate_noise(detection, mask=mask)[0]
-    sigma = detection_noise
-    above = (detection > threshold * sigma) & ~mask
-    regions, n_regions = ndimage.label(above, structure=structure)
-    sizes = np.bincount(regions.ravel(), minlength=n_regions + 1)
-    iy, ix = _pixel_of(centers, mask.shape)
-    holds_center = np.zeros(n_regions + 1, dtype=bool)
-    holds_center[regions[iy, ix]] = True
-    keep = holds_center & (sizes >= n_pixels)
-    keep[0] = False
-    return keep[regions]
-
-
-def _add_missing_centers(centers, segment_data, detection):
-    """
-    One centre (the brightest pixel) for each segment that has none, so
-    that every input segment yields at least one source, as in photutils.
-    """
-    labels = np.unique(segment_data)
-    labels = labels[labels > 0]
-    iy, ix = _pixel_of(centers, segment_data.shape)
-    covered = np.unique(segment_data[iy, ix])
-    missing = np.setdiff1d(labels, covered)
-    if missing.size == 0:
-        return centers
-    positions = ndimage.maximum_position(detection, segment_data, missing)
-    extra = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-    return np.concatenate([centers, extra])
+def _class_star_of_present(result):
+    """{label: star probability} for the labels that appear among the
+    contributors, or None without the star/galaxy head."""
+    if result.class_star is None:
+        return None
+    counts = np.bincount(result.contributors.ravel(),
+                         minlength=len(result.centers) + 1)
+    return {label: float(result.class_star[label - 1])
+            for label in range(1, len(result.centers) + 1)
+            if counts[label] > 0}
 
 
 class Deblender:
@@ -322,31 +221,17 @@ class Deblender:
             With contribution-map logits (``maps_are_logits=True``),
             reduced to ``n_contributors`` slots.
         """
+        from .pipeline import estimate_image_noise, network_pass
+
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
-        return self._predict(image, progress_bar)[0]
+        pcr = network_pass(self, image, estimate_image_noise(image),
+                           progress_bar=self._progress(progress_bar),
+                           heads=False)[0]
+        return pcr.keep_top_slots(self.n_contributors)
 
-    def _predict(self, image, progress_bar):
-        """(PCR, per-band noise, optional head outputs) of an image."""
-        from ..model import predict_pcr
-        from ..model.normalization import estimate_noise
-        from ._heads import keep_top_band_slots
-
-        noise_sigma = estimate_noise(image.data, mask=image.mask)
-        progress_bar = self.progress_bar if progress_bar is None else bool(
+    def _progress(self, progress_bar):
+        return self.progress_bar if progress_bar is None else bool(
             progress_bar)
-        with self._lock:
-            pcr, heads = predict_pcr(self.model, image.data,
-                                     tile_size=self.tile_size,
-                                     noise_sigma=noise_sigma,
-                                     mask=image.mask,
-                                     progress_bar=progress_bar,
-                                     return_heads=True,
-                                     normalization=self.normalization)
-        if 'band_contribution_maps' in heads:
-            heads['band_contribution_maps'] = keep_top_band_slots(
-                pcr, heads['band_contribution_maps'], self.n_contributors)
-        return (_keep_top_slots(pcr, self.n_contributors), noise_sigma,
-                heads)
 
     def __call__(self, data, segmentation_image=None, n_pixels=5, *,
                  mask=None, connectivity=8, relabel=True, progress_bar=None):
@@ -404,32 +289,24 @@ class Deblender:
         TypeError, ValueError
             For bad input; the message names the parameter.
         """
+        from ..pcr.decode import partial_segmentation
+        from .pipeline import run_pipeline
+
         n_pixels = check_positive_int(n_pixels, 'n_pixels')
-        structure = _structure(connectivity)
+        check_in(connectivity, (4, 8), 'connectivity')
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
         segment_data = self._segment_data(segmentation_image, image.shape)
-        pcr, noise_sigma, heads = self._predict(image, progress_bar)
-
-        centers = _unmasked_centers(pcr, image.mask, self)
-        detection = _detection_image(image.data, noise_sigma, image.mask,
-                                     self.footprint_smoothing)
-        if segment_data is None:
-            footprint = _footprint_from_flux(
-                detection, image.mask, centers, self.footprint_threshold,
-                n_pixels, structure)
-        else:
-            footprint = (segment_data > 0) & ~image.mask
-            segment_data = np.where(footprint, segment_data, 0)
-            centers = _add_missing_centers(centers, segment_data, detection)
-        iy, ix = _pixel_of(centers, image.shape)
-        centers = centers[footprint[iy, ix]]
-        if len(centers) == 0:
+        result = run_pipeline(self, image, segments=segment_data,
+                              n_pixels=n_pixels, connectivity=connectivity,
+                              progress_bar=self._progress(progress_bar))
+        if len(result.centers) == 0:
             warnings.warn('no sources were detected', NoDetectionWarning)
             return None
-
-        segmentation = self._decode_with_heads(pcr, heads or {}, image,
-                                               centers, footprint,
-                                               segments=segment_data)
+        segmentation = partial_segmentation(
+            result.decoded, band_weights=result.band_weights,
+            class_star=_class_star_of_present(result),
+            band_names=(self.band_names if result.band_weights is not None
+                        else None))
         small = segmentation.partial_labels[
             segmentation.effective_areas < n_pixels]
         if small.size:
@@ -441,34 +318,6 @@ class Deblender:
         if relabel:
             segmentation.relabel_consecutive()
         return segmentation
-
-    def _decode_with_heads(self, pcr, heads, image, centers, footprint,
-                           segments=None):
-        """
-        The global decode (confined to ``segments`` when given), plus
-        per-band weights (``band_weights``) and a star probability per
-        source (``class_star``) from the model's optional heads.
-        """
-        from ..pcr.decode import _decode, _segmentation
-        from . import _heads
-
-        contributors, weights, dominant, centers, labels = _decode(
-            pcr, image.data, centers=centers, footprint=footprint,
-            mask=image.mask, segments=segments)
-        band_weights = None
-        if 'band_contribution_maps' in heads:
-            band_weights = _heads.band_weights(
-                pcr, heads['band_contribution_maps'], contributors, weights,
-                image.data, centers=centers, footprint=footprint,
-                mask=image.mask)
-        class_star = None
-        if 'star_probability' in heads:
-            class_star = _heads.class_star(heads['star_probability'],
-                                           centers, contributors)
-        return _segmentation(
-            contributors, weights, dominant, centers, labels,
-            band_weights=band_weights, class_star=class_star,
-            band_names=self.band_names if band_weights is not None else None)
 
     @staticmethod
     def _segment_data(segmentation_image, shape):

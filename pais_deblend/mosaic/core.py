@@ -35,7 +35,8 @@ import numpy as np
 
 from ..utils._optional_deps import require
 from ..utils._progress import progress_bar as _progress_bar
-from ..utils._validation import check_finite_float, check_positive_int
+from ..utils._validation import (check_finite_float, check_in,
+                                 check_positive_int)
 from ..utils.exceptions import NoDetectionWarning
 from ._sources import open_source
 from .plan import TilePlan
@@ -133,25 +134,33 @@ def _exact_zone(tile, shape, guard):
 
 def _deblend_tile_task(job, tile, region=None):
     """Pass 1 for one tile (runs on a worker); see the module."""
-    from ..deblend._steps import deblend_tile
+    from ..deblend.inputs import prepare_image
+    from ..deblend.pipeline import empty_result, run_pipeline
 
     deblender = _deblender(job.deblender_key)
     if region is None:
         region = job.source.read(tile.extended)
-    output = deblend_tile(
-        deblender, region, core=tile.core_in_extended,
-        exact=_exact_zone(tile, job.shape, job.guard),
-        noise_sigma=np.asarray(job.noise_sigma),
-        detection_noise=job.detection_noise, n_pixels=job.n_pixels,
-        connectivity=job.connectivity, return_heads=job.heads)
-    contributors, weights, centers = output[:3]
-    heads = output[3] if job.heads else {}
+    bands = region if region.ndim == 3 else region[..., np.newaxis]
+    core = tile.core_in_extended
+    if not np.isfinite(bands).all(axis=2).any():
+        # a blank part of the mosaic (e.g. outside the survey)
+        output = empty_result(deblender, [s.stop - s.start for s in core],
+                              heads=job.heads)
+    else:
+        output = run_pipeline(
+            deblender, prepare_image(region, n_bands=deblender.n_bands),
+            n_pixels=job.n_pixels, connectivity=job.connectivity,
+            noise_sigma=np.asarray(job.noise_sigma),
+            detection_noise=job.detection_noise, core=core,
+            exact=_exact_zone(tile, job.shape, job.guard), heads=job.heads)
+    contributors, weights = output.contributors, output.weights
+    centers = output.centers
     open_pixel_array(job.store, 'contributors', 'r+')[tile.core] = (
         contributors)
     open_pixel_array(job.store, 'weights', 'r+')[tile.core] = weights
-    if 'band_weights' in heads:
+    if output.band_weights is not None:
         open_pixel_array(job.store, 'band_weights', 'r+')[tile.core] = (
-            heads['band_weights'])
+            output.band_weights)
     centers = centers + np.asarray(tile.origin, dtype=np.float64)
     plan = TilePlan.from_dict(job.plan)
     owned = plan.tile_index_of(centers) == tile.index
@@ -159,8 +168,8 @@ def _deblend_tile_task(job, tile, region=None):
                         minlength=len(centers) + 1)
     result = {'index': tile.index, 'centers': centers, 'owned': owned,
               'areas': areas}
-    if 'class_star' in heads:
-        result['class_star'] = heads['class_star']
+    if output.class_star is not None:
+        result['class_star'] = output.class_star
     return result
 
 
@@ -290,8 +299,8 @@ def _estimate_noise_levels(source, plan, deblender, noise_sigma,
     once for the whole mosaic (`pais_deblend.model.estimate_noise` on the
     pixels of the sampled tile cores) unless given.
     """
-    from ..deblend._steps import detection_image
     from ..deblend.inputs import prepare_image
+    from ..deblend.pipeline import detection_image
     from ..model.normalization import estimate_noise
 
     n_bands = deblender.n_bands
@@ -326,7 +335,10 @@ def _estimate_noise_levels(source, plan, deblender, noise_sigma,
             region = source.read(padded)
             if not np.isfinite(region).any():
                 continue
-            detection, mask = detection_image(deblender, region, noise_sigma)
+            image = prepare_image(region, n_bands=n_bands)
+            mask = image.mask
+            detection = detection_image(image.data, noise_sigma, mask,
+                                        deblender.footprint_smoothing)
             inner = tuple(slice(c.start - p.start, c.stop - p.start)
                           for c, p in zip(tile.core, padded))
             detection = detection[inner].copy()
@@ -556,9 +568,7 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     output = _prepare_output(output, overwrite)
     source = open_source(data, hdu=hdu)
     n_pixels = check_positive_int(n_pixels, 'n_pixels')
-    from ..deblend.core import _structure
-
-    _structure(connectivity)  # validates it
+    check_in(connectivity, (4, 8), 'connectivity')
     key = (_model_key(model, client), n_contributors, detection_threshold,
            min_separation, footprint_threshold, footprint_smoothing,
            check_positive_int(network_tile_size, 'network_tile_size'),

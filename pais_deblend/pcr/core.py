@@ -4,7 +4,7 @@ The `PCR` container and the input checks shared by the PCR functions.
 
 import numpy as np
 
-from ..utils._validation import as_positions
+from ..utils._validation import as_positions, check_positive_int
 
 __all__ = ['PCR']
 
@@ -110,6 +110,102 @@ class PCR:
         from ._reference import reference_softmax
 
         return reference_softmax(self.contribution_maps).astype(np.float32)
+
+    def crop(self, region):
+        """
+        The PCR of a region of the image.
+
+        Parameters
+        ----------
+        region : tuple of 2 slice
+            (rows, columns), with unit steps.
+
+        Returns
+        -------
+        pcr : `PCR`
+            C-contiguous arrays (no copy when ``region`` is the whole
+            image).
+        """
+        return PCR(np.ascontiguousarray(self.center_of_mass[region]),
+                   np.ascontiguousarray(self.contribution_vectors[region]),
+                   np.ascontiguousarray(self.contribution_maps[region]),
+                   maps_are_logits=self.maps_are_logits)
+
+    def top_slot_order(self, n_contributors):
+        """
+        The indices of the ``n_contributors`` most likely slots of each
+        pixel, in the PCR's own slot order (nearest first), shape
+        (h, w, n_contributors).
+        """
+        order = np.argsort(-self.contribution_maps, axis=-1,
+                           kind='stable')[..., :n_contributors]
+        order.sort(axis=-1)
+        return order
+
+    def keep_top_slots(self, n_contributors):
+        """
+        The PCR reduced to the ``n_contributors`` most likely slots of
+        each pixel (the largest contribution maps), in their slot order.
+
+        Parameters
+        ----------
+        n_contributors : int
+            Between 1 and `n_contributors`.
+
+        Returns
+        -------
+        pcr : `PCR`
+            ``self`` when nothing is dropped, else a new PCR (the
+            centre-of-mass map is shared, not copied).
+        """
+        n_contributors = self._check_slot_count(n_contributors)
+        if n_contributors == self.n_contributors:
+            return self
+        order = self.top_slot_order(n_contributors)
+        maps = np.take_along_axis(self.contribution_maps, order, axis=-1)
+        vectors = np.take_along_axis(self.contribution_vectors,
+                                     order[..., np.newaxis], axis=-2)
+        return PCR(self.center_of_mass, vectors, maps,
+                   maps_are_logits=self.maps_are_logits,
+                   centers=self.centers)
+
+    def keep_top_band_slots(self, band_maps, n_contributors):
+        """
+        Per-band contribution maps reduced to the slots that
+        `keep_top_slots` keeps.
+
+        Parameters
+        ----------
+        band_maps : `~numpy.ndarray`, shape (h, w, b, n)
+            Per-band contribution maps (or logits) with this PCR's slots.
+        n_contributors : int
+            As for `keep_top_slots`.
+
+        Returns
+        -------
+        band_maps : `~numpy.ndarray`, shape (h, w, b, n_contributors)
+        """
+        n_contributors = self._check_slot_count(n_contributors)
+        band_maps = np.asarray(band_maps)
+        if (band_maps.ndim != 4 or band_maps.shape[:2] != self.shape
+                or band_maps.shape[3] != self.n_contributors):
+            msg = (f'band_maps must have shape (h, w, b, n) = '
+                   f'{self.shape + ("b", self.n_contributors)}, got '
+                   f'{band_maps.shape}')
+            raise ValueError(msg)
+        if n_contributors == self.n_contributors:
+            return band_maps
+        order = self.top_slot_order(n_contributors)
+        return np.take_along_axis(band_maps, order[:, :, np.newaxis, :],
+                                  axis=-1)
+
+    def _check_slot_count(self, n_contributors):
+        n_contributors = check_positive_int(n_contributors, 'n_contributors')
+        if n_contributors > self.n_contributors:
+            msg = (f'n_contributors must be at most the PCR\'s '
+                   f'{self.n_contributors} slots, got {n_contributors}')
+            raise ValueError(msg)
+        return n_contributors
 
     def __repr__(self):
         n_centers = 'unknown' if self.centers is None else len(self.centers)

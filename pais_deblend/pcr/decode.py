@@ -4,6 +4,7 @@ segmentation image.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -11,7 +12,8 @@ from ..utils._validation import as_image, check_same_shape
 from .core import PCR, as_centers
 from .peaks import find_centers
 
-__all__ = ['decode_pcr']
+__all__ = ['decode_pcr', 'decode_arrays', 'decode_band_weights',
+           'DecodedPCR', 'partial_segmentation']
 
 
 def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
@@ -77,22 +79,47 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     TypeError, ValueError
         For bad input; the message names the parameter.
     """
-    return _segmentation(*_decode(
+    return partial_segmentation(decode_arrays(
         pcr, data, centers=centers, footprint=footprint, mask=mask,
         threshold=threshold, min_separation=min_separation))
 
 
-def _segmentation(contributors, weights, dominant, centers, labels,
-                  **extras):
+class DecodedPCR(NamedTuple):
     """
-    The `~pais_deblend.segmentation.PartialSegmentationImage` of the
-    arrays of `_decode`, with optional ``band_weights``, ``class_star``
-    and ``band_names``.
+    The arrays of a decoded PCR (`decode_arrays`).
+
+    Attributes
+    ----------
+    contributors : `~numpy.ndarray`, shape (h, w, n), int32
+        Label i + 1 is ``centers[i]``; 0 in unused slots.
+    weights : `~numpy.ndarray`, shape (h, w, n), float32
+        Summing to 1 on attributed pixels.
+    dominant : `~numpy.ndarray`, shape (h, w), int32
+        The label of each pixel's largest weight (0: not attributed).
+    centers : `~numpy.ndarray`, shape (N, 2), float64
+        The (y, x) centres.
+    labels : `~numpy.ndarray`, shape (k,), int32
+        The sorted labels present in ``dominant``.
+    """
+
+    contributors: np.ndarray
+    weights: np.ndarray
+    dominant: np.ndarray
+    centers: np.ndarray
+    labels: np.ndarray
+
+
+def partial_segmentation(decoded, **extras):
+    """
+    The `~pais_deblend.segmentation.PartialSegmentationImage` of a
+    `DecodedPCR` (or of arrays with its guarantees: a valid partial form,
+    ``dominant`` computed with the image's rule, ``labels`` those present
+    in it, finite centres), with optional ``band_weights``,
+    ``class_star`` and ``band_names`` as in its constructor.
     """
     from ..segmentation import PartialSegmentationImage
 
-    # the kernel guarantees a valid partial form and returns the labels of
-    # its dominant map; the centres are finite float64 (`as_centers`)
+    contributors, weights, dominant, centers, labels = decoded
     center_dict = dict(enumerate(map(tuple, centers.tolist()), 1))
     return PartialSegmentationImage._from_valid_arrays(
         contributors, weights, dominant, centers=center_dict,
@@ -100,22 +127,96 @@ def _segmentation(contributors, weights, dominant, centers, labels,
         **extras)
 
 
-def _decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
-                   threshold=0.5, min_separation=2):
+def decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
+                  segments=None, threshold=0.5, min_separation=2):
     """
-    The work of `decode_pcr` without building the segmentation object.
+    The work of `decode_pcr` as plain arrays, without building the
+    segmentation object (for pipelines that add to them first).
+
+    Parameters
+    ----------
+    pcr, data, centers, footprint, mask, threshold, min_separation
+        As for `decode_pcr`.
+    segments : array_like of int, optional
+        Shape (h, w), 0 for no segment. Confines the attribution to
+        segments: a pixel of segment k keeps only the contributors whose
+        centre lies in segment k (renormalised), and a pixel left with
+        none goes to the nearest centre of its segment, as photutils
+        deblends each segment on its own.
 
     Returns
     -------
-    contributors : (h, w, n) int32
-    weights : (h, w, n) float32
-    dominant : (h, w) int32
-        The dominant-source label map.
-    centers : (N, 2) float64
+    decoded : `DecodedPCR`
     """
-    return _decode(pcr, data, centers=centers, footprint=footprint,
-                   mask=mask, threshold=threshold,
-                   min_separation=min_separation)[:4]
+    if segments is not None:
+        segments = np.asarray(segments)
+        if segments.dtype.kind not in 'iu':
+            msg = ('segments must be an integer label array, got dtype '
+                   f'{segments.dtype}')
+            raise TypeError(msg)
+        if isinstance(pcr, PCR):
+            check_same_shape(segments.shape, pcr.shape, 'segments', 'pcr')
+    return DecodedPCR(*_decode(pcr, data, centers=centers,
+                               footprint=footprint, mask=mask,
+                               threshold=threshold,
+                               min_separation=min_separation,
+                               segments=segments))
+
+
+def decode_band_weights(pcr, band_maps, decoded, data, *, footprint=None,
+                        mask=None):
+    """
+    Per-band weights from per-band contribution-map logits, aligned with
+    the contributors of a band-combined decode.
+
+    Which sources share a pixel does not depend on the band (the
+    contributors follow the vectors and centres); each band's shares come
+    from that band's own logits, so the flux of every band is conserved
+    separately and blended sources keep their own colours.
+
+    Parameters
+    ----------
+    pcr : `PCR`
+        The band-combined PCR that gave ``decoded``.
+    band_maps : `~numpy.ndarray`, shape (h, w, b, n)
+        Per-band contribution-map logits with the slots of ``pcr``.
+    decoded : `DecodedPCR`
+        The band-combined decode (`decode_arrays`).
+    data, footprint, mask
+        As given to `decode_arrays`.
+
+    Returns
+    -------
+    band_weights : `~numpy.ndarray`, shape (h, w, n, b), float32
+        Band b's share of each contributor of ``decoded.contributors``,
+        summing to 1 over the slots on attributed pixels; a pixel where
+        no band share reaches a contributor takes the band-combined
+        weights.
+    """
+    contributors, weights = decoded.contributors, decoded.weights
+    height, width, n = contributors.shape
+    n_bands = band_maps.shape[2]
+    # float32 throughout: (h, w, n, b) is the largest array of the call
+    result = np.zeros((height, width, n, n_bands), dtype=np.float32)
+    for band in range(n_bands):
+        band_pcr = PCR(pcr.center_of_mass, pcr.contribution_vectors,
+                       np.ascontiguousarray(band_maps[:, :, band, :]),
+                       maps_are_logits=True)
+        band_contributors, band_weight = _decode(
+            band_pcr, data, centers=decoded.centers, footprint=footprint,
+            mask=mask)[:2]
+        for j in range(n):
+            slot = contributors[..., j:j + 1]
+            same = (band_contributors == slot) & (slot > 0)
+            result[..., j, band] = (band_weight * same).sum(axis=-1)
+        del band_contributors, band_weight
+    total = result.sum(axis=2, keepdims=True)
+    missing = (total[..., 0, :] <= 0) & (contributors[..., :1] > 0)
+    np.divide(result, total, out=result, where=total > 0)
+    if missing.any():
+        rows, cols, bands = np.nonzero(missing)
+        result[rows, cols, :, bands] = weights[rows, cols]
+    return result
 
 
 #: Tile side of the nearest-centre look-up, as a fraction of the mean
@@ -139,10 +240,8 @@ def _decode_tile(shape, n_centers):
 def _decode(pcr, data, *, centers=None, footprint=None, mask=None,
             threshold=0.5, min_separation=2, segments=None):
     """
-    `_decode_arrays`, also returning ``labels``: the sorted int32 labels
-    present in the dominant map. With ``segments`` ((h, w) int, 0 for
-    no segment) the attribution is confined to segments
-    (`_confine_to_segments`).
+    The work of `decode_arrays`: (contributors, weights, dominant,
+    centers, labels).
     """
     if not isinstance(pcr, PCR):
         msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'

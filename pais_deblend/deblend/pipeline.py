@@ -1,0 +1,395 @@
+"""
+The deblending pipeline, one named function per step, and `run_pipeline`,
+which chains them for `~pais_deblend.deblend.Deblender`, for every tile of
+`~pais_deblend.mosaic.deblend_mosaic` and for the benchmarks:
+
+1. `estimate_image_noise`: the robust noise of each band;
+2. `network_pass`: the network's PCR of the image, in overlapping tiles
+   whose cores are stitched (`pais_deblend.model.predict_pcr`), plus its
+   optional heads (per-band contribution maps, star probability);
+3. `detect_centers`: the peaks of the predicted centre-of-mass map on
+   unmasked pixels (`pais_deblend.pcr.find_centers`);
+4. `detection_image` and `footprint_from_flux`: the pixels whose flux is
+   shared out -- the given segments, or the connected regions of
+   significant flux that hold a detected centre;
+5. `attribute`: each footprint pixel's flux shared among the centres
+   (the network's PCR decode, `pais_deblend.pcr.decode_arrays`), with
+   per-band weights and a star probability per centre from the heads.
+
+A mosaic tile runs the same steps on its extended region with the noise
+levels of the whole mosaic given, and attributes only its core, with the
+centres found in the zone where the network output equals a single pass.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..utils._validation import check_in
+
+__all__ = ['PipelineResult', 'run_pipeline', 'estimate_image_noise',
+           'network_pass', 'detect_centers', 'detection_image',
+           'footprint_from_flux', 'add_missing_centers', 'attribute',
+           'star_probabilities', 'empty_result', 'ATTRIBUTION_METHODS',
+           'CLASS_BOX_HALF_WIDTH']
+
+#: The ways a footprint pixel's flux can be shared among the detected
+#: centres (see `attribute`).
+ATTRIBUTION_METHODS = ('network',)
+
+#: Half-side of the box, in pixels, over which the star probability is
+#: averaged around a source's centre (3 x 3 pixels: robust to a centre
+#: that falls between pixels, small against the PSF of the ground-based
+#: preset, 3.5 pixels FWHM).
+CLASS_BOX_HALF_WIDTH = 1
+
+
+@dataclass
+class PipelineResult:
+    """
+    What `run_pipeline` gives for the attributed region.
+
+    Attributes
+    ----------
+    contributors : `~numpy.ndarray`, shape (h, w, n), int32
+        Label i + 1 is ``centers[i]``.
+    weights : `~numpy.ndarray`, shape (h, w, n), float32
+    dominant : `~numpy.ndarray`, shape (h, w), int32
+    centers : `~numpy.ndarray`, shape (N, 2), float64
+        (y, x) centres in the coordinates of the whole image (not of a
+        ``core``).
+    labels : `~numpy.ndarray`, shape (k,), int32
+        The labels present in ``dominant``.
+    band_weights : `~numpy.ndarray`, shape (h, w, n, b), float32, or None
+        Each band's own shares (models with per-band maps).
+    class_star : `~numpy.ndarray`, shape (N,), float64, or None
+        The star probability of every centre (models with the
+        star/galaxy head).
+    """
+
+    contributors: np.ndarray
+    weights: np.ndarray
+    dominant: np.ndarray
+    centers: np.ndarray
+    labels: np.ndarray
+    band_weights: np.ndarray = None
+    class_star: np.ndarray = None
+
+    @property
+    def decoded(self):
+        """The first five arrays as a `~pais_deblend.pcr.DecodedPCR`."""
+        from ..pcr import DecodedPCR
+
+        return DecodedPCR(self.contributors, self.weights, self.dominant,
+                          self.centers, self.labels)
+
+
+def estimate_image_noise(image):
+    """The robust noise of each band of a prepared image, shape (b,)."""
+    from ..model.normalization import estimate_noise
+
+    return estimate_noise(image.data, mask=image.mask)
+
+
+def network_pass(deblender, image, noise_sigma, *, progress_bar=False,
+                 heads=True):
+    """
+    The network's PCR of a prepared image, with all of the model's slots.
+
+    Parameters
+    ----------
+    deblender : `~pais_deblend.deblend.Deblender`
+        Holds the model, its lock, the tile size and the normalisation.
+    image : `~pais_deblend.deblend.inputs.PreparedImage`
+    noise_sigma : `~numpy.ndarray`, shape (b,)
+        The noise of each band, in the image's unit.
+    progress_bar : bool, optional
+    heads : bool, optional
+        Also return the optional heads' outputs.
+
+    Returns
+    -------
+    pcr : `~pais_deblend.pcr.PCR`
+        With contribution-map logits.
+    heads : dict
+        ``band_contribution_maps`` (h, w, b, n) and ``star_probability``
+        (h, w) when the model has them (empty without ``heads``).
+    """
+    from ..model import predict_pcr
+
+    with deblender._lock:
+        output = predict_pcr(deblender.model, image.data,
+                             tile_size=deblender.tile_size,
+                             noise_sigma=noise_sigma, mask=image.mask,
+                             progress_bar=progress_bar, return_heads=heads,
+                             normalization=deblender.normalization)
+    return output if heads else (output, {})
+
+
+def _pixel_of(centers, shape):
+    """Nearest in-frame pixel (iy, ix) of each centre."""
+    iy = np.clip(np.rint(centers[:, 0]).astype(np.intp), 0, shape[0] - 1)
+    ix = np.clip(np.rint(centers[:, 1]).astype(np.intp), 0, shape[1] - 1)
+    return iy, ix
+
+
+def detect_centers(center_of_mass, mask, *, threshold, min_separation):
+    """
+    The peaks of the centre-of-mass map (N, 2) that fall on unmasked
+    pixels (`~pais_deblend.pcr.find_centers` with ``threshold`` and
+    ``min_separation``).
+    """
+    from ..pcr import find_centers
+
+    centers = find_centers(center_of_mass, threshold=threshold,
+                           min_separation=min_separation)
+    iy, ix = _pixel_of(centers, mask.shape)
+    return centers[~mask[iy, ix]]
+
+
+def detection_image(data, noise_sigma, mask, smoothing):
+    """
+    The bands in units of their noise, summed and smoothed by a Gaussian
+    of ``smoothing`` pixels, shape (h, w); masked pixels count as 0.
+    """
+    bands = data if data.ndim == 3 else data[..., np.newaxis]
+    image = (bands / np.asarray(noise_sigma)[:bands.shape[2]]).sum(axis=2)
+    image[mask] = 0.0
+    if smoothing > 0:
+        image = ndimage.gaussian_filter(image, smoothing, mode='constant')
+    return image
+
+
+def footprint_from_flux(detection, mask, centers, *, threshold, n_pixels,
+                        connectivity=8, detection_noise=None):
+    """
+    The connected regions of significant flux that hold a centre, as a
+    label image (h, w) int32 (0: not attributed).
+
+    ``threshold`` is in units of the robust noise of the detection image
+    (``detection_noise``, estimated when not given), so it means the same
+    whatever the smoothing; regions smaller than ``n_pixels`` are
+    dropped.
+    """
+    if detection_noise is None:
+        from ..model.normalization import estimate_noise
+
+        detection_noise = estimate_noise(detection, mask=mask)[0]
+    above = (detection > threshold * detection_noise) & ~mask
+    regions, n_regions = ndimage.label(above, structure=_structure(
+        connectivity))
+    sizes = np.bincount(regions.ravel(), minlength=n_regions + 1)
+    iy, ix = _pixel_of(centers, mask.shape)
+    holds_center = np.zeros(n_regions + 1, dtype=bool)
+    holds_center[regions[iy, ix]] = True
+    keep = holds_center & (sizes >= n_pixels)
+    keep[0] = False
+    return np.where(keep[regions], regions, 0).astype(np.int32, copy=False)
+
+
+def _structure(connectivity):
+    check_in(connectivity, (4, 8), 'connectivity')
+    return ndimage.generate_binary_structure(2, 1 if connectivity == 4
+                                             else 2)
+
+
+def add_missing_centers(centers, segments, detection):
+    """
+    One centre (the brightest pixel of ``detection``) for each segment
+    that holds none, so that every input segment yields at least one
+    source, as in photutils.
+    """
+    labels = np.unique(segments)
+    labels = labels[labels > 0]
+    iy, ix = _pixel_of(centers, segments.shape)
+    covered = np.unique(segments[iy, ix])
+    missing = np.setdiff1d(labels, covered)
+    if missing.size == 0:
+        return centers
+    positions = ndimage.maximum_position(detection, segments, missing)
+    extra = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    return np.concatenate([centers, extra])
+
+
+def star_probabilities(star_probability, centers):
+    """
+    The star probability of every centre (N,): the mean of the
+    star/galaxy head over the 3 x 3 pixels around it, clipped to [0, 1].
+    """
+    height, width = star_probability.shape
+    half = CLASS_BOX_HALF_WIDTH
+    result = np.zeros(len(centers), dtype=np.float64)
+    for index, (y, x) in enumerate(centers):
+        iy = int(np.clip(np.rint(y), 0, height - 1))
+        ix = int(np.clip(np.rint(x), 0, width - 1))
+        box = star_probability[max(iy - half, 0):iy + half + 1,
+                               max(ix - half, 0):ix + half + 1]
+        result[index] = float(np.clip(np.mean(box), 0.0, 1.0))
+    return result
+
+
+def attribute(pcr, band_maps, data, centers, *, footprint, mask,
+              segments=None, method='network'):
+    """
+    Share the flux of every footprint pixel among the centres.
+
+    Parameters
+    ----------
+    pcr : `~pais_deblend.pcr.PCR`
+        The network's PCR of the region, reduced to the slots kept.
+    band_maps : `~numpy.ndarray`, shape (h, w, b, n), or None
+        Per-band contribution-map logits with the slots of ``pcr``.
+    data : `~numpy.ndarray`, shape (h, w) or (h, w, b)
+    centers : `~numpy.ndarray`, shape (N, 2)
+    footprint, mask : `~numpy.ndarray`, shape (h, w), bool
+    segments : `~numpy.ndarray`, shape (h, w), int, optional
+        Confine each pixel to the centres of its own segment.
+    method : {'network'}, optional
+        ``'network'``: the PCR decode of Hausen & Robertson (2022).
+
+    Returns
+    -------
+    decoded : `~pais_deblend.pcr.DecodedPCR`
+    band_weights : `~numpy.ndarray`, shape (h, w, n, b), or None
+    """
+    from ..pcr import decode_arrays, decode_band_weights
+
+    check_in(method, ATTRIBUTION_METHODS, 'attribution')
+    decoded = decode_arrays(pcr, data, centers=centers, footprint=footprint,
+                            mask=mask, segments=segments)
+    band_weights = None
+    if band_maps is not None:
+        band_weights = decode_band_weights(pcr, band_maps, decoded, data,
+                                           footprint=footprint, mask=mask)
+    return decoded, band_weights
+
+
+def _empty_result(shape, n, n_bands, heads):
+    """A `PipelineResult` without sources."""
+    band_weights = (np.zeros(shape + (n, n_bands), dtype=np.float32)
+                    if heads.get('band_contribution_maps') is not None
+                    else None)
+    class_star = (np.zeros(0) if heads.get('star_probability') is not None
+                  else None)
+    return PipelineResult(np.zeros(shape + (n,), dtype=np.int32),
+                          np.zeros(shape + (n,), dtype=np.float32),
+                          np.zeros(shape, dtype=np.int32),
+                          np.zeros((0, 2), dtype=np.float64),
+                          np.zeros(0, dtype=np.int32), band_weights,
+                          class_star)
+
+
+def empty_result(deblender, shape, *, heads=True):
+    """A `PipelineResult` without sources for a region of ``shape``,
+    with the head outputs the deblender's model has."""
+    model = deblender.model
+    present = {}
+    if heads and getattr(model, 'band_maps', False):
+        present['band_contribution_maps'] = True
+    if heads and getattr(model, 'classify', False):
+        present['star_probability'] = True
+    return _empty_result(tuple(shape), deblender.n_contributors,
+                         deblender.n_bands, present)
+
+
+def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
+                 connectivity=8, noise_sigma=None, detection_noise=None,
+                 core=None, exact=None, heads=True, progress_bar=False,
+                 attribution='network'):
+    """
+    Detect and attribute the sources of a prepared image.
+
+    Parameters
+    ----------
+    deblender : `~pais_deblend.deblend.Deblender`
+        The model and the decoding settings.
+    image : `~pais_deblend.deblend.inputs.PreparedImage`
+    segments : `~numpy.ndarray`, shape (h, w), int, optional
+        Footprints to deblend within (0: none); each pixel is shared only
+        among the centres of its own segment, and a segment without a
+        centre gets one at its brightest pixel. Without it the footprint
+        is the connected regions of the detection image above the
+        deblender's ``footprint_threshold`` that hold a centre.
+    n_pixels : int, optional
+        Smallest footprint region kept, pixels.
+    connectivity : {8, 4}, optional
+    noise_sigma : `~numpy.ndarray`, shape (b,), optional
+        The noise per band (a mosaic's); estimated on the image if None.
+    detection_noise : float, optional
+        The robust noise of the detection image (a mosaic's).
+    core : tuple of 2 slice, optional
+        Attribute only this part of the image (a mosaic tile's core).
+    exact : tuple of 2 slice, optional
+        Only centres found here are attributed to (the zone of a mosaic
+        tile where the network output equals a single pass); all centres
+        still decide which footprint regions are kept.
+    heads : bool, optional
+        Read the model's optional heads (per-band weights, star
+        probability).
+    progress_bar : bool, optional
+        A progress bar over the network's tiles.
+    attribution : {'network'}, optional
+        See `attribute`.
+
+    Returns
+    -------
+    result : `PipelineResult`
+        The arrays of ``core`` (the whole image by default); centres in
+        the image's coordinates.
+    """
+    check_in(attribution, ATTRIBUTION_METHODS, 'attribution')
+    core = core or (slice(0, image.shape[0]), slice(0, image.shape[1]))
+    core_shape = tuple(s.stop - s.start for s in core)
+    n = deblender.n_contributors
+    if noise_sigma is None:
+        noise_sigma = estimate_image_noise(image)
+    pcr, head_maps = network_pass(deblender, image, noise_sigma,
+                                  progress_bar=progress_bar, heads=heads)
+    centers = detect_centers(pcr.center_of_mass, image.mask,
+                             threshold=deblender.detection_threshold,
+                             min_separation=deblender.min_separation)
+    detection = detection_image(image.data, noise_sigma, image.mask,
+                                deblender.footprint_smoothing)
+    if segments is None:
+        segments = footprint_from_flux(
+            detection, image.mask, centers,
+            threshold=deblender.footprint_threshold, n_pixels=n_pixels,
+            connectivity=connectivity, detection_noise=detection_noise)
+        confine = False
+    else:
+        segments = np.where(image.mask, 0, segments)
+        centers = add_missing_centers(centers, segments, detection)
+        confine = True
+    footprint = segments > 0
+    iy, ix = _pixel_of(centers, image.shape)
+    keep = footprint[iy, ix]
+    if exact is not None:
+        inside = np.zeros(image.shape, dtype=bool)
+        inside[exact] = True
+        keep &= inside[iy, ix]
+    centers = centers[keep]
+    if len(centers) == 0:
+        return _empty_result(core_shape, n, deblender.n_bands, head_maps)
+
+    # attribution is per pixel: only the core is attributed, against all
+    # the centres (which may lie outside it)
+    all_slots = pcr.crop(core)
+    core_pcr = all_slots.keep_top_slots(n)
+    band_maps = head_maps.get('band_contribution_maps')
+    if band_maps is not None:
+        band_maps = all_slots.keep_top_band_slots(
+            np.ascontiguousarray(band_maps[core]), n)
+    origin = np.array([core[0].start, core[1].start], dtype=np.float64)
+    decoded, band_weights = attribute(
+        core_pcr, band_maps, image.data[core], centers - origin,
+        footprint=footprint[core], mask=image.mask[core],
+        segments=segments[core] if confine else None, method=attribution)
+    class_star = None
+    if head_maps.get('star_probability') is not None:
+        class_star = star_probabilities(head_maps['star_probability'],
+                                        centers)
+    return PipelineResult(decoded.contributors, decoded.weights,
+                          decoded.dominant, centers, decoded.labels,
+                          band_weights=band_weights, class_star=class_star)
+
