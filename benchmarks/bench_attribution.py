@@ -1,0 +1,232 @@
+"""
+Attribution: how pais_deblend's ways of sharing a pixel's flux among the
+detected sources compare with each other and with the peers, measured in
+one process on simulated ``hst_f160w`` scenes the bundled model never saw
+(the harness's ``pairs`` and ``field`` suites, master seed ``--seed``).
+
+Methods: `~pais_deblend.Deblender` with every ``attribution`` value
+(``pais_<value>``, the same detections), photutils (detect + deblend),
+sep and SExtractor (when the program is installed).
+
+Printed:
+
+1. the median |relative flux error| of blended sources (blendedness
+   > 0.1) of the pairs and field suites together, for each pais_deblend
+   attribution against each peer on the true sources both detect, with
+   the ratio and its 95 % paired-bootstrap interval;
+2. the same for isolated sources (blendedness < 0.01), each attribution
+   against the network decode;
+3. how partial the attribution is: of the attributed pixels whose
+   largest true share (S_i / sum_j S_j of the noiseless sources) is
+   below 0.9, the fraction whose largest weight is below 0.9, and of
+   all attributed pixels, the fraction decoded partial;
+4. flux conservation (largest L1 over the images) and the time per
+   image of each method.
+
+Usage::
+
+    python benchmarks/bench_attribution.py [--seed 13] [--n-fields 4]
+        [--pairs-per-cell 50] [--quick] [--model hst_f160w]
+        [--json results.json]
+"""
+
+import argparse
+import json
+import os
+import time
+import warnings
+
+import numpy as np
+from _deblender_options import add_deblender_options, deblender_options
+
+import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
+from pais_deblend.deblend.pipeline import ATTRIBUTION_METHODS
+from pais_deblend.evaluation import median_error_ratio
+from pais_deblend.evaluation.benchmark import (register_method,
+                                               register_suite, run_benchmark)
+from pais_deblend.evaluation.benchmark.adapters import (PaisDeblendMethod,
+                                                        find_sextractor)
+from pais_deblend.evaluation.benchmark.suites import FieldSuite, PairsSuite
+
+PEERS = ('photutils', 'sep', 'sextractor')
+
+#: A pixel is partial when its largest share is below this.
+PARTIAL = 0.9
+
+
+class RecordingPaisMethod(PaisDeblendMethod):
+    """`PaisDeblendMethod` under its own name, counting partial pixels
+    against the truth of every image it deblends."""
+
+    def __init__(self, name, model, **options):
+        super().__init__(model, **options)
+        self.name = name
+        self.description = f'pais_deblend, attribution={name}'
+        self.counts = np.zeros(4, dtype=np.int64)
+
+    def run(self, image):
+        output = super().run(image)
+        if image.true_source_images and output.segmentation is not None:
+            self.counts += partial_counts(output.segmentation, image)
+        return output
+
+
+def true_largest_share(image):
+    """The largest true share of every pixel, (h, w); NaN where no
+    source has positive flux."""
+    shape = image.shape
+    total = np.zeros(shape)
+    largest = np.zeros(shape)
+    for cutout in image.true_source_images:
+        values = np.clip(np.asarray(cutout.data, np.float64), 0, None)
+        if values.ndim == 3:
+            values = values.sum(axis=2)
+        total[cutout.slices] += values
+        np.maximum(largest[cutout.slices], values,
+                   out=largest[cutout.slices])
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(total > 0, largest / total, np.nan)
+
+
+def partial_counts(segmentation, image):
+    """(truly partial attributed pixels, of those decoded partial,
+    attributed pixels, decoded partial) of one image."""
+    weights = segmentation.weights
+    attributed = segmentation.contributors[..., 0] > 0
+    decoded_partial = weights.max(axis=-1) < PARTIAL
+    truth = true_largest_share(image)
+    truly = attributed & (truth < PARTIAL)
+    return np.array([truly.sum(), (truly & decoded_partial).sum(),
+                     attributed.sum(), (attributed & decoded_partial).sum()])
+
+
+def paired_errors(sources, method, other, low, high,
+                  suites=('pairs', 'field')):
+    """Relative flux errors of two methods on the true sources with
+    low < blendedness < high that both detect."""
+    rows = sources[np.isin(sources['suite'], suites)
+                   & (sources['blendedness'] > low)
+                   & (sources['blendedness'] < high) & sources['detected']]
+    found = {}
+    for row in rows:
+        key = (row['suite'], row['image'], int(row['source']))
+        found.setdefault(key, {})[row['method']] = float(
+            row['flux_segment_error'])
+    pairs = [(v[method], v[other]) for v in found.values()
+             if method in v and other in v
+             and np.isfinite(v[method]) and np.isfinite(v[other])]
+    if not pairs:
+        return np.zeros(0), np.zeros(0)
+    ours, theirs = np.array(pairs).T
+    return ours, theirs
+
+
+def compare(sources, method, other, low, high):
+    """A result row: medians, ratio and interval."""
+    ours, theirs = paired_errors(sources, method, other, low, high)
+    if ours.size == 0:
+        return {'n': 0}
+    ratio, lower, upper = median_error_ratio(ours, theirs)
+    return {'n': int(ours.size), 'ours': float(np.median(np.abs(ours))),
+            'theirs': float(np.median(np.abs(theirs))), 'ratio': ratio,
+            'low': lower, 'high': upper}
+
+
+def print_row(method, other, row):
+    if row['n'] == 0:
+        print(f'   {method:16s} vs {other:16s} no common sources')
+        return
+    print(f"   {method:16s} {row['ours']:.4f} vs {other:16s} "
+          f"{row['theirs']:.4f}  ratio {row['ratio']:.2f} "
+          f"(95 %: {row['low']:.2f}-{row['high']:.2f}), {row['n']} sources")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', default='hst_f160w',
+                        help='bundled model name or .keras file')
+    parser.add_argument('--seed', type=int, default=13)
+    parser.add_argument('--n-fields', type=int, default=4,
+                        help='fields per density of the field suite')
+    parser.add_argument('--pairs-per-cell', type=int, default=50)
+    parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--json', default=None,
+                        help='also write the figures to this JSON file')
+    add_deblender_options(parser)
+    args = parser.parse_args()
+
+    pais = {}
+    for attribution in ATTRIBUTION_METHODS:
+        name = f'pais_{attribution}'
+        pais[name] = RecordingPaisMethod(name, args.model,
+                                         attribution=attribution,
+                                         **deblender_options(args))
+        register_method(pais[name], overwrite=True)
+    register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
+    register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),
+                   overwrite=True)
+    peers = [p for p in PEERS if p != 'sextractor' or find_sextractor()]
+    methods = list(pais) + peers
+    print(f'cores: {os.cpu_count()}, seed {args.seed}, methods: '
+          f'{", ".join(methods)}')
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        results = run_benchmark(methods, ['pairs', 'field'],
+                                quick=args.quick, seed=args.seed,
+                                progress_bar=True, figures=False)
+    print(f'harness run: {time.perf_counter() - started:.0f} s')
+    sources, summary = results.sources, results.summary
+    report = {'seed': args.seed, 'model': args.model, 'blended': {},
+              'isolated': {}, 'partial': {}, 'time_s': {}}
+
+    print('\n1. blended sources (blendedness > 0.1), pairs + field, median '
+          '|dF/F| on the sources both detect:')
+    for name in pais:
+        for other in [p for p in pais if p != name] + peers:
+            row = compare(sources, name, other, 0.1, np.inf)
+            report['blended'][f'{name}/{other}'] = row
+            print_row(name, other, row)
+    print('\n2. isolated sources (blendedness < 0.01):')
+    for name in pais:
+        for other in list(pais) + peers:
+            if other == name:
+                continue
+            row = compare(sources, name, other, -1.0, 0.01)
+            report['isolated'][f'{name}/{other}'] = row
+            print_row(name, other, row)
+    print(f'\n3. partial pixels (largest share < {PARTIAL}):')
+    for name, method in pais.items():
+        truly, truly_partial, attributed, partial = method.counts
+        row = {'truly_partial_pixels': int(truly),
+               'decoded_partial_of_truly': truly_partial / max(truly, 1),
+               'attributed_pixels': int(attributed),
+               'decoded_partial_of_all': partial / max(attributed, 1)}
+        report['partial'][name] = row
+        print(f"   {name:16s} truly partial decoded partial "
+              f"{row['decoded_partial_of_truly']:.3f} (of {truly} pixels); "
+              f"all attributed pixels decoded partial "
+              f"{row['decoded_partial_of_all']:.3f} (of {attributed})")
+    print('\n4. per method: median time per image, worst flux conservation '
+          'L1:')
+    images = results.images
+    for method in methods:
+        rows = images[images['method'] == method]
+        if not len(rows):
+            continue
+        times = np.asarray(rows['time'], dtype=np.float64)
+        conservation = np.asarray(rows['flux_conservation'],
+                                  dtype=np.float64)
+        worst = (np.nanmax(conservation) if np.isfinite(conservation).any()
+                 else np.nan)
+        report['time_s'][method] = float(np.median(times))
+        print(f'   {method:16s} {np.median(times) * 1e3:8.1f} ms, '
+              f'L1 {worst:.2e}')
+    del summary
+    if args.json:
+        with open(args.json, 'w') as stream:
+            json.dump(report, stream, indent=1, default=float)
+
+
+if __name__ == '__main__':
+    main()
