@@ -8,7 +8,8 @@ one).
 #: (option, type, Deblender keyword) of every shared option.
 DEBLENDER_OPTIONS = (('--detection-threshold', float, 'detection_threshold'),
                      ('--min-separation', int, 'min_separation'),
-                     ('--footprint-threshold', float, 'footprint_threshold'))
+                     ('--footprint-threshold', float, 'footprint_threshold'),
+                     ('--attribution', str, 'attribution'))
 
 
 def add_deblender_options(parser):

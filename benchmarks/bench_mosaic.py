@@ -165,12 +165,11 @@ def run_mosaic(data, output, *, model, workers, memory_limit, tile_size,
 
 
 def _warm(model):
-    from pais_deblend.mosaic import core
+    from pais_deblend import Deblender
 
-    key = (core._model_key(model, None), None, None, None, None, None, 512)
-    deblender = core._deblender(key)
-    # trace the network once, outside the timing
-    deblender.predict(np.zeros((64, 64)), progress_bar=False)
+    # trace the network once, outside the timing (bundled models are
+    # loaded once per process, so the mosaic's Deblender shares it)
+    Deblender(model, progress_bar=False).predict(np.zeros((64, 64)))
 
 
 def deblender_noise(deblender, image):

@@ -23,6 +23,20 @@ SUBCOMMANDS = {
 }
 
 
+def add_attribution_option(parser):
+    """Add ``--attribution`` (the `Deblender` option) to a parser or
+    argument group."""
+    from ..deblend.pipeline import ATTRIBUTION_METHODS
+
+    parser.add_argument('--attribution', choices=ATTRIBUTION_METHODS,
+                        default=None,
+                        help='how each footprint pixel\'s flux is shared '
+                        'among the detected sources: '
+                        + ', '.join(ATTRIBUTION_METHODS)
+                        + ' (default: the model\'s own; see the '
+                        'Deblender documentation)')
+
+
 class UserError(Exception):
     """
     An error in what the user asked for: reported in one line, no

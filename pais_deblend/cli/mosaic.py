@@ -7,7 +7,7 @@ process or on a local Dask cluster) into a Zarr store and a catalog; see
 import argparse
 import os
 
-from . import UserError
+from . import UserError, add_attribution_option
 
 __all__ = ['add_parser', 'run']
 
@@ -82,6 +82,7 @@ def add_parser(subparsers):
     parser.add_argument('--n-pixels', metavar='N', type=int, default=5,
                         help='smallest source kept, in weighted pixels '
                         '(default: %(default)s)')
+    add_attribution_option(parser)
     parser.add_argument('--noise-sigma', metavar='SIGMA', type=float,
                         default=None,
                         help='the image noise in its unit (default: a '
@@ -143,8 +144,8 @@ def run(args):
             noise_sigma=args.noise_sigma,
             n_contributors=args.n_contributors,
             detection_threshold=args.detection_threshold,
-            n_pixels=args.n_pixels, overwrite=args.overwrite,
-            progress_bar=not args.quiet)
+            n_pixels=args.n_pixels, attribution=args.attribution,
+            overwrite=args.overwrite, progress_bar=not args.quiet)
     finally:
         if client is not None:
             cluster = client.cluster

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from . import UserError
+from . import UserError, add_attribution_option
 
 __all__ = ['add_parser', 'run']
 
@@ -123,6 +123,7 @@ def add_parser(subparsers):
                            help='smallest source kept, in weighted pixels '
                            '(sum of its fractions M_i), and smallest '
                            'detection footprint (default: %(default)s)')
+    add_attribution_option(detection)
 
     background = parser.add_argument_group('background')
     background.add_argument('--background-subtracted', action='store_true',
@@ -164,7 +165,8 @@ def run(args):
         background_filter=args.background_filter, cutouts=args.cutouts,
         n_contributors=args.n_contributors,
         detection_threshold=args.detection_threshold,
-        n_pixels=args.n_pixels, progress_bar=not args.no_progress)
+        n_pixels=args.n_pixels, progress_bar=not args.no_progress,
+        attribution=args.attribution)
     print(f"{summary['image']}: {summary['n_sources']} sources deblended "
           f"(model {summary['model']})")
     for path in summary['written']:
@@ -628,7 +630,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
               model='hst_f160w', output_dir='.', overwrite=False,
               background_subtracted=False, background_box=64,
               background_filter=3, cutouts=False, n_contributors=3,
-              detection_threshold=None, n_pixels=5, progress_bar=True):
+              detection_threshold=None, n_pixels=5, progress_bar=True,
+              attribution=None):
     """
     Deblend one FITS image and write its outputs (the ``run`` command).
 
@@ -660,7 +663,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
     data, mask = read['data'], read['mask']
     deblender = _load_deblender(model, n_contributors=n_contributors,
                                 detection_threshold=detection_threshold,
-                                progress_bar=progress_bar)
+                                progress_bar=progress_bar,
+                                attribution=attribution)
     n_bands = 1 if data.ndim == 2 else data.shape[-1]
     if n_bands != deblender.n_bands:
         msg = (f'model {deblender.model_name!r} reads {deblender.n_bands} '

@@ -30,7 +30,8 @@ __all__ = ['Deblender', 'deblend_sources']
 
 #: Decoding settings used when a bundled model does not record its own.
 DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
-                    'footprint_threshold': 1.5, 'footprint_smoothing': 1.0}
+                    'footprint_threshold': 1.5, 'footprint_smoothing': 1.0,
+                    'attribution': 'network'}
 
 
 # bundled models are loaded (checksum, Keras deserialisation) once per
@@ -143,6 +144,12 @@ class Deblender:
         Lupton et al. (2004) stretch of the band mean. Default: the one
         the model was trained with (bundled models), else ``'asinh'``;
         pass ``'lupton'`` for a ``.keras`` model trained with it.
+    attribution : str, optional
+        How each footprint pixel's flux is shared among the detected
+        sources (`pais_deblend.deblend.pipeline.ATTRIBUTION_METHODS`):
+        ``'network'``, the PCR decode of the network's contribution
+        vectors and maps (Hausen & Robertson 2022). Default:
+        ``'network'``.
 
     Notes
     -----
@@ -153,7 +160,10 @@ class Deblender:
     def __init__(self, model='hst_f160w', *, n_contributors=None,
                  detection_threshold=None, min_separation=None,
                  footprint_threshold=None, footprint_smoothing=None,
-                 tile_size=512, progress_bar=True, normalization=None):
+                 tile_size=512, progress_bar=True, normalization=None,
+                 attribution=None):
+        from .pipeline import ATTRIBUTION_METHODS
+
         self.model, self.model_name, settings = _load(model)
         model_slots = int(self.model.n_contributors)
         if n_contributors is None:
@@ -188,6 +198,10 @@ class Deblender:
         self.normalization = check_in(
             settings.get('normalization', 'asinh') if normalization is None
             else normalization, NORMALIZATION_METHODS, 'normalization')
+        #: How footprint pixels are shared among the sources.
+        self.attribution = check_in(
+            pick(attribution, 'attribution'), ATTRIBUTION_METHODS,
+            'attribution')
         self._lock = _model_lock(self.model)
         names = settings.get('band_names')
         #: The model's band names (bundled multi-band models), else None.
@@ -197,7 +211,8 @@ class Deblender:
     def __repr__(self):
         return (f'Deblender(model={self.model_name!r}, '
                 f'n_contributors={self.n_contributors}, '
-                f'detection_threshold={self.detection_threshold:g})')
+                f'detection_threshold={self.detection_threshold:g}, '
+                f'attribution={self.attribution!r})')
 
     @property
     def n_bands(self):
@@ -298,7 +313,8 @@ class Deblender:
         segment_data = self._segment_data(segmentation_image, image.shape)
         result = run_pipeline(self, image, segments=segment_data,
                               n_pixels=n_pixels, connectivity=connectivity,
-                              progress_bar=self._progress(progress_bar))
+                              progress_bar=self._progress(progress_bar),
+                              attribution=self.attribution)
         if len(result.centers) == 0:
             warnings.warn('no sources were detected', NoDetectionWarning)
             return None
@@ -341,7 +357,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                     model='hst_f160w', n_contributors=3, mask=None,
                     connectivity=8, relabel=True, progress_bar=True,
                     detection_threshold=None, tile_size=512,
-                    normalization=None):
+                    normalization=None, attribution=None):
     """
     Detect and deblend sources with partial attribution: each pixel's flux
     is shared among up to ``n_contributors`` overlapping sources.
@@ -380,6 +396,9 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
     normalization : {'asinh', 'lupton'}, optional
         The input normalisation (default: the model's own); see
         `Deblender`.
+    attribution : str, optional
+        How pixels are shared among the sources (default: the model's
+        own); see `Deblender`.
 
     Returns
     -------
@@ -394,6 +413,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
     deblender = Deblender(model, n_contributors=n_contributors,
                           detection_threshold=detection_threshold,
                           tile_size=tile_size, progress_bar=progress_bar,
-                          normalization=normalization)
+                          normalization=normalization,
+                          attribution=attribution)
     return deblender(data, segmentation_image, n_pixels, mask=mask,
                      connectivity=connectivity, relabel=relabel)

@@ -24,7 +24,6 @@ centres found in the zone where the network output equals a single pass.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from ..utils._validation import check_in
 
@@ -153,6 +152,8 @@ def detection_image(data, noise_sigma, mask, smoothing):
     The bands in units of their noise, summed and smoothed by a Gaussian
     of ``smoothing`` pixels, shape (h, w); masked pixels count as 0.
     """
+    from scipy import ndimage
+
     bands = data if data.ndim == 3 else data[..., np.newaxis]
     image = (bands / np.asarray(noise_sigma)[:bands.shape[2]]).sum(axis=2)
     image[mask] = 0.0
@@ -172,6 +173,8 @@ def footprint_from_flux(detection, mask, centers, *, threshold, n_pixels,
     whatever the smoothing; regions smaller than ``n_pixels`` are
     dropped.
     """
+    from scipy import ndimage
+
     if detection_noise is None:
         from ..model.normalization import estimate_noise
 
@@ -189,6 +192,8 @@ def footprint_from_flux(detection, mask, centers, *, threshold, n_pixels,
 
 
 def _structure(connectivity):
+    from scipy import ndimage
+
     check_in(connectivity, (4, 8), 'connectivity')
     return ndimage.generate_binary_structure(2, 1 if connectivity == 4
                                              else 2)
@@ -200,6 +205,8 @@ def add_missing_centers(centers, segments, detection):
     that holds none, so that every input segment yields at least one
     source, as in photutils.
     """
+    from scipy import ndimage
+
     labels = np.unique(segments)
     labels = labels[labels > 0]
     iy, ix = _pixel_of(centers, segments.shape)

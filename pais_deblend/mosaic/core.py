@@ -90,14 +90,15 @@ def _deblender(key, model=None):
 
         (name, n_contributors, detection_threshold, min_separation,
          footprint_threshold, footprint_smoothing, tile_size,
-         normalization) = key
+         normalization, attribution) = key
         deblender = Deblender(
             name if model is None else model, n_contributors=n_contributors,
             detection_threshold=detection_threshold,
             min_separation=min_separation,
             footprint_threshold=footprint_threshold,
             footprint_smoothing=footprint_smoothing, tile_size=tile_size,
-            normalization=normalization, progress_bar=False)
+            normalization=normalization, attribution=attribution,
+            progress_bar=False)
         _DEBLENDERS[key] = deblender
     return deblender
 
@@ -152,7 +153,8 @@ def _deblend_tile_task(job, tile, region=None):
             n_pixels=job.n_pixels, connectivity=job.connectivity,
             noise_sigma=np.asarray(job.noise_sigma),
             detection_noise=job.detection_noise, core=core,
-            exact=_exact_zone(tile, job.shape, job.guard), heads=job.heads)
+            exact=_exact_zone(tile, job.shape, job.guard), heads=job.heads,
+            attribution=deblender.attribution)
     contributors, weights = output.contributors, output.weights
     centers = output.centers
     open_pixel_array(job.store, 'contributors', 'r+')[tile.core] = (
@@ -460,8 +462,8 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
                    n_contributors=None, detection_threshold=None,
                    min_separation=None, footprint_threshold=None,
                    footprint_smoothing=None, n_pixels=5, connectivity=8,
-                   network_tile_size=512, overwrite=False,
-                   progress_bar=True):
+                   network_tile_size=512, attribution=None,
+                   overwrite=False, progress_bar=True):
     """
     Detect and deblend the sources of an image of any size, tile by tile,
     into a Zarr store read back by region.
@@ -534,6 +536,9 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     network_tile_size : int, optional
         The tile side of the network pass inside each tile
         (`~pais_deblend.model.predict_pcr`).
+    attribution : str, optional
+        How pixels are shared among the sources (default: the model's
+        own); see `~pais_deblend.deblend.Deblender`.
     overwrite : bool, optional
         Replace an existing ``output``.
     progress_bar : bool, optional
@@ -572,7 +577,7 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     key = (_model_key(model, client), n_contributors, detection_threshold,
            min_separation, footprint_threshold, footprint_smoothing,
            check_positive_int(network_tile_size, 'network_tile_size'),
-           None)
+           None, attribution)
     deblender = _deblender(key, None if isinstance(
         model, (str, os.PathLike)) else model)
     # the settings the workers use are the resolved ones, whatever their
@@ -580,7 +585,7 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     key = key[:1] + (deblender.n_contributors, deblender.detection_threshold,
                      deblender.min_separation, deblender.footprint_threshold,
                      deblender.footprint_smoothing, deblender.tile_size,
-                     deblender.normalization)
+                     deblender.normalization, deblender.attribution)
     _DEBLENDERS.setdefault(key, deblender)
     n_bands = deblender.n_bands
     band_maps = bool(getattr(deblender.model, 'band_maps', False))

@@ -1,0 +1,124 @@
+"""
+The pipeline shared by `Deblender` and the mosaic tiles: one image gives
+the same partial segmentation through both, and the attribution option
+reaches every entry point.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip('keras')
+
+from pais_deblend import Deblender  # noqa: E402
+from pais_deblend.deblend.inputs import prepare_image  # noqa: E402
+from pais_deblend.deblend.pipeline import (  # noqa: E402
+    ATTRIBUTION_METHODS, detection_image, footprint_from_flux, run_pipeline)
+
+
+@pytest.fixture(scope='module')
+def field():
+    from pais_deblend.simulation import simulate_scene
+
+    return simulate_scene('hst_f160w', shape=(1024, 1024), seed=11).image
+
+
+@pytest.fixture(scope='module')
+def bundled():
+    return Deblender('hst_f160w', progress_bar=False)
+
+
+def _label_map(single, mosaic):
+    """Single-pass label -> mosaic label, by centre position."""
+    from scipy.spatial import cKDTree
+
+    labels = single.partial_labels
+    centers = np.array([single.centers[label] for label in labels])
+    distance, nearest = cKDTree(mosaic.centers).query(centers)
+    assert distance.max() < 1e-9
+    mapping = np.zeros(single.contributors.max() + 1, dtype=np.int64)
+    mapping[labels] = mosaic.labels[nearest]
+    return mapping
+
+
+@pytest.mark.slow
+def test_mosaic_of_four_tiles_is_bit_identical(field, bundled, tmp_path):
+    pytest.importorskip('zarr')
+    from pais_deblend.mosaic import deblend_mosaic
+
+    single = bundled(field)
+    mosaic = deblend_mosaic(field, tmp_path / 'field.zarr', tile_size=512,
+                            model='hst_f160w', progress_bar=False)
+    assert len(mosaic.plan) == 4
+    assert mosaic.n_sources == len(single.partial_labels) > 50
+    tiled = mosaic.read()
+    mapping = _label_map(single, mosaic)
+    np.testing.assert_array_equal(mapping[single.contributors],
+                                  tiled.contributors)
+    np.testing.assert_array_equal(single.weights, tiled.weights)
+
+
+def test_run_pipeline_core_equals_whole(field, bundled):
+    """Attributing a core against the image's centres gives the pixels of
+    the whole-image result."""
+    image = prepare_image(field[:256, :256])
+    whole = run_pipeline(bundled, image)
+    core = (slice(64, 192), slice(32, 160))
+    part = run_pipeline(bundled, image, core=core)
+    np.testing.assert_array_equal(part.centers, whole.centers)
+    np.testing.assert_array_equal(part.contributors,
+                                  whole.contributors[core])
+    np.testing.assert_array_equal(part.weights, whole.weights[core])
+
+
+def test_footprint_is_labelled_regions_holding_centres():
+    mask = np.zeros((20, 30), dtype=bool)
+    detection = np.zeros((20, 30))
+    detection[2:6, 2:6] = 10.0     # holds a centre
+    detection[10:14, 20:25] = 10.0  # no centre
+    detection[15, 1] = 10.0         # a centre, but one pixel
+    centers = np.array([[3.0, 3.0], [15.0, 1.0]])
+    labels = footprint_from_flux(detection, mask, centers, threshold=1.0,
+                                 n_pixels=2, detection_noise=1.0)
+    assert labels.dtype == np.int32
+    assert (labels[2:6, 2:6] > 0).all()
+    assert labels.sum() == labels[2, 2] * 16
+    with pytest.raises(ValueError, match='connectivity'):
+        footprint_from_flux(detection, mask, centers, threshold=1.0,
+                            n_pixels=2, connectivity=6, detection_noise=1.0)
+
+
+def test_detection_image_ignores_masked_pixels():
+    data = np.ones((8, 9))
+    mask = np.zeros((8, 9), dtype=bool)
+    mask[4, 4] = True
+    data[4, 4] = 1e9
+    result = detection_image(data, np.array([2.0]), mask, 0.0)
+    assert result[4, 4] == 0.0
+    np.testing.assert_allclose(result[~mask], 0.5)
+    assert data[4, 4] == 1e9  # the input is not modified
+
+
+@pytest.mark.parametrize('value, error, match', [
+    ('bogus', ValueError, r"attribution must be one of .*got 'bogus'"),
+    (3, ValueError, r'attribution must be one of'),
+])
+def test_attribution_errors(value, error, match):
+    with pytest.raises(error, match=match):
+        Deblender('hst_f160w', attribution=value)
+
+
+@pytest.mark.parametrize('attribution', ATTRIBUTION_METHODS)
+def test_every_attribution_conserves_flux(field, attribution):
+    from pais_deblend import deblend_sources
+
+    image = field[:192, :192]
+    segmentation = deblend_sources(image, attribution=attribution,
+                                   progress_bar=False)
+    attributed = segmentation.contributors[..., 0] > 0
+    total = np.zeros_like(image)
+    for label in segmentation.partial_labels:
+        cutout = segmentation.source_image(label, image)
+        total[cutout.slices] += cutout.data
+    np.testing.assert_allclose(total[attributed], image[attributed],
+                               rtol=1e-6, atol=1e-9)
+    assert repr(attribution) in repr(Deblender(attribution=attribution))
