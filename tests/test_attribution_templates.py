@@ -656,3 +656,28 @@ def test_refine_centers_errors(changes, error, match):
     centers = arguments.pop('centers')
     with pytest.raises(error, match=match):
         refine_centers(image, centers, **arguments)
+
+
+@pytest.mark.parametrize('band_templates', ['per_band', 'sed'])
+def test_parallel_kernels_equal_serial_twins(monkeypatch, band_templates):
+    """Small frames run the serial twins; the parallel kernels give the
+    same arrays."""
+    from pais_deblend.attribution import _kernels
+
+    rng = np.random.default_rng(21)
+    rows, cols = np.mgrid[0:80, 0:90]
+    image = rng.normal(0, 0.02, size=(80, 90, 2))
+    for (y, x), colour in (((30, 30), (1.0, 0.4)), ((36, 37), (0.3, 1.0)),
+                           ((60, 70), (0.5, 0.5))):
+        profile = np.exp(-((rows - y) ** 2 + (cols - x) ** 2) / 18.0)
+        image += profile[..., np.newaxis] * colour
+    segments = (image.sum(axis=2) > 0.05).astype(np.int32)
+    centers = np.array([[30.2, 29.8], [36.0, 37.3], [60.0, 70.0]])
+    options = dict(noise_sigma=[0.02, 0.02], band_templates=band_templates)
+    serial = attribute_with_templates(image, centers, segments, **options)
+    monkeypatch.setattr(_kernels, 'SERIAL_PIXELS', 0)
+    parallel = attribute_with_templates(image, centers, segments, **options)
+    for name in ('contributors', 'weights', 'band_weights', 'dominant',
+                 'covered', 'centers'):
+        np.testing.assert_array_equal(getattr(parallel, name),
+                                      getattr(serial, name))

@@ -200,7 +200,7 @@ def attribute_with_templates(image, centers, segments, *, noise_sigma,
                          np.ascontiguousarray(coefficients), contributors,
                          weights)
     with_bands = band_weights is not None
-    _kernels.normalise_shares(
+    _kernels.pick(_kernels.normalise_shares, height * width)(
         contributors, weights, buffer, offsets, boxes, n_planes,
         np.ascontiguousarray(band_scale), with_bands,
         band_weights if with_bands else _NO_BAND_WEIGHTS, dominant, covered)
@@ -326,7 +326,7 @@ def _refine(image, centers, max_shift, segments):
     from . import _kernels
 
     use_segments = segments is not None
-    return _kernels.refine_centers(
+    return _kernels.pick(_kernels.refine_centers, image.size)(
         image, centers, max_shift,
         segments if use_segments else _NO_SEGMENTS, use_segments)
 
@@ -596,13 +596,15 @@ def _templates(inputs):
     buffer = np.empty(offsets[-1], dtype=np.float32)
     use_mask = inputs.masked is not None
     masked = inputs.masked if use_mask else _NO_MASK
-    _kernels.build_templates(planes, *arguments, offsets, inputs.monotonic,
-                             thresholds, masked, use_mask, buffer)
+    n_pixels = planes[0].size
+    _kernels.pick(_kernels.build_templates, n_pixels)(
+        planes, *arguments, offsets, inputs.monotonic, thresholds, masked,
+        use_mask, buffer)
     sed = None
     if inputs.sed:
-        band_sums = _kernels.template_sums(inputs.planes, *arguments,
-                                           inputs.monotonic, band_thresholds,
-                                           masked, use_mask)
+        band_sums = _kernels.pick(_kernels.template_sums, n_pixels)(
+            inputs.planes, *arguments, inputs.monotonic, band_thresholds,
+            masked, use_mask)
         totals = np.array([buffer[start:stop].sum(dtype=np.float64)
                            for start, stop in zip(offsets[:-1], offsets[1:])])
         sed = np.divide(band_sums, totals[:, np.newaxis],

@@ -12,9 +12,12 @@ which chains them for `~pais_deblend.deblend.Deblender`, for every tile of
 4. `detection_image` and `footprint_from_flux`: the pixels whose flux is
    shared out -- the given segments, or the connected regions of
    significant flux that hold a detected centre;
-5. `attribute`: each footprint pixel's flux shared among the centres
-   (the network's PCR decode, `pais_deblend.pcr.decode_arrays`), with
-   per-band weights and a star probability per centre from the heads.
+5. `attribute`: each footprint pixel's flux shared among the centres --
+   in proportion to symmetric, monotonic templates of the image around
+   each centre (``'templates'``, `pais_deblend.attribution`), or by the
+   network's PCR decode (``'network'``, `pais_deblend.pcr.decode_arrays`)
+   -- with per-band weights, and a star probability per centre from the
+   model's star/galaxy head.
 
 A mosaic tile runs the same steps on its extended region with the noise
 levels of the whole mosaic given, and attributes only its core, with the
@@ -31,11 +34,18 @@ __all__ = ['PipelineResult', 'run_pipeline', 'estimate_image_noise',
            'network_pass', 'detect_centers', 'detection_image',
            'footprint_from_flux', 'add_missing_centers', 'attribute',
            'star_probabilities', 'empty_result', 'ATTRIBUTION_METHODS',
+           'TEMPLATE_OPTIONS',
            'CLASS_BOX_HALF_WIDTH']
 
 #: The ways a footprint pixel's flux can be shared among the detected
 #: centres (see `attribute`).
-ATTRIBUTION_METHODS = ('network',)
+ATTRIBUTION_METHODS = ('templates', 'network')
+
+#: The options of `pais_deblend.attribution.attribute_with_templates`
+#: used by ``attribution='templates'``.
+TEMPLATE_OPTIONS = {'smoothing': 1.0, 'refine': True, 'max_shift': 1.5,
+                    'monotonic': True, 'max_radius': 64, 'threshold': 0.0,
+                    'band_templates': 'per_band'}
 
 #: Half-side of the box, in pixels, over which the star probability is
 #: averaged around a source's centre (3 x 3 pixels: robust to a centre
@@ -236,40 +246,99 @@ def star_probabilities(star_probability, centers):
     return result
 
 
-def attribute(pcr, band_maps, data, centers, *, footprint, mask,
-              segments=None, method='network'):
+def attribute(pcr, band_maps, data, centers, *, segments, mask,
+              confine=False, method='templates', noise_sigma=None,
+              region=None):
     """
     Share the flux of every footprint pixel among the centres.
 
     Parameters
     ----------
     pcr : `~pais_deblend.pcr.PCR`
-        The network's PCR of the region, reduced to the slots kept.
+        The network's PCR of ``region``, reduced to the slots kept.
     band_maps : `~numpy.ndarray`, shape (h, w, b, n), or None
         Per-band contribution-map logits with the slots of ``pcr``.
-    data : `~numpy.ndarray`, shape (h, w) or (h, w, b)
+    data : `~numpy.ndarray`, shape (H, W) or (H, W, b)
+        The whole image (templates read it beyond ``region``).
     centers : `~numpy.ndarray`, shape (N, 2)
-    footprint, mask : `~numpy.ndarray`, shape (h, w), bool
-    segments : `~numpy.ndarray`, shape (h, w), int, optional
-        Confine each pixel to the centres of its own segment.
-    method : {'network'}, optional
-        ``'network'``: the PCR decode of Hausen & Robertson (2022).
+        (y, x) centres in the coordinates of ``data``.
+    segments : `~numpy.ndarray`, shape (H, W), int
+        The footprint as labelled regions (0: not attributed).
+    mask : `~numpy.ndarray`, shape (H, W), bool
+    confine : bool, optional
+        Share each pixel only among the centres of its own segment (the
+        templates always are).
+    method : {'templates', 'network'}, optional
+        ``'network'``: the PCR decode of Hausen & Robertson (2022): each
+        pixel goes to the centres its contribution vectors point at, in
+        the proportions of its contribution maps. ``'templates'``: each
+        source's template is the image, smoothed, made symmetric about
+        the source's centre (Lupton's SDSS deblender: the smaller of a
+        pixel and its mirror image) and radially non-increasing (as
+        scarlet constrains, Melchior et al. 2018), and a pixel's flux is
+        shared in proportion to the templates covering it (one per band
+        for multi-band images, so blended sources keep their colours);
+        the pixels no template covers take the network decode.
+    noise_sigma : `~numpy.ndarray`, shape (b,), optional
+        The noise per band (needed by ``'templates'``).
+    region : tuple of 2 slice, optional
+        The part of the image attributed (default: all).
 
     Returns
     -------
     decoded : `~pais_deblend.pcr.DecodedPCR`
+        For ``region``, centres in its coordinates.
     band_weights : `~numpy.ndarray`, shape (h, w, n, b), or None
     """
     from ..pcr import decode_arrays, decode_band_weights
 
     check_in(method, ATTRIBUTION_METHODS, 'attribution')
-    decoded = decode_arrays(pcr, data, centers=centers, footprint=footprint,
-                            mask=mask, segments=segments)
+    region = region or (slice(0, data.shape[0]), slice(0, data.shape[1]))
+    origin = np.array([region[0].start, region[1].start], dtype=np.float64)
+    local_segments = segments[region]
+    decoded = decode_arrays(pcr, data[region], centers=centers - origin,
+                            footprint=local_segments > 0, mask=mask[region],
+                            segments=local_segments if confine else None)
     band_weights = None
     if band_maps is not None:
-        band_weights = decode_band_weights(pcr, band_maps, decoded, data,
-                                           footprint=footprint, mask=mask)
-    return decoded, band_weights
+        band_weights = decode_band_weights(
+            pcr, band_maps, decoded, data[region],
+            footprint=local_segments > 0, mask=mask[region])
+    if method == 'network':
+        return decoded, band_weights
+    return _with_templates(decoded, band_weights, data, centers, segments,
+                           noise_sigma, region)
+
+
+def _with_templates(decoded, band_weights, data, centers, segments,
+                    noise_sigma, region):
+    """The template attribution of ``region``, the network decode on the
+    pixels no template covers."""
+    from ..attribution import attribute_with_templates
+    from ..pcr import DecodedPCR
+
+    n = decoded.contributors.shape[-1]
+    shared = attribute_with_templates(
+        data, centers, segments, noise_sigma=noise_sigma, n_contributors=n,
+        **TEMPLATE_OPTIONS)
+    covered = shared.covered[region]
+    contributors = np.where(covered[..., np.newaxis],
+                            shared.contributors[region], decoded.contributors)
+    weights = np.where(covered[..., np.newaxis], shared.weights[region],
+                       decoded.weights)
+    dominant = np.where(covered, shared.dominant[region], decoded.dominant)
+    if shared.band_weights is not None:
+        if band_weights is None:
+            band_weights = np.repeat(decoded.weights[..., np.newaxis],
+                                     shared.band_weights.shape[-1], axis=-1)
+        band_weights = np.where(covered[..., np.newaxis, np.newaxis],
+                                shared.band_weights[region], band_weights)
+    present = np.bincount(dominant.ravel(),
+                          minlength=len(centers) + 1) > 0
+    present[0] = False
+    labels = np.flatnonzero(present).astype(np.int32)
+    return DecodedPCR(contributors, weights, dominant,
+                      decoded.centers, labels), band_weights
 
 
 def _empty_result(shape, n, n_bands, heads):
@@ -303,7 +372,7 @@ def empty_result(deblender, shape, *, heads=True):
 def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
                  connectivity=8, noise_sigma=None, detection_noise=None,
                  core=None, exact=None, heads=True, progress_bar=False,
-                 attribution='network'):
+                 attribution='templates'):
     """
     Detect and attribute the sources of a prepared image.
 
@@ -336,7 +405,7 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
         probability).
     progress_bar : bool, optional
         A progress bar over the network's tiles.
-    attribution : {'network'}, optional
+    attribution : {'templates', 'network'}, optional
         See `attribute`.
 
     Returns
@@ -387,11 +456,10 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
     if band_maps is not None:
         band_maps = all_slots.keep_top_band_slots(
             np.ascontiguousarray(band_maps[core]), n)
-    origin = np.array([core[0].start, core[1].start], dtype=np.float64)
     decoded, band_weights = attribute(
-        core_pcr, band_maps, image.data[core], centers - origin,
-        footprint=footprint[core], mask=image.mask[core],
-        segments=segments[core] if confine else None, method=attribution)
+        core_pcr, band_maps, image.data, centers, segments=segments,
+        mask=image.mask, confine=confine, method=attribution,
+        noise_sigma=noise_sigma, region=core)
     class_star = None
     if head_maps.get('star_probability') is not None:
         class_star = star_probabilities(head_maps['star_probability'],
