@@ -18,8 +18,11 @@ Printed:
    against the network decode;
 3. how partial the attribution is: of the attributed pixels whose
    largest true share (S_i / sum_j S_j of the noiseless sources) is
-   below 0.9, the fraction whose largest weight is below 0.9, and of
-   all attributed pixels, the fraction decoded partial;
+   below 0.9, the fraction whose largest weight is below 0.9 (also on
+   those of them whose two largest true sources are both detected,
+   matched within the PSF FWHM: only there can any attribution share
+   the pixel correctly), and of all attributed pixels, the fraction
+   decoded partial;
 4. flux conservation (largest L1 over the images) and the time per
    image of each method.
 
@@ -62,7 +65,7 @@ class RecordingPaisMethod(PaisDeblendMethod):
         super().__init__(model, **options)
         self.name = name
         self.description = f'pais_deblend, attribution={name}'
-        self.counts = np.zeros(4, dtype=np.int64)
+        self.counts = np.zeros(6, dtype=np.int64)
 
     def run(self, image):
         output = super().run(image)
@@ -88,16 +91,56 @@ def true_largest_share(image):
         return np.where(total > 0, largest / total, np.nan)
 
 
+def two_largest_sources(image):
+    """The indices of the two sources with the most true flux at every
+    pixel, (h, w) each (-1: none)."""
+    shape = image.shape
+    first = np.full(shape, -1)
+    second = np.full(shape, -1)
+    first_value = np.zeros(shape)
+    second_value = np.zeros(shape)
+    for index, cutout in enumerate(image.true_source_images):
+        values = np.clip(np.asarray(cutout.data, np.float64), 0, None)
+        if values.ndim == 3:
+            values = values.sum(axis=2)
+        region = cutout.slices
+        above_first = values > first_value[region]
+        above_second = ~above_first & (values > second_value[region])
+        second[region] = np.where(above_first, first[region],
+                                  np.where(above_second, index,
+                                           second[region]))
+        second_value[region] = np.where(
+            above_first, first_value[region],
+            np.where(above_second, values, second_value[region]))
+        first[region] = np.where(above_first, index, first[region])
+        first_value[region] = np.where(above_first, values,
+                                       first_value[region])
+    return first, second
+
+
 def partial_counts(segmentation, image):
     """(truly partial attributed pixels, of those decoded partial,
-    attributed pixels, decoded partial) of one image."""
+    attributed pixels, decoded partial, truly partial pixels whose two
+    largest true sources are both detected, of those decoded partial) of
+    one image."""
+    from pais_deblend.evaluation import match_sources
+
     weights = segmentation.weights
     attributed = segmentation.contributors[..., 0] > 0
     decoded_partial = weights.max(axis=-1) < PARTIAL
     truth = true_largest_share(image)
     truly = attributed & (truth < PARTIAL)
+    centers = np.array([segmentation.centers[label]
+                        for label in segmentation.partial_labels])
+    matches = match_sources(centers.reshape(-1, 2), image.true_centers,
+                            max_distance=image.psf_fwhm)
+    detected = np.zeros(len(image.true_centers) + 1, dtype=bool)
+    detected[np.asarray(matches.true_indices, dtype=int)] = True
+    first, second = two_largest_sources(image)
+    both = truly & detected[first] & detected[second] & (second >= 0)
     return np.array([truly.sum(), (truly & decoded_partial).sum(),
-                     attributed.sum(), (attributed & decoded_partial).sum()])
+                     attributed.sum(), (attributed & decoded_partial).sum(),
+                     both.sum(), (both & decoded_partial).sum()])
 
 
 def paired_errors(sources, method, other, low, high,
@@ -197,16 +240,22 @@ def main():
             print_row(name, other, row)
     print(f'\n3. partial pixels (largest share < {PARTIAL}):')
     for name, method in pais.items():
-        truly, truly_partial, attributed, partial = method.counts
+        (truly, truly_partial, attributed, partial, both,
+         both_partial) = method.counts
         row = {'truly_partial_pixels': int(truly),
                'decoded_partial_of_truly': truly_partial / max(truly, 1),
+               'both_detected_pixels': int(both),
+               'decoded_partial_of_both_detected': both_partial / max(both,
+                                                                      1),
                'attributed_pixels': int(attributed),
                'decoded_partial_of_all': partial / max(attributed, 1)}
         report['partial'][name] = row
-        print(f"   {name:16s} truly partial decoded partial "
-              f"{row['decoded_partial_of_truly']:.3f} (of {truly} pixels); "
-              f"all attributed pixels decoded partial "
-              f"{row['decoded_partial_of_all']:.3f} (of {attributed})")
+        print(f"   {name:16s} of truly partial pixels decoded partial "
+              f"{row['decoded_partial_of_truly']:.3f} (of {truly}); of those "
+              f"whose two largest sources are both detected "
+              f"{row['decoded_partial_of_both_detected']:.3f} (of {both}); "
+              f"of all attributed pixels {row['decoded_partial_of_all']:.3f}"
+              f" (of {attributed})")
     print('\n4. per method: median time per image, worst flux conservation '
           'L1:')
     images = results.images
