@@ -1,6 +1,7 @@
 """
-The issue-4 figures of the bundled PAIS model against its peers, all
-measured in this one process on scenes the model never saw.
+The figures of the bundled PAIS model against its peers on the
+benchmarks page of the documentation, all measured in this one process
+on scenes the model never saw.
 
 1. Detection F1 of sources with S/N > 10 (matched-filter S/N,
    sqrt(sum S_i^2) / sigma) on simulated ``hst_f160w`` fields (the

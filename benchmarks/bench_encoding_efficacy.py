@@ -4,7 +4,8 @@ Round-trip accuracy of the Partial Contribution Representation.
 Encodes the exact truth of seeded Sersic-like scenes (sums of elliptical
 Sersic profiles, with close pairs and sources just outside the frame) with
 the true centres, decodes with the true centres, and reports, for both
-contributor choices, the metrics of DESIGN section 5 next to the paper's
+contributor choices, the metrics of the documentation's "Measuring
+quality" page next to the paper's
 Table 2 (Hausen & Robertson 2022, arXiv:2201.04714):
 
 - flux conservation L1 (worst scene; paper Fig. 1: 1.52e-5),

@@ -1,5 +1,5 @@
 """
-The issue-8 figures: star/galaxy classification and g - r colours of
+The multi-band figures: star/galaxy classification and g - r colours of
 blended galaxies on held-out ``ground_grz`` scenes, pais_deblend against
 sep and photutils in the same run on the same scenes.
 
@@ -51,7 +51,7 @@ Figures:
    ``--min-blendedness`` in r, centre in the frame) found by both
    pais_deblend and the peer (one-to-one centre match), for pais_deblend
    against sep and against photutils on the same sources, and the ratio
-   (issue 8 target: <= 0.7x sep's). The same, with the same weights and
+   (the target: <= 0.7x sep's). The same, with the same weights and
    segments applied to the noiseless image: the attribution error alone,
    without the photometric noise of the pixels each method sums.
 4. Median |relative r-band flux error| of the isolated scored sources

@@ -1,6 +1,6 @@
 """
 Long run: many consecutive `Deblender` calls in one process, watching the
-resident memory (issue 7: no growth beyond 10 % over 1,000 calls).
+resident memory (the limit: no growth beyond 10 % over 1,000 calls).
 
 Each call deblends a different scene: seeded Gaussian sources (1 to 12 of
 them, random widths and fluxes, some overlapping) on noise, with frame

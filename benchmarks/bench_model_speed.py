@@ -1,5 +1,5 @@
 """
-Forward-pass throughput of the PAIS network on CPU (issue 4 groundwork).
+Forward-pass throughput of the PAIS network on CPU.
 
 Builds the default network (`build_pais_model()`: filters 8, 16, 32, 32,
 attention window 5, n = 3; untrained weights run exactly as fast as

@@ -1,5 +1,5 @@
 """
-Speed benchmark of PCR encoding and decoding (issue 2, "Must show").
+Speed benchmark of PCR encoding and decoding.
 
 Builds a 4096 x 4096 scene of 2,000 elliptical exponential-profile sources
 (some centred outside the frame), each stored as a cutout, encodes it with
@@ -7,7 +7,7 @@ Builds a 4096 x 4096 scene of 2,000 elliptical exponential-profile sources
 
 - the decode kernels alone (`decode_arrays`) and the full `decode_pcr`
   end to end (which also builds the PartialSegmentationImage; the figure
-  the issue's 50 Mpix/s target is about), with the true centres
+  the documentation reports), with the true centres
   given (no peak finding) and with peak finding (`find_centers` on C^c);
 - the pure-NumPy reference decoder (`_reference.reference_decode`) on a
   central crop, scaled to the full frame by pixel count (it is O(N) per

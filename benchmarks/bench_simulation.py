@@ -1,5 +1,5 @@
 """
-Benchmarks of pais_deblend.simulation (issue 3).
+Benchmarks of pais_deblend.simulation.
 
 1. Scene rate: single-band 256 x 256 ``hst_f160w`` scenes with ~30 sources,
    one process and ``--processes`` processes (wall clock and CPU time).

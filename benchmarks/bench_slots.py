@@ -1,7 +1,8 @@
 """
-How partial the attribution of a model is, against the truth: the
-diagnostic behind the session-6 finding that the bundled models' second
-contributor slot points at the same source as the first.
+How partial the attribution of a model is, against the truth: whether
+the second contributor slot of a pixel reaches another source than the
+first (the "How partial is the attribution?" section of the benchmarks
+page of the documentation).
 
 On ``--n-scenes`` held-out simulated scenes of ``--preset`` (scene i from
 ``scene_seed(--seed, i)``, with ``--companion-fraction`` of the sources
@@ -22,7 +23,7 @@ model, and on the pixels it attributes:
    slot carries no flux and may point anywhere;
 4. the median of the network's largest softmax weight of C^m on those
    pixels (how shared the contribution maps themselves are);
-5. *both detected* (session 7): the share of those truly partial pixels
+5. *both detected*: the share of those truly partial pixels
    whose two largest true contributors are both detected (each matched
    one-to-one to a detection within the reference band's PSF FWHM),
    and on these pixels alone the same-centre fraction, the fraction

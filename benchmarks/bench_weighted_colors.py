@@ -1,7 +1,7 @@
 """
-Would profile-weighted colours bring pais_deblend's g - r errors of
-blended galaxies under 0.7x sep's (issue 8)? Total-flux colours against
-profile-weighted colours, pais_deblend and sep on the same sources.
+Total-flux colours against profile-weighted (matched-aperture) colours
+of blended galaxies, pais_deblend and sep on the same sources: how much
+of the g - r error is photometric noise that profile weights remove.
 
 The scenes, matching and blended-galaxy selection are those of
 ``bench_ground.py`` (held-out ``ground_grz`` scenes, galaxies in the

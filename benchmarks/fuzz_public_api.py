@@ -1,5 +1,5 @@
 """
-Fuzzing the public API with hypothesis (issue 7).
+Fuzzing the public API with hypothesis.
 
 Feeds generated, often malformed, inputs to the public functions and
 checks that each call either returns a valid result or raises one of the

@@ -1,5 +1,6 @@
 """
-Quality metrics for partial-attribution deblending (DESIGN section 5):
+Quality metrics for partial-attribution deblending
+(:ref:`evaluation-metrics`):
 flux conservation, PCR encoding efficacy, detection matching, instance-mask
 average precision, per-source photometry and per-class (star / galaxy)
 metrics.

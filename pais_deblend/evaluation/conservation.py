@@ -1,5 +1,6 @@
 """
-Flux conservation of a partial segmentation (DESIGN section 5).
+Flux conservation of a partial segmentation
+(:ref:`evaluation-flux-conservation`).
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """
 Detection quality: one-to-one matching of predicted to true source
-positions and precision / recall / F1 (DESIGN section 5).
+positions and precision / recall / F1 (:ref:`evaluation-detection`).
 """
 
 from typing import NamedTuple

@@ -2,7 +2,8 @@
 Encoding efficacy of the Partial Contribution Representation: how well an
 encode / decode round trip with true centres preserves each source's total
 flux and radial flux distribution (Hausen & Robertson 2022,
-arXiv:2201.04714, section 3.1 and Table 2; DESIGN section 5).
+arXiv:2201.04714, section 3.1 and Table 2;
+:ref:`evaluation-encoding-efficacy`).
 """
 
 import numpy as np
@@ -212,8 +213,8 @@ def encoding_efficacy(source_images, centers, *, data=None, shape=None,
     """
     Encoding efficacy of the PCR on one image, one row per source.
 
-    Following the paper (Hausen & Robertson 2022, section 3.1, Table 2)
-    and DESIGN section 5:
+    Following the paper (Hausen & Robertson 2022, section 3.1, Table 2;
+    :ref:`evaluation-encoding-efficacy`):
 
     1. Reference fraction maps ``M_i = max(S_i, 0) / sum_j max(S_j, 0)``
        (0 where the sum is 0) and reference source images ``R_i = M_i *

@@ -1,6 +1,7 @@
 """
 Instance-mask quality: COCO-style average precision over IoU thresholds
-0.50:0.05:0.95 (the Mask R-CNN papers' metric; DESIGN section 5), computed
+0.50:0.05:0.95 (the Mask R-CNN papers' metric; :ref:`evaluation-masks`),
+computed
 with pycocotools.
 """
 

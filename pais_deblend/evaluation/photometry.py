@@ -1,6 +1,6 @@
 """
 Per-source photometric quality metrics: relative flux error,
-reconstruction error and blendedness (DESIGN section 5).
+reconstruction error and blendedness (:ref:`evaluation-photometry`).
 """
 
 import numpy as np
@@ -127,7 +127,7 @@ def blendedness(source_images, *, shape=None):
 
     beta_i is 0 for an isolated source and grows towards 1 as the other
     sources dominate the pixels where source i has flux (Bosch et al. 2018
-    definition, used by DESIGN section 5). The dot products run over all
+    definition; :ref:`evaluation-photometry`). The dot products run over all
     pixels of the frame.
 
     Parameters
@@ -165,10 +165,10 @@ def flux_error_summary(relative_errors, values, *,
     """
     Summarise relative flux errors in bins of a per-source quantity.
 
-    DESIGN section 5 reports the per-source relative flux error as median
-    absolute error and bias binned by blendedness (`blendedness`) and, for pairs,
-    by separation (in PSF FWHM) and flux ratio; this helper does any of
-    these.
+    The benchmarks report the per-source relative flux error as median
+    absolute error and bias binned by blendedness (`blendedness`) and, for
+    pairs, by separation (in PSF FWHM) and flux ratio
+    (:ref:`evaluation-photometry`); this helper does any of these.
 
     Parameters
     ----------

@@ -10,14 +10,14 @@ extra) are imported on first use, so ``import pais_deblend.model`` itself
 stays light.
 
 Known TensorFlow issue: TensorFlow 2.21's oneDNN CPU kernels (its
-default) corrupted memory (segfaults, "double free", failed alignment
-checks) when gradients were taken on inputs of several shapes in one
-process, and in a short training run with a validation pass. Importing
+default) corrupt memory (segfaults, "double free", failed alignment
+checks) when gradients are taken on inputs of several shapes in one
+process, as in a short training run with a validation pass. Importing
 this subpackage therefore sets ``TF_ENABLE_ONEDNN_OPTS=0`` unless the
 variable is already set; that takes effect only if TensorFlow has not been
 imported yet. The plain Eigen kernels are correct and about half as fast
 on CPU. Export ``TF_ENABLE_ONEDNN_OPTS=1`` beforehand to opt back in (at
-your own risk; forward passes did not crash in our runs).
+your own risk; forward passes do not crash in our tests).
 """
 
 import os

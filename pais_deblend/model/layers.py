@@ -206,8 +206,8 @@ class ContributionVectors(keras.layers.Layer):
     Turn (batch, h, w, 2 n) channels into (batch, h, w, n, 2) offsets.
 
     The preceding convolution predicts ``v / scale`` (order-one numbers,
-    stable to train, DESIGN section 4); this layer multiplies by ``scale``
-    so the model outputs C^v in pixels, (dy, dx) = centre - pixel.
+    stable to train, :ref:`model-architecture`); this layer multiplies by
+    ``scale`` so the model outputs C^v in pixels, (dy, dx) = centre - pixel.
 
     Parameters
     ----------

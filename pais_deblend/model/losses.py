@@ -7,8 +7,8 @@ Eq. 3), written with ``keras.ops``.
 
 with the paper's weights lambda_c = 15, lambda_v = 0.06, lambda_m = 4,
 lambda_S = 2 as defaults (the authors' configuration file used 1 for the
-entropy term). As DESIGN section 4 asks, the C^v and C^m terms are
-averages over pixels weighted by a per-pixel weight from the labels
+entropy term; :ref:`model-loss` in the documentation). The C^v and C^m
+terms are averages over pixels weighted by a per-pixel weight from the labels
 (``pixel_weight``: 1 on pixels that carry source flux, 0 elsewhere, or any
 non-negative soft weight), because contribution vectors and maps are
 meaningless on empty sky. The C^c term covers every pixel: the

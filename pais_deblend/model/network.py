@@ -2,7 +2,7 @@
 The PAIS network (Hausen & Robertson 2022, arXiv:2201.04714, section 3.2)
 in Keras 3.
 
-Architecture (DESIGN section 4):
+Architecture (:ref:`model-architecture` in the documentation):
 
 - **Shared encoder**: a 3x3 stem convolution, then one residual stage per
   entry of ``filters`` (the authors used 8, 16, 32, 32); stage 0 keeps the

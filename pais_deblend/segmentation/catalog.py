@@ -782,7 +782,8 @@ class PartialSourceCatalog:
     def r90(self):
         """
         The radius holding 90 % of the source's flux (pix), as the r90 of
-        the package's encoding-efficacy test (DESIGN section 5,
+        the package's encoding-efficacy test
+        (:ref:`evaluation-encoding-efficacy`,
         `pais_deblend.evaluation.flux_radius`): the pixels of ``S_i`` are
         taken in order of distance from the centroid, and r90 is the
         distance of the first pixel at which the cumulative flux reaches
@@ -797,7 +798,7 @@ class PartialSourceCatalog:
         """
         The photometric blendedness of each source,
         ``beta_i = 1 - sum(S_i**2) / sum(S_i * sum_j S_j)``
-        (Bosch et al. 2018; DESIGN section 5),
+        (Bosch et al. 2018; :ref:`evaluation-photometry`),
         with the deblended images ``S_j = M_j * I`` over the usable pixels,
         so ``sum_j S_j`` is the data times the pixel's total weight.
         Equal to `pais_deblend.evaluation.blendedness` of the source

@@ -118,7 +118,8 @@ def simulate_pair(preset='hst_f160w', *, separation, flux_ratio,
 def pair_grid(separations, flux_ratios, *, n_per_cell=1, seed=0,
               preset='hst_f160w', **kwargs):
     """
-    Iterate over a grid of pairs (the benchmark grid of DESIGN section 5).
+    Iterate over a grid of pairs (the benchmark grid of
+    :ref:`simulation-pairs`).
 
     Parameters
     ----------

@@ -372,8 +372,8 @@ def sample_population(preset='hst_f160w', *, shape=(256, 256), density=None,
 
     Sources are placed uniformly over the frame extended by ``margin``
     pixels on every side, so that sources just outside the frame whose
-    light enters it are included (the authors' code ignored them; see
-    DESIGN section 7). The number of sources is Poisson with mean
+    light enters it are included (:ref:`simulation-population`). The
+    number of sources is Poisson with mean
     ``density`` times that area.
 
     Parameters

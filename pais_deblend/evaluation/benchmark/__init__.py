@@ -1,7 +1,7 @@
 """
 Comparison harness: pais_deblend against photutils, sep, SExtractor and
-scarlet2 on the same images (issue 5; metric definitions in DESIGN section
-5).
+scarlet2 on the same images (:doc:`/comparison`; metric definitions in
+:ref:`evaluation-metrics`).
 
 Methods are adapters registered in `METHODS` (`register_method` adds one);
 suites are registered in `SUITES` (`register_suite`); `run_benchmark` runs

@@ -1,5 +1,5 @@
 """
-Running methods on suites and measuring them (DESIGN section 5).
+Running methods on suites and measuring them (:ref:`evaluation-metrics`).
 """
 
 import datetime
