@@ -23,6 +23,8 @@ _MATCH_RADIUS = 6.0
 
 
 def add_parser(subparsers):
+    from ..model.bundled import available_models
+
     parser = subparsers.add_parser(
         'example',
         help='run the main job on the bundled HST GOODS-South cutout',
@@ -38,7 +40,9 @@ def add_parser(subparsers):
     parser.add_argument('--n-contributors', type=int, default=3,
                         help='contributors per pixel (default: %(default)s)')
     parser.add_argument('--model', default='hst_f160w',
-                        help='bundled model (default: %(default)s)')
+                        help='bundled model, one of '
+                        f'{", ".join(available_models())} (default: '
+                        '%(default)s)')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
     parser.set_defaults(run=run)

@@ -76,6 +76,9 @@ _COMPRESSION_SUFFIXES = ('.gz', '.fz', '.bz2')
 
 
 def add_parser(subparsers):
+    # the names only: bundled.py imports neither TensorFlow nor Keras
+    from ..model.bundled import available_models
+
     parser = subparsers.add_parser(
         'run',
         help='deblend a FITS image: partial segmentation, catalog, figure',
@@ -105,8 +108,9 @@ def add_parser(subparsers):
     detection = parser.add_argument_group('detection and deblending')
     detection.add_argument('--model', metavar='NAME|PATH',
                            default='hst_f160w',
-                           help='a bundled model name or the path of a '
-                           '.keras model written by pais-deblend train '
+                           help='a bundled model, one of '
+                           f'{", ".join(available_models())}, or the path '
+                           'of a .keras model written by pais-deblend train '
                            '(default: %(default)s, HST WFC3/IR F160W at '
                            '0.06"/pixel)')
     detection.add_argument('--n-contributors', metavar='N', type=int,

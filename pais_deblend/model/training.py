@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from ..utils._io import atomic_output
 from ..utils._progress import progress_bar as _progress_bar
 from ..utils._validation import (check_finite_float, check_in,
                                  check_nonnegative_int, check_positive_int)
@@ -53,11 +54,11 @@ _NORMALIZATION_FORMULAS = {
 
 
 def _write_json(filename, payload):
-    temporary = f'{filename}.tmp'
-    with open(temporary, 'w') as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write('\n')
-    os.replace(temporary, filename)
+    # the temporary is removed on any failure, Ctrl-C included
+    with atomic_output(filename, overwrite=True) as temporary:
+        with open(temporary, 'w') as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True)
+            handle.write('\n')
 
 
 def _sha256(filename):
@@ -436,9 +437,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
                           batch_size=batch_size, loss=loss,
                           softening=softening, normalization=normalization)
     model_file = os.path.join(output_dir, MODEL_FILENAME)
-    temporary = os.path.join(output_dir, '.tmp-model.keras')
-    model.save(temporary)
-    os.replace(temporary, model_file)
+    with atomic_output(model_file, overwrite=True) as temporary:
+        model.save(temporary)
 
     def seeds_of(ds, indices):
         seeds = ds.seeds(indices)

@@ -3,7 +3,8 @@ numba kernels for the Partial Contribution Representation (PCR).
 
 Every kernel here has a slow pure-NumPy twin in `._reference` that the
 tests compare it with on random inputs. The kernels are compiled on first
-use and cached on disk (``cache=True``); this module is only imported inside
+use and cached on disk (``cache=True``, outside the package: see
+``pais_deblend.utils._numba_cache``); this module is only imported inside
 the functions that need it, so ``import pais_deblend`` does not pay for
 importing numba.
 
@@ -41,7 +42,12 @@ import math
 import numba
 import numpy as np
 
+from ..utils._numba_cache import install_cache_locator
+
 __all__ = []
+
+# before the first @numba.njit(cache=True): never cache inside the package
+install_cache_locator()
 
 # --------------------------------------------------------------------------
 # tile candidate lists

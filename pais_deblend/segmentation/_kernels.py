@@ -8,8 +8,13 @@ compare it with.
 import numba
 import numpy as np
 
+from ..utils._numba_cache import install_cache_locator
+
 __all__ = ['dominant_labels', 'label_weight_sums', 'label_bounding_boxes',
            'weight_map', 'remap_and_merge', 'present_labels']
+
+# before the first @numba.njit(cache=True): never cache inside the package
+install_cache_locator()
 
 
 @numba.njit(parallel=True, cache=True)
