@@ -23,7 +23,13 @@ import types
 import numba
 import numpy as np
 
+from ..utils._numba_cache import install_cache_locator
+
 __all__ = []
+
+# before the first decorator: the cache goes to numba's user-wide folder,
+# never into the installed package
+install_cache_locator()
 
 
 # --------------------------------------------------------------------------

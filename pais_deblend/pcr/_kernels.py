@@ -8,8 +8,8 @@ use and cached on disk (``cache=True``, outside the package: see
 the functions that need it, so ``import pais_deblend`` does not pay for
 importing numba.
 
-Nearest-centre look-up (DESIGN section 2, decoding step 3)
----------------------------------------------------------
+Nearest-centre look-up (decoding step 3 on the PCR page)
+--------------------------------------------------------
 Decoding asks, for every pixel ``p`` and slot ``k``, which detected centre
 is nearest to the target ``p + v_k``; encoding asks for the ``n`` centres
 nearest to every pixel. Both use a *tile candidate list*: the plane around

@@ -1,8 +1,8 @@
 """
 Slow, pure-NumPy reference implementations of the PCR kernels.
 
-They follow the definitions of DESIGN section 2 (Hausen & Robertson 2022,
-arXiv:2201.04714, section 2) as literally as possible, with brute-force
+They follow the definitions of the PCR documentation page (Hausen &
+Robertson 2022, arXiv:2201.04714, section 2) as literally as possible, with brute-force
 distances to every centre, full-frame per-source images and no tiling.
 The tests compare each numba kernel in `._kernels` with its reference on
 random inputs, and the speed benchmark reports the kernels' speed-up over
@@ -134,7 +134,7 @@ def reference_softmax(maps):
 def reference_decode(vectors, maps, valid, maps_are_logits, centers, *,
                      chunk_rows=16):
     """
-    Brute-force decoding (DESIGN 2, decoding steps 2-4).
+    Brute-force decoding (steps 2-4 of the decoding on the PCR page).
 
     Every target is compared with every centre; slots reaching the same
     centre are merged by looping over slot pairs. Processes

@@ -22,7 +22,7 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
     Decode a PCR into a `~pais_deblend.segmentation.PartialSegmentationImage`.
 
     The non-learned PCR decoder of Hausen & Robertson (2022,
-    arXiv:2201.04714, Fig. 1), following DESIGN section 2:
+    arXiv:2201.04714, Fig. 1), as described on the PCR page:
 
     1. Centres: ``centers`` if given, else the peaks of
        ``pcr.center_of_mass`` found by `find_centers` (with

@@ -22,8 +22,8 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     Encode per-source images (or fraction maps) as a PCR.
 
     Implements the encoding of Hausen & Robertson (2022,
-    arXiv:2201.04714, section 2) with the corrections of DESIGN section
-    2: sub-pixel centres are used as given (never floored or merged), and
+    arXiv:2201.04714, section 2) with the corrections listed on the PCR
+    page: sub-pixel centres are used as given (never floored or merged), and
     sources whose centre lies outside the frame but whose light enters it
     are encoded like any other.
 

@@ -15,7 +15,7 @@ def find_centers(center_of_mass, *, threshold=0.5, min_separation=2,
     Find source centres as the sub-pixel peaks of a centre-of-mass map.
 
     This is step 1 of PCR decoding (Hausen & Robertson 2022,
-    arXiv:2201.04714; DESIGN section 2), with two bugs of the authors'
+    arXiv:2201.04714; see the PCR page), with two bugs of the authors'
     code fixed: plateaus give exactly one peak and the first and last
     rows and columns are searched like any other pixel.
 
