@@ -5,8 +5,10 @@ one process on simulated ``hst_f160w`` scenes the bundled model never saw
 (the harness's ``pairs`` and ``field`` suites, master seed ``--seed``).
 
 Methods: `~pais_deblend.Deblender` with every ``attribution`` value
-(``pais_<value>``, the same detections), photutils (detect + deblend),
-sep and SExtractor (when the program is installed).
+(``pais_<value>``, the same detections, with the residual companion
+search at ``--companion-threshold``), the network alone
+(``pais_network_alone``: the PCR decode, no companion search), photutils
+(detect + deblend), sep and SExtractor (when the program is installed).
 
 Printed:
 
@@ -14,6 +16,9 @@ Printed:
    > 0.1) of the pairs and field suites together, for each pais_deblend
    attribution against each peer on the true sources both detect, with
    the ratio and its 95 % paired-bootstrap interval;
+   on the pairs whose two members both methods detect, the median per
+   separation; detection F1 (field, S/N > 10) and the recall of the
+   fainter member of 4:1 pairs;
 2. the same for isolated sources (blendedness < 0.01), each attribution
    against the network decode;
 3. how partial the attribution is: of the attributed pixels whose
@@ -41,6 +46,7 @@ import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from bench_deblend import f1_above
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 from pais_deblend.deblend.pipeline import ATTRIBUTION_METHODS
@@ -175,6 +181,54 @@ def compare(sources, method, other, low, high):
             'low': lower, 'high': upper}
 
 
+def both_members_detected(sources, method):
+    """{image: True} for the pairs-suite images where ``method`` detects
+    both true sources."""
+    rows = sources[(sources['suite'] == 'pairs')
+                   & (sources['method'] == method)]
+    counts = {}
+    for row in rows:
+        total, found = counts.get(row['image'], (0, 0))
+        counts[row['image']] = (total + 1, found + int(row['detected']))
+    return {image: found == total == 2
+            for image, (total, found) in counts.items()}
+
+
+def pair_errors_by_separation(sources, images, methods):
+    """Median |dF/F| of both members, per separation, on the pairs that
+    every one of ``methods`` detects completely."""
+    separation = {row['image']: float(row['separation'])
+                  for row in images[images['suite'] == 'pairs']}
+    complete = [both_members_detected(sources, method)
+                for method in methods]
+    images_kept = {image for image in separation
+                   if all(flags.get(image, False) for flags in complete)}
+    table = {}
+    for method in methods:
+        rows = sources[(sources['suite'] == 'pairs')
+                       & (sources['method'] == method)]
+        for row in rows:
+            if row['image'] in images_kept:
+                key = separation[row['image']]
+                table.setdefault(key, {}).setdefault(method, []).append(
+                    abs(float(row['flux_segment_error'])))
+    return table
+
+
+def fainter_recall(sources, images, method, low, high, ratio=4.0):
+    """Recall of the fainter member of ``ratio``:1 pairs with
+    separations in [low, high] PSF FWHM."""
+    lookup = {(row['method'], row['image']): (float(row['separation']),
+                                              float(row['flux_ratio']))
+              for row in images[images['suite'] == 'pairs']}
+    rows = sources[(sources['suite'] == 'pairs')
+                   & (sources['method'] == method) & sources['fainter']]
+    found = [bool(row['detected']) for row in rows
+             if low <= lookup[(method, row['image'])][0] <= high
+             and lookup[(method, row['image'])][1] == ratio]
+    return float(np.mean(found)) if found else np.nan
+
+
 def print_row(method, other, row):
     if row['n'] == 0:
         print(f'   {method:16s} vs {other:16s} no common sources')
@@ -195,15 +249,23 @@ def main():
     parser.add_argument('--quick', action='store_true')
     parser.add_argument('--json', default=None,
                         help='also write the figures to this JSON file')
+    parser.add_argument('--companion-threshold', type=float, default=15.0,
+                        help='the residual companion search of the '
+                        'pais_<attribution> methods (pais_network_alone '
+                        'runs without it)')
+    parser.add_argument('--output-dir', default=None,
+                        help='also write the harness tables here')
     add_deblender_options(parser)
     args = parser.parse_args()
 
     pais = {}
-    for attribution in ATTRIBUTION_METHODS:
-        name = f'pais_{attribution}'
-        pais[name] = RecordingPaisMethod(name, args.model,
-                                         attribution=attribution,
-                                         **deblender_options(args))
+    variants = [(f'pais_{attribution}', attribution, args.companion_threshold)
+                for attribution in ATTRIBUTION_METHODS]
+    variants.append(('pais_network_alone', 'network', None))
+    for name, attribution, threshold in variants:
+        pais[name] = RecordingPaisMethod(
+            name, args.model, attribution=attribution,
+            companion_threshold=threshold, **deblender_options(args))
         register_method(pais[name], overwrite=True)
     register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
     register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),
@@ -219,7 +281,9 @@ def main():
                                 quick=args.quick, seed=args.seed,
                                 progress_bar=True, figures=False)
     print(f'harness run: {time.perf_counter() - started:.0f} s')
-    sources, summary = results.sources, results.summary
+    if args.output_dir:
+        results.write(args.output_dir, overwrite=True, figures=False)
+    sources, images = results.sources, results.images
     report = {'seed': args.seed, 'model': args.model, 'blended': {},
               'isolated': {}, 'partial': {}, 'time_s': {}}
 
@@ -230,6 +294,19 @@ def main():
             row = compare(sources, name, other, 0.1, np.inf)
             report['blended'][f'{name}/{other}'] = row
             print_row(name, other, row)
+    print('\n1c. detection: F1 of sources with S/N > 10 (field), recall '
+          'of the fainter member of 4:1 pairs (pairs):')
+    report['detection'] = {}
+    for method in methods:
+        f1, tp, fp, fn = f1_above(sources, images, method, 'field', 10.0)
+        close = fainter_recall(sources, images, method, 1.0, 1.5)
+        wide = fainter_recall(sources, images, method, 2.0, 3.0)
+        report['detection'][method] = {'f1': f1, 'tp': tp, 'fp': fp,
+                                       'fn': fn, 'fainter_1_1.5': close,
+                                       'fainter_2_3': wide}
+        print(f'   {method:16s} F1 {f1:.3f} (TP {tp}, FP {fp}, FN {fn}); '
+              f'fainter at 1.0-1.5 FWHM {close:.3f}, at 2-3 FWHM '
+              f'{wide:.3f}')
     print('\n2. isolated sources (blendedness < 0.01):')
     for name in pais:
         for other in list(pais) + peers:
@@ -238,6 +315,22 @@ def main():
             row = compare(sources, name, other, -1.0, 0.01)
             report['isolated'][f'{name}/{other}'] = row
             print_row(name, other, row)
+    print('\n1b. pairs whose two members both methods detect: median '
+          '|dF/F| of both members per separation (PSF FWHM)')
+    report['pairs_both_detected'] = {}
+    reference = next(iter(pais))
+    for other in [p for p in pais if p != reference] + peers:
+        by_separation = pair_errors_by_separation(sources, images,
+                                                  [reference, other])
+        print(f'   {reference} against {other}:')
+        for separation in sorted(by_separation):
+            values = by_separation[separation]
+            ours = float(np.median(values[reference]))
+            theirs = float(np.median(values[other]))
+            report['pairs_both_detected'][f'{other}/{separation}'] = {
+                'n': len(values[other]), reference: ours, other: theirs}
+            print(f'     {separation:5.2f} FWHM: {ours:.4f} against '
+                  f'{theirs:.4f} ({len(values[other])} sources)')
     print(f'\n3. partial pixels (largest share < {PARTIAL}):')
     for name, method in pais.items():
         (truly, truly_partial, attributed, partial, both,
@@ -258,7 +351,6 @@ def main():
               f" (of {attributed})")
     print('\n4. per method: median time per image, worst flux conservation '
           'L1:')
-    images = results.images
     for method in methods:
         rows = images[images['method'] == method]
         if not len(rows):
@@ -271,7 +363,6 @@ def main():
         report['time_s'][method] = float(np.median(times))
         print(f'   {method:16s} {np.median(times) * 1e3:8.1f} ms, '
               f'L1 {worst:.2e}')
-    del summary
     if args.json:
         with open(args.json, 'w') as stream:
             json.dump(report, stream, indent=1, default=float)

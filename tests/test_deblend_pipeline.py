@@ -122,3 +122,62 @@ def test_every_attribution_conserves_flux(field, attribution):
     np.testing.assert_allclose(total[attributed], image[attributed],
                                rtol=1e-6, atol=1e-9)
     assert repr(attribution) in repr(Deblender(attribution=attribution))
+
+
+def _pair_image(separation=4.0, ratio=4.0, sigma=1.6, noise=0.01, seed=3):
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:48, 0:48]
+    bright = np.exp(-((rows - 24.0) ** 2 + (cols - 22.0) ** 2)
+                    / (2 * sigma ** 2))
+    faint = np.exp(-((rows - 24.0) ** 2 + (cols - 22.0 - separation) ** 2)
+                   / (2 * sigma ** 2)) / ratio
+    return bright + faint + rng.normal(0, noise, size=rows.shape)
+
+
+def test_search_companions_finds_a_merged_companion():
+    from pais_deblend.deblend.pipeline import search_companions
+
+    image = _pair_image()
+    segments = (image > 0.05).astype(np.int32)
+    found = search_companions(image, np.array([[24.0, 22.0]]), segments,
+                              np.array([0.01]), threshold=15.0,
+                              fraction=0.3)
+    assert found.shape == (1, 2)
+    assert np.hypot(*(found[0] - [24.0, 26.0])) <= 1.5
+    # with both centres known, nothing is left to find
+    both = search_companions(image, np.array([[24.0, 22.0], [24.0, 26.0]]),
+                             segments, np.array([0.01]), threshold=15.0,
+                             fraction=0.3)
+    assert both.shape == (0, 2)
+
+
+def test_search_companions_leaves_a_symmetric_source_alone():
+    from pais_deblend.deblend.pipeline import search_companions
+
+    image = _pair_image(ratio=1e9)
+    segments = (image > 0.05).astype(np.int32)
+    found = search_companions(image, np.array([[24.0, 22.0]]), segments,
+                              np.array([0.01]), threshold=15.0,
+                              fraction=0.3)
+    assert found.shape == (0, 2)
+
+
+@pytest.mark.parametrize('value, error, match', [
+    (-1.0, ValueError, r'companion_threshold must be > 0'),
+    (float('nan'), ValueError, r'companion_threshold must be finite'),
+    ('high', TypeError, r'companion_threshold must be a real number'),
+])
+def test_companion_threshold_errors(value, error, match):
+    with pytest.raises(error, match=match):
+        Deblender('hst_f160w', companion_threshold=value)
+
+
+def test_companion_search_adds_sources(field, bundled):
+    image = field[:256, :256]
+    alone = Deblender('hst_f160w', companion_threshold=None,
+                      progress_bar=False)(image)
+    searched = Deblender('hst_f160w', companion_threshold=5.0,
+                         progress_bar=False)(image)
+    assert len(searched.partial_labels) >= len(alone.partial_labels)
+    centers = set(alone.centers.values())
+    assert centers <= set(searched.centers.values())

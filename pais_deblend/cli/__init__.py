@@ -42,6 +42,30 @@ def add_attribution_option(parser):
                         'Deblender documentation)')
 
 
+def add_companion_option(parser):
+    """Add ``--companion-threshold`` (the `Deblender` option)."""
+    parser.add_argument('--companion-threshold', metavar='SNR', type=float,
+                        default=None,
+                        help='look for sources the network missed in the '
+                        'residual of the symmetric templates, above SNR '
+                        'times the smoothed noise (default: the model\'s '
+                        'own setting)')
+    parser.add_argument('--no-companion-search', action='store_true',
+                        help='no residual companion search')
+
+
+def companion_threshold(args):
+    """The ``companion_threshold`` keyword of the command line's
+    options."""
+    from ..deblend.core import MODEL_DEFAULT
+
+    if args.no_companion_search:
+        return None
+    if args.companion_threshold is None:
+        return MODEL_DEFAULT
+    return args.companion_threshold
+
+
 class UserError(Exception):
     """
     An error in what the user asked for: reported in one line, no

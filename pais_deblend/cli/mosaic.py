@@ -7,7 +7,8 @@ process or on a local Dask cluster) into a Zarr store and a catalog; see
 import argparse
 import os
 
-from . import UserError, add_attribution_option
+from . import (UserError, add_attribution_option, add_companion_option,
+               companion_threshold)
 
 __all__ = ['add_parser', 'run']
 
@@ -83,6 +84,7 @@ def add_parser(subparsers):
                         help='smallest source kept, in weighted pixels '
                         '(default: %(default)s)')
     add_attribution_option(parser)
+    add_companion_option(parser)
     parser.add_argument('--noise-sigma', metavar='SIGMA', type=float,
                         default=None,
                         help='the image noise in its unit (default: a '
@@ -145,6 +147,7 @@ def run(args):
             n_contributors=args.n_contributors,
             detection_threshold=args.detection_threshold,
             n_pixels=args.n_pixels, attribution=args.attribution,
+            companion_threshold=companion_threshold(args),
             overwrite=args.overwrite, progress_bar=not args.quiet)
     finally:
         if client is not None:

@@ -32,7 +32,9 @@ import warnings
 
 import numpy as np
 
-from . import UserError, add_attribution_option
+from ..deblend.core import MODEL_DEFAULT
+from . import (UserError, add_attribution_option, add_companion_option,
+               companion_threshold)
 
 __all__ = ['add_parser', 'run']
 
@@ -128,6 +130,7 @@ def add_parser(subparsers):
                            '(sum of its fractions M_i), and smallest '
                            'detection footprint (default: %(default)s)')
     add_attribution_option(detection)
+    add_companion_option(detection)
 
     background = parser.add_argument_group('background')
     background.add_argument('--background-subtracted', action='store_true',
@@ -170,7 +173,8 @@ def run(args):
         n_contributors=args.n_contributors,
         detection_threshold=args.detection_threshold,
         n_pixels=args.n_pixels, progress_bar=not args.no_progress,
-        attribution=args.attribution)
+        attribution=args.attribution,
+        companion_threshold=companion_threshold(args))
     print(f"{summary['image']}: {summary['n_sources']} sources deblended "
           f"(model {summary['model']})")
     for path in summary['written']:
@@ -635,7 +639,7 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
               background_subtracted=False, background_box=64,
               background_filter=3, cutouts=False, n_contributors=3,
               detection_threshold=None, n_pixels=5, progress_bar=True,
-              attribution=None):
+              attribution=None, companion_threshold=MODEL_DEFAULT):
     """
     Deblend one FITS image and write its outputs (the ``run`` command).
 
@@ -668,7 +672,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
     deblender = _load_deblender(model, n_contributors=n_contributors,
                                 detection_threshold=detection_threshold,
                                 progress_bar=progress_bar,
-                                attribution=attribution)
+                                attribution=attribution,
+                                companion_threshold=companion_threshold)
     n_bands = 1 if data.ndim == 2 else data.shape[-1]
     if n_bands != deblender.n_bands:
         msg = (f'model {deblender.model_name!r} reads {deblender.n_bands} '

@@ -31,8 +31,18 @@ __all__ = ['Deblender', 'deblend_sources']
 #: Decoding settings used when a bundled model does not record its own.
 DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
                     'footprint_threshold': 1.5, 'footprint_smoothing': 1.0,
-                    'attribution': 'network'}
+                    'attribution': 'network', 'companion_threshold': None}
 
+
+class _ModelDefault:
+    def __repr__(self):
+        return 'MODEL_DEFAULT'
+
+
+#: The default of options for which None is a value of its own (e.g.
+#: ``companion_threshold=None`` turns the search off): the model's
+#: setting.
+MODEL_DEFAULT = _ModelDefault()
 
 # bundled models are loaded (checksum, Keras deserialisation) once per
 # process: deblend_sources builds a Deblender at every call
@@ -150,6 +160,13 @@ class Deblender:
         ``'network'``, the PCR decode of the network's contribution
         vectors and maps (Hausen & Robertson 2022). Default:
         ``'network'``.
+    companion_threshold : float or None, optional
+        After detection, look for sources the network missed (a close
+        companion merged with its neighbour) in what the symmetric
+        templates of the detected sources leave unexplained
+        (`pais_deblend.deblend.pipeline.search_companions`): a residual
+        peak above this many times the smoothed noise becomes a source.
+        None turns the search off. Default: None.
 
     Notes
     -----
@@ -161,7 +178,7 @@ class Deblender:
                  detection_threshold=None, min_separation=None,
                  footprint_threshold=None, footprint_smoothing=None,
                  tile_size=512, progress_bar=True, normalization=None,
-                 attribution=None):
+                 attribution=None, companion_threshold=MODEL_DEFAULT):
         from .pipeline import ATTRIBUTION_METHODS
 
         self.model, self.model_name, settings = _load(model)
@@ -198,6 +215,15 @@ class Deblender:
         self.normalization = check_in(
             settings.get('normalization', 'asinh') if normalization is None
             else normalization, NORMALIZATION_METHODS, 'normalization')
+        companion_threshold = (settings['companion_threshold']
+                               if companion_threshold is MODEL_DEFAULT
+                               else companion_threshold)
+        #: The residual S/N of a companion found after detection, or None.
+        self.companion_threshold = (None if companion_threshold is None
+                                    else check_finite_float(
+                                        companion_threshold,
+                                        'companion_threshold', minimum=0,
+                                        include_minimum=False))
         #: How footprint pixels are shared among the sources.
         self.attribution = check_in(
             pick(attribution, 'attribution'), ATTRIBUTION_METHODS,
@@ -314,7 +340,8 @@ class Deblender:
         result = run_pipeline(self, image, segments=segment_data,
                               n_pixels=n_pixels, connectivity=connectivity,
                               progress_bar=self._progress(progress_bar),
-                              attribution=self.attribution)
+                              attribution=self.attribution,
+                              companion_threshold=self.companion_threshold)
         if len(result.centers) == 0:
             warnings.warn('no sources were detected', NoDetectionWarning)
             return None
@@ -357,7 +384,8 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                     model='hst_f160w', n_contributors=3, mask=None,
                     connectivity=8, relabel=True, progress_bar=True,
                     detection_threshold=None, tile_size=512,
-                    normalization=None, attribution=None):
+                    normalization=None, attribution=None,
+                    companion_threshold=MODEL_DEFAULT):
     """
     Detect and deblend sources with partial attribution: each pixel's flux
     is shared among up to ``n_contributors`` overlapping sources.
@@ -399,6 +427,9 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
     attribution : str, optional
         How pixels are shared among the sources (default: the model's
         own); see `Deblender`.
+    companion_threshold : float or None, optional
+        The residual companion search (default: the model's own); see
+        `Deblender`.
 
     Returns
     -------
@@ -414,6 +445,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                           detection_threshold=detection_threshold,
                           tile_size=tile_size, progress_bar=progress_bar,
                           normalization=normalization,
-                          attribution=attribution)
+                          attribution=attribution,
+                          companion_threshold=companion_threshold)
     return deblender(data, segmentation_image, n_pixels, mask=mask,
                      connectivity=connectivity, relabel=relabel)

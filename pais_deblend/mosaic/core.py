@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..deblend.core import MODEL_DEFAULT
 from ..utils._optional_deps import require
 from ..utils._progress import progress_bar as _progress_bar
 from ..utils._validation import (check_finite_float, check_in,
@@ -90,7 +91,7 @@ def _deblender(key, model=None):
 
         (name, n_contributors, detection_threshold, min_separation,
          footprint_threshold, footprint_smoothing, tile_size,
-         normalization, attribution) = key
+         normalization, attribution, companion_threshold) = key
         deblender = Deblender(
             name if model is None else model, n_contributors=n_contributors,
             detection_threshold=detection_threshold,
@@ -98,7 +99,7 @@ def _deblender(key, model=None):
             footprint_threshold=footprint_threshold,
             footprint_smoothing=footprint_smoothing, tile_size=tile_size,
             normalization=normalization, attribution=attribution,
-            progress_bar=False)
+            companion_threshold=companion_threshold, progress_bar=False)
         _DEBLENDERS[key] = deblender
     return deblender
 
@@ -154,7 +155,8 @@ def _deblend_tile_task(job, tile, region=None):
             noise_sigma=np.asarray(job.noise_sigma),
             detection_noise=job.detection_noise, core=core,
             exact=_exact_zone(tile, job.shape, job.guard), heads=job.heads,
-            attribution=deblender.attribution)
+            attribution=deblender.attribution,
+            companion_threshold=deblender.companion_threshold)
     contributors, weights = output.contributors, output.weights
     centers = output.centers
     open_pixel_array(job.store, 'contributors', 'r+')[tile.core] = (
@@ -463,7 +465,8 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
                    min_separation=None, footprint_threshold=None,
                    footprint_smoothing=None, n_pixels=5, connectivity=8,
                    network_tile_size=512, attribution=None,
-                   overwrite=False, progress_bar=True):
+                   companion_threshold=MODEL_DEFAULT, overwrite=False,
+                   progress_bar=True):
     """
     Detect and deblend the sources of an image of any size, tile by tile,
     into a Zarr store read back by region.
@@ -539,6 +542,9 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     attribution : str, optional
         How pixels are shared among the sources (default: the model's
         own); see `~pais_deblend.deblend.Deblender`.
+    companion_threshold : float or None, optional
+        The residual companion search (default: the model's own); see
+        `~pais_deblend.deblend.Deblender`.
     overwrite : bool, optional
         Replace an existing ``output``.
     progress_bar : bool, optional
@@ -577,7 +583,7 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     key = (_model_key(model, client), n_contributors, detection_threshold,
            min_separation, footprint_threshold, footprint_smoothing,
            check_positive_int(network_tile_size, 'network_tile_size'),
-           None, attribution)
+           None, attribution, companion_threshold)
     deblender = _deblender(key, None if isinstance(
         model, (str, os.PathLike)) else model)
     # the settings the workers use are the resolved ones, whatever their
@@ -585,7 +591,8 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     key = key[:1] + (deblender.n_contributors, deblender.detection_threshold,
                      deblender.min_separation, deblender.footprint_threshold,
                      deblender.footprint_smoothing, deblender.tile_size,
-                     deblender.normalization, deblender.attribution)
+                     deblender.normalization, deblender.attribution,
+                     deblender.companion_threshold)
     _DEBLENDERS.setdefault(key, deblender)
     n_bands = deblender.n_bands
     band_maps = bool(getattr(deblender.model, 'band_maps', False))
