@@ -9,7 +9,8 @@ one).
 DEBLENDER_OPTIONS = (('--detection-threshold', float, 'detection_threshold'),
                      ('--min-separation', int, 'min_separation'),
                      ('--footprint-threshold', float, 'footprint_threshold'),
-                     ('--attribution', str, 'attribution'))
+                     ('--attribution', str, 'attribution'),
+                     ('--companion-threshold', float, 'companion_threshold'))
 
 
 def add_deblender_options(parser):

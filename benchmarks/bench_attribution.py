@@ -249,15 +249,16 @@ def main():
     parser.add_argument('--quick', action='store_true')
     parser.add_argument('--json', default=None,
                         help='also write the figures to this JSON file')
-    parser.add_argument('--companion-threshold', type=float, default=15.0,
-                        help='the residual companion search of the '
-                        'pais_<attribution> methods (pais_network_alone '
-                        'runs without it)')
     parser.add_argument('--output-dir', default=None,
                         help='also write the harness tables here')
     add_deblender_options(parser)
     args = parser.parse_args()
+    if args.companion_threshold is None:
+        args.companion_threshold = 15.0
 
+    options = deblender_options(args)
+    options.pop('attribution', None)
+    options.pop('companion_threshold', None)
     pais = {}
     variants = [(f'pais_{attribution}', attribution, args.companion_threshold)
                 for attribution in ATTRIBUTION_METHODS]
@@ -265,7 +266,7 @@ def main():
     for name, attribution, threshold in variants:
         pais[name] = RecordingPaisMethod(
             name, args.model, attribution=attribution,
-            companion_threshold=threshold, **deblender_options(args))
+            companion_threshold=threshold, **options)
         register_method(pais[name], overwrite=True)
     register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
     register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),

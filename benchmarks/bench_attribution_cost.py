@@ -1,0 +1,133 @@
+"""
+What the attribution costs on a large field: the time of each step of
+`~pais_deblend.deblend.pipeline.run_pipeline` on a simulated
+``hst_f160w`` field of ``--size`` x ``--size`` pixels, and the peak
+resident memory of a whole `~pais_deblend.Deblender` call with each
+``attribution`` (each in its own child process, after a warm-up call on a
+512 x 512 corner).
+
+Printed: the network pass, the template attribution, the residual
+companion search and the network decode in seconds, the attribution
+steps as a fraction of the network pass, and the peak RSS of every
+configuration.
+
+Usage::
+
+    python benchmarks/bench_attribution_cost.py [--size 4096] [--seed 2]
+        [--json cost.json]
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import time
+
+import numpy as np
+
+import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
+
+CONFIGURATIONS = (('network', None), ('templates', None),
+                  ('templates', 15.0))
+
+
+def simulate(size, seed):
+    from pais_deblend.simulation import SceneSimulator
+
+    scene = SceneSimulator('hst_f160w', shape=(size, size)).simulate(
+        np.random.default_rng([seed, size]))
+    return np.asarray(scene.image, dtype=np.float64), scene.n_sources
+
+
+def timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def step_times(image):
+    """Seconds of each pipeline step on ``image`` (warm)."""
+    from pais_deblend import Deblender
+    from pais_deblend.deblend import pipeline
+    from pais_deblend.deblend.inputs import prepare_image
+
+    deblender = Deblender('hst_f160w', progress_bar=False)
+    deblender(image[:512, :512])  # compile and warm up
+    prepared = prepare_image(image)
+    noise, _ = timed(pipeline.estimate_image_noise, prepared)
+    (pcr, _), network = timed(pipeline.network_pass, deblender, prepared,
+                              noise)
+    centers = pipeline.detect_centers(
+        pcr.center_of_mass, prepared.mask,
+        threshold=deblender.detection_threshold,
+        min_separation=deblender.min_separation)
+    detection = pipeline.detection_image(prepared.data, noise, prepared.mask,
+                                         deblender.footprint_smoothing)
+    segments = pipeline.footprint_from_flux(
+        detection, prepared.mask, centers,
+        threshold=deblender.footprint_threshold, n_pixels=5)
+    extra, search = timed(pipeline.search_companions, prepared.data, centers,
+                          segments, noise, threshold=15.0,
+                          **pipeline.COMPANION_SEARCH)
+    reduced = pcr.keep_top_slots(deblender.n_contributors)
+    times = {'network pass': network, 'companion search': search}
+    for method in ('network', 'templates'):
+        _, times[f'attribution {method}'] = timed(
+            pipeline.attribute, reduced, None, prepared.data, centers,
+            segments=segments, mask=prepared.mask, method=method,
+            noise_sigma=noise)
+    return times, len(centers), len(extra)
+
+
+def _child(image, attribution, threshold, queue):
+    from pais_deblend import Deblender
+
+    deblender = Deblender('hst_f160w', attribution=attribution,
+                          companion_threshold=threshold, progress_bar=False)
+    deblender(image[:512, :512])
+    started = time.perf_counter()
+    segmentation = deblender(image)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((elapsed, len(segmentation.partial_labels), peak))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--size', type=int, default=4096)
+    parser.add_argument('--seed', type=int, default=2)
+    parser.add_argument('--json', default=None)
+    args = parser.parse_args()
+    image, n_sources = simulate(args.size, args.seed)
+    print(f'cores: {os.cpu_count()}; {args.size}x{args.size} hst_f160w '
+          f'field, {n_sources} simulated sources')
+    context = multiprocessing.get_context('spawn')
+    report = {'size': args.size, 'calls': {}}
+    for attribution, threshold in CONFIGURATIONS:
+        queue = context.Queue()
+        child = context.Process(target=_child,
+                                args=(image, attribution, threshold, queue))
+        child.start()
+        elapsed, n_found, peak = queue.get()
+        child.join()
+        key = f'{attribution}, companion_threshold={threshold}'
+        report['calls'][key] = {'seconds': elapsed, 'sources': n_found,
+                                'peak_rss_mib': peak}
+        print(f'   Deblender({key}): {elapsed:6.1f} s, {n_found} sources, '
+              f'peak RSS {peak:.0f} MiB')
+    times, n_centers, n_extra = step_times(image)
+    report['steps'] = times
+    print(f'steps ({n_centers} detected centres, {n_extra} found by the '
+          'companion search):')
+    network = times['network pass']
+    for name, seconds in times.items():
+        print(f'   {name:24s} {seconds:6.2f} s  ({seconds / network:.1%} of '
+              'the network pass)')
+    if args.json:
+        with open(args.json, 'w') as stream:
+            json.dump(report, stream, indent=1)
+
+
+if __name__ == '__main__':
+    main()
