@@ -31,7 +31,7 @@ __all__ = ['Deblender', 'deblend_sources']
 #: Decoding settings used when a bundled model does not record its own.
 DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
                     'footprint_threshold': 1.5, 'footprint_smoothing': 1.0,
-                    'attribution': 'network', 'companion_threshold': None}
+                    'attribution': 'templates', 'companion_threshold': 15.0}
 
 
 class _ModelDefault:
@@ -158,15 +158,19 @@ class Deblender:
         How each footprint pixel's flux is shared among the detected
         sources (`pais_deblend.deblend.pipeline.ATTRIBUTION_METHODS`):
         ``'network'``, the PCR decode of the network's contribution
-        vectors and maps (Hausen & Robertson 2022). Default:
-        ``'network'``.
+        vectors and maps (Hausen & Robertson 2022), or ``'templates'``,
+        shares in proportion to symmetric, monotonic templates of the
+        image around each detected centre (Lupton's SDSS deblender;
+        Melchior et al. 2018), which share the pixels of close blends
+        far more truly (see the benchmarks page). Default:
+        ``'templates'``.
     companion_threshold : float or None, optional
         After detection, look for sources the network missed (a close
         companion merged with its neighbour) in what the symmetric
         templates of the detected sources leave unexplained
         (`pais_deblend.deblend.pipeline.search_companions`): a residual
         peak above this many times the smoothed noise becomes a source.
-        None turns the search off. Default: None.
+        None turns the search off. Default: 15.
 
     Notes
     -----
