@@ -41,7 +41,8 @@ from ..utils.exceptions import NoDetectionWarning
 from ._sources import open_source
 from .plan import TilePlan
 from .store import (FORMAT, FORMAT_VERSION, MosaicSegmentation,
-                    create_store, open_pixel_array, write_sources)
+                    create_store, integrity_attributes, open_pixel_array,
+                    write_sources)
 
 __all__ = ['deblend_mosaic', 'local_client']
 
@@ -662,7 +663,8 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
             'footprint_threshold': deblender.footprint_threshold,
             'footprint_smoothing': deblender.footprint_smoothing,
             'n_pixels': n_pixels, 'connectivity': connectivity,
-            'network_tile_size': deblender.tile_size})
+            'network_tile_size': deblender.tile_size,
+            **integrity_attributes()})
         if band_maps:
             names = deblender.band_names
             group.attrs['band_names'] = (None if names is None
