@@ -131,3 +131,20 @@ def test_without_hard_links(tmp_path, monkeypatch):
     assert other.read_text() == 'theirs'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['other.txt',
                                                           'out.txt']
+
+
+def test_partial_segmentation_write_keeps_a_dangling_link(tmp_path):
+    import numpy as np
+
+    from pais_deblend.segmentation import PartialSegmentationImage
+
+    segmentation = PartialSegmentationImage(np.array([[[1, 0], [1, 2]]]),
+                                            np.array([[[1.0, 0], [0.5, 0.5]]]))
+    target = tmp_path / 'segm.fits'
+    target.symlink_to(tmp_path / 'elsewhere.fits')
+    with pytest.raises(FileExistsError, match='already exists'):
+        segmentation.write(target)
+    assert target.is_symlink() and not (tmp_path / 'elsewhere.fits').exists()
+    segmentation.write(tmp_path / 'plain.fits')
+    with pytest.raises(FileExistsError, match='already exists'):
+        segmentation.write(tmp_path / 'plain.fits')
