@@ -32,6 +32,7 @@ _EPILOG = """\
 examples:
   pais-deblend mosaic field.fits --output-dir out --tile-size 2048 --workers 2
   pais-deblend mosaic field.npy --workers 0 --noise-sigma 0.0057
+  pais-deblend mosaic --verify out/field.zarr
 
 Read a region in Python with
   read_mosaic('out/field.zarr', np.s_[1000:2000, 3000:4000])
@@ -46,9 +47,13 @@ def add_parser(subparsers):
         help='deblend a survey-size image tile by tile into a Zarr store',
         description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('image', metavar='IMAGE',
+    parser.add_argument('image', metavar='IMAGE', nargs='?',
                         help='the background-subtracted image: a FITS file '
                         '(one 2-D HDU) or a .npy file')
+    parser.add_argument('--verify', metavar='STORE', default=None,
+                        help='check every chunk of a mosaic store written '
+                        'before (present, checksum, values) instead of '
+                        'deblending; exit status 2 when it is damaged')
     parser.add_argument('--hdu', metavar='N|NAME', default=None,
                         help='the FITS HDU, by index or EXTNAME (default: '
                         'the first 2-D image HDU)')
@@ -112,9 +117,32 @@ def output_paths(image, output_dir):
             os.path.join(output_dir, f'{stem}_catalog.ecsv'))
 
 
+def verify(store, quiet=False):
+    """``--verify STORE``: report the damaged chunks of a store."""
+    from ..mosaic import verify_mosaic
+
+    if not os.path.isdir(store):
+        raise UserError(f'mosaic store {store} does not exist')
+    problems = verify_mosaic(store)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise UserError(f'{store} is damaged: {len(problems)} problem(s) '
+                        f'(listed above)')
+    if not quiet:
+        print(f'{store}: every chunk is intact')
+
+
 def run(args):
     from ..utils._io import atomic_output
 
+    if args.verify is not None:
+        if args.image is not None:
+            raise UserError('give either IMAGE or --verify STORE, not both')
+        verify(args.verify, quiet=args.quiet)
+        return
+    if args.image is None:
+        raise UserError('IMAGE is required (or --verify STORE)')
     if not os.path.isfile(args.image):
         raise UserError(f'image {args.image} does not exist')
     if not args.image.lower().endswith(_SUFFIXES):

@@ -21,10 +21,11 @@ import weakref
 
 import numpy as np
 
-from ..utils._validation import (check_finite_float, check_in,
-                                 check_positive_int)
+from ..utils._validation import (check_at_most, check_finite_float,
+                                 check_in, check_positive_int)
 from ..utils.exceptions import NoDetectionWarning
 from .inputs import prepare_image
+from .memory import check_memory
 
 __all__ = ['Deblender', 'deblend_sources']
 
@@ -32,6 +33,34 @@ __all__ = ['Deblender', 'deblend_sources']
 DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
                     'footprint_threshold': 1.5, 'footprint_smoothing': 1.0,
                     'attribution': 'templates', 'companion_threshold': 15.0}
+
+#: The largest value of each numeric option, and why: beyond them a call
+#: runs for hours or exhausts memory without a better result.
+LIMITS = {
+    'min_separation': (
+        64, 'the half-width in pixels of the peak window: wider merges '
+        'whole groups of galaxies into one source and widens every mosaic '
+        'margin'),
+    'footprint_threshold': (
+        1000.0, 'in units of the detection noise: above it only the cores '
+        'of the brightest sources remain; select sources with '
+        'detection_threshold instead'),
+    'footprint_smoothing': (
+        32.0, 'the Gaussian sigma in pixels: its cost grows with its width '
+        'and a wider kernel blurs neighbouring sources into one footprint'),
+    'tile_size': (
+        4096, 'the network holds its activations for a whole tile, many '
+        'GiB above this side; results do not depend on it'),
+    'n_pixels': (
+        1_000_000, 'the smallest effective area kept, pixels: no source '
+        'is larger, so a larger value only removes every source'),
+}
+
+
+def check_limit(value, name):
+    """``value`` of the option ``name`` checked against its `LIMITS`."""
+    maximum, reason = LIMITS[name]
+    return check_at_most(value, maximum, name, reason)
 
 
 class _ModelDefault:
@@ -135,17 +164,17 @@ class Deblender:
         (bundled models), else 0.5.
     min_separation : int, optional
         Half-width in pixels of the non-maximum suppression window on the
-        centre-of-mass map.
+        centre-of-mass map (at most 64).
     footprint_threshold : float, optional
         Without a segmentation image, pixels are attributed inside the
         connected regions of the noise-weighted image, smoothed by a
         Gaussian of ``footprint_smoothing`` pixels, above this many times
-        its robust noise, that contain a detected centre.
+        its robust noise, that contain a detected centre (at most 1000).
     footprint_smoothing : float, optional
-        See ``footprint_threshold`` (pixels, >= 0).
+        See ``footprint_threshold`` (pixels, > 0, at most 32).
     tile_size : int, optional
         The side of the tile cores of the network pass (memory against
-        speed; results do not depend on it).
+        speed; results do not depend on it; at most 4096).
     progress_bar : bool, optional
         Show a progress bar over the tiles.
     normalization : {'asinh', 'lupton'}, optional
@@ -203,15 +232,18 @@ class Deblender:
             pick(detection_threshold, 'detection_threshold'),
             'detection_threshold', minimum=0, maximum=1,
             include_minimum=False)
-        self.min_separation = check_positive_int(
-            pick(min_separation, 'min_separation'), 'min_separation')
-        self.footprint_threshold = check_finite_float(
+        self.min_separation = check_limit(check_positive_int(
+            pick(min_separation, 'min_separation'), 'min_separation'),
+            'min_separation')
+        self.footprint_threshold = check_limit(check_finite_float(
             pick(footprint_threshold, 'footprint_threshold'),
-            'footprint_threshold')
-        self.footprint_smoothing = check_finite_float(
+            'footprint_threshold'), 'footprint_threshold')
+        self.footprint_smoothing = check_limit(check_finite_float(
             pick(footprint_smoothing, 'footprint_smoothing'),
-            'footprint_smoothing', minimum=0)
-        self.tile_size = check_positive_int(tile_size, 'tile_size')
+            'footprint_smoothing', minimum=0), 'footprint_smoothing')
+        self.tile_size = check_limit(check_positive_int(tile_size,
+                                                        'tile_size'),
+                                     'tile_size')
         self.progress_bar = bool(progress_bar)
         from ..model.normalization import NORMALIZATION_METHODS
 
@@ -304,7 +336,8 @@ class Deblender:
             Sources whose effective (weighted) area is below this many
             pixels are removed, their weight handed to the other
             contributors of their pixels; without a segmentation image it
-            is also the smallest footprint region kept.
+            is also the smallest footprint region kept (at most
+            1,000,000).
         mask : array_like of bool, optional
             Shape (h, w). True for pixels that are neither used nor
             attributed.
@@ -332,13 +365,19 @@ class Deblender:
         Raises
         ------
         TypeError, ValueError
-            For bad input; the message names the parameter.
+            For bad input; the message names the parameter. Also a
+            `ValueError`, before any work, when the image needs more
+            memory than is available
+            (``pais_deblend.deblend.memory``): deblend
+            it with `~pais_deblend.mosaic.deblend_mosaic` instead.
         """
         from ..pcr.decode import partial_segmentation
         from .pipeline import run_pipeline
 
-        n_pixels = check_positive_int(n_pixels, 'n_pixels')
+        n_pixels = check_limit(check_positive_int(n_pixels, 'n_pixels'),
+                               'n_pixels')
         check_in(connectivity, (4, 8), 'connectivity')
+        check_memory(data, self)  # before the input is read
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
         segment_data = self._segment_data(segmentation_image, image.shape)
         result = run_pipeline(self, image, segments=segment_data,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils._validation import as_image, check_same_shape
+from ..utils._validation import as_image, check_boolean, check_same_shape
 
 __all__ = ['PreparedImage', 'prepare_image']
 
@@ -57,7 +57,8 @@ def _nddata_parts(data, name):
     """(array, mask, unit, wcs, uncertainty) of an `NDData`."""
     array = data.data
     unit = data.unit
-    mask = None if data.mask is None else np.asarray(data.mask)
+    mask = (None if data.mask is None
+            else check_boolean(np.asarray(data.mask), f'{name}.mask'))
     uncertainty = None
     if data.uncertainty is not None:
         try:

@@ -36,13 +36,14 @@ import numpy as np
 from ..deblend.core import MODEL_DEFAULT
 from ..utils._optional_deps import require
 from ..utils._progress import progress_bar as _progress_bar
-from ..utils._validation import (check_finite_float, check_in,
-                                 check_positive_int)
+from ..utils._validation import (check_at_most, check_finite_float,
+                                 check_in, check_positive_int)
 from ..utils.exceptions import NoDetectionWarning
 from ._sources import open_source
 from .plan import TilePlan
 from .store import (FORMAT, FORMAT_VERSION, MosaicSegmentation,
-                    create_store, open_pixel_array, write_sources)
+                    create_store, integrity_attributes, open_pixel_array,
+                    write_sources)
 
 __all__ = ['deblend_mosaic', 'local_client']
 
@@ -60,6 +61,18 @@ DEFAULT_EXTRA_MARGIN = 64
 #: the owner's centre it stands for (they come from the same exact network
 #: output, so they normally agree to float rounding).
 MATCH_TOLERANCE = 1.0
+
+#: The largest tile side and margin, and why (pixels).
+LIMITS = {
+    'tile_size': (
+        8192, 'each task holds its extended tile, about 250 bytes per '
+        'pixel, some 17 GiB at this side; run more tiles in parallel '
+        'instead'),
+    'margin': (
+        2048, 'the context around each core: the network sees about 100 '
+        'pixels and the default is 152; a wider margin only multiplies '
+        'the work of every tile'),
+}
 
 # Deblenders of this worker process, keyed by their settings: the model is
 # loaded once per worker, never shipped in the task graph.
@@ -366,6 +379,8 @@ def _check_plan(plan, shape, factor, minimum_margin):
         raise ValueError(msg)
     for name in ('tile_size', 'margin'):
         value = getattr(plan, name)
+        maximum, reason = LIMITS[name]
+        check_at_most(value, maximum, name, reason)
         if value % factor:
             msg = (f'plan {name} must be a multiple of the network '
                    f'downsampling factor {factor}, got {value}')
@@ -504,11 +519,11 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         roughly 250 bytes per pixel of the extended region (the region,
         the network output, the footprint and the decoded core) plus the
         TensorFlow runtime; 2048 is meant for 4 GiB workers (measure
-        with ``benchmarks/bench_mosaic.py``).
+        with ``benchmarks/bench_mosaic.py``); at most 8192.
     margin : int, optional
         The context around each core, pixels. Default: the smallest
         exact margin plus 64 (152 for the bundled model). Ignored with
-        ``plan``.
+        ``plan``; at most 2048.
     plan : `TilePlan`, optional
         An explicit plan (its shape must be the image's).
     model : str or path-like, optional
@@ -538,7 +553,7 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         Connectivity of the footprint regions.
     network_tile_size : int, optional
         The tile side of the network pass inside each tile
-        (`~pais_deblend.model.predict_pcr`).
+        (`~pais_deblend.model.predict_pcr`); at most 4096.
     attribution : str, optional
         How pixels are shared among the sources (default: the model's
         own); see `~pais_deblend.deblend.Deblender`.
@@ -578,12 +593,19 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         require('distributed')
     output = _prepare_output(output, overwrite)
     source = open_source(data, hdu=hdu)
-    n_pixels = check_positive_int(n_pixels, 'n_pixels')
+    from ..deblend.core import LIMITS as DEBLENDER_LIMITS
+    from ..deblend.core import check_limit
+
+    n_pixels = check_limit(check_positive_int(n_pixels, 'n_pixels'),
+                           'n_pixels')
     check_in(connectivity, (4, 8), 'connectivity')
+    network_tile_size = check_at_most(
+        check_positive_int(network_tile_size, 'network_tile_size'),
+        DEBLENDER_LIMITS['tile_size'][0], 'network_tile_size',
+        DEBLENDER_LIMITS['tile_size'][1])
     key = (_model_key(model, client), n_contributors, detection_threshold,
            min_separation, footprint_threshold, footprint_smoothing,
-           check_positive_int(network_tile_size, 'network_tile_size'),
-           None, attribution, companion_threshold)
+           network_tile_size, None, attribution, companion_threshold)
     deblender = _deblender(key, None if isinstance(
         model, (str, os.PathLike)) else model)
     # the settings the workers use are the resolved ones, whatever their
@@ -669,7 +691,8 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
             'footprint_threshold': deblender.footprint_threshold,
             'footprint_smoothing': deblender.footprint_smoothing,
             'n_pixels': n_pixels, 'connectivity': connectivity,
-            'network_tile_size': deblender.tile_size})
+            'network_tile_size': deblender.tile_size,
+            **integrity_attributes()})
         if band_maps:
             names = deblender.band_names
             group.attrs['band_names'] = (None if names is None

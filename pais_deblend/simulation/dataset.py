@@ -489,6 +489,21 @@ def _read_manifest(path):
     return manifest
 
 
+def _check_shard_name(name, manifest_path):
+    """
+    Refuse a shard of the manifest that is not a file of the set's own
+    directory (an absolute path, a '..', a sub-directory): the manifest
+    never leads the reader elsewhere.
+    """
+    if (not isinstance(name, str) or name in ('', '.', '..')
+            or os.path.basename(name) != name or os.path.isabs(name)
+            or (os.altsep and os.altsep in name)):
+        msg = (f'{manifest_path!r} names shard {name!r} outside its '
+               f'directory; shards must be plain file names there (as '
+               f'write_training_set writes them)')
+        raise ValueError(msg)
+
+
 def _remove_training_set(directory):
     for name in os.listdir(directory):
         if (name.startswith('shard_') and '.npz' in name) or name == MANIFEST_NAME:
@@ -507,6 +522,17 @@ class TrainingSetReader:
         The training-set directory.
     require_complete : bool, optional
         Raise if the set was not finished (default True).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``directory`` has no ``manifest.json``.
+    ValueError
+        If the manifest is not a training-set manifest, the set is
+        incomplete (with ``require_complete``), or a shard it names is
+        not a plain file name in ``directory`` (an absolute path or one
+        with '..' or a directory part: the reader never follows the
+        manifest out of the set's directory).
 
     Examples
     --------
@@ -527,6 +553,9 @@ class TrainingSetReader:
                    f'rerun write_training_set with the same arguments to '
                    f'finish it')
             raise ValueError(msg)
+        for entry in self.manifest.get('shards', []):
+            _check_shard_name(entry.get('file') if isinstance(entry, dict)
+                              else entry, path)
 
     def __len__(self):
         return sum(entry['n_scenes'] for entry in self.manifest['shards'])

@@ -4,10 +4,67 @@ damaged file.
 """
 
 import contextlib
+import errno
 import os
-import tempfile
+import secrets
+import threading
 
 __all__ = ['atomic_output', 'read_npz', 'npz_headers']
+
+#: Errors of `os.link` on file systems without hard links.
+_NO_LINK_ERRNOS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV,
+                   errno.EMLINK, errno.ENOSYS, errno.EACCES}
+
+
+def _exists_error(filename):
+    msg = f'{filename!r} already exists; pass overwrite=True to replace it'
+    return FileExistsError(errno.EEXIST, msg, filename)
+
+
+def _create_temporary(directory, suffix):
+    """
+    Create an empty temporary file in ``directory`` and return its path:
+    the name holds the process and thread ids (and a random part), and
+    the file is created with mode 0o666, so the process umask applies as
+    to any new file (the umask is never changed).
+    """
+    while True:
+        path = os.path.join(
+            directory, f'.tmp-{os.getpid()}-{threading.get_ident()}-'
+            f'{secrets.token_hex(4)}{suffix}')
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o666)
+        except FileExistsError:
+            continue
+        os.close(handle)
+        return path
+
+
+def _place_new(temporary, filename):
+    """
+    Give ``temporary`` the name ``filename`` only if nothing has it (a
+    dangling symbolic link included): a hard link, which the system
+    creates only when the name is free, so of two writers one gets a
+    `FileExistsError`.
+    """
+    try:
+        os.link(temporary, filename)
+    except FileExistsError:
+        raise _exists_error(filename) from None
+    except OSError as error:
+        if error.errno not in _NO_LINK_ERRNOS:
+            raise
+        # no hard links here: reserve the name exclusively, then fill it
+        try:
+            handle = os.open(filename, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o666)
+        except FileExistsError:
+            raise _exists_error(filename) from None
+        os.close(handle)
+        os.replace(temporary, filename)
+    else:
+        os.remove(temporary)
 
 
 @contextlib.contextmanager
@@ -17,7 +74,13 @@ def atomic_output(filename, *, overwrite=False):
     the block succeeds, remove it when the block fails.
 
     A crash therefore never leaves a truncated file under the final name,
-    and an existing file is replaced only when asked.
+    and an existing file is replaced only when asked: without
+    ``overwrite`` the final name is taken with a hard link, which fails
+    when anything holds the name (a file written meanwhile by another
+    process or thread, a dangling symbolic link), so two writers of one
+    name never both succeed. The file gets the permissions a plain
+    ``open()`` would give it under the process umask, which is left
+    unchanged.
 
     Parameters
     ----------
@@ -29,27 +92,23 @@ def atomic_output(filename, *, overwrite=False):
     Raises
     ------
     FileExistsError
-        If ``filename`` exists and ``overwrite`` is `False`.
+        If ``filename`` exists (or appears while the block runs), or is
+        a symbolic link, and ``overwrite`` is `False`.
     """
     filename = os.fspath(filename)
-    if os.path.exists(filename) and not overwrite:
-        msg = f'{filename!r} already exists; pass overwrite=True to replace it'
-        raise FileExistsError(msg)
+    if os.path.lexists(filename) and not overwrite:
+        raise _exists_error(filename)
     directory = os.path.dirname(os.path.abspath(filename))
     suffix = os.path.splitext(filename)[1]
-    handle, temporary = tempfile.mkstemp(prefix='.tmp-', suffix=suffix,
-                                         dir=directory)
-    os.close(handle)
+    temporary = _create_temporary(directory, suffix)
     try:
         yield temporary
-        # mkstemp makes the file private (0600); give the final file the
-        # permissions a plain open() would, under the user's umask
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, filename)
+        if overwrite:
+            os.replace(temporary, filename)
+        else:
+            _place_new(temporary, filename)
     finally:
-        if os.path.exists(temporary):
+        if os.path.lexists(temporary):
             os.remove(temporary)
 
 

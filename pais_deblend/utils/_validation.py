@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ['as_image', 'as_positions', 'check_positive_int',
            'check_nonnegative_int', 'check_finite_float', 'check_same_shape',
-           'check_in']
+           'check_in', 'check_at_most', 'check_boolean']
 
 
 def _describe(value):
@@ -128,6 +128,28 @@ def check_finite_float(value, name, *, minimum=None, maximum=None,
         msg = f'{name} must be <= {maximum}, got {value}'
         raise ValueError(msg)
     return value
+
+
+def check_at_most(value, maximum, name, reason):
+    """
+    Return ``value`` after checking it is at most ``maximum``; the
+    `ValueError` message gives ``reason``, why larger values are refused.
+    """
+    if value > maximum:
+        msg = f'{name} must be at most {maximum} ({reason}), got {value}'
+        raise ValueError(msg)
+    return value
+
+
+def check_boolean(array, name):
+    """
+    Return ``array`` after checking it is boolean: a mask of floats or
+    integers (e.g. 0.5) is refused, never truncated to True.
+    """
+    if array.dtype.kind != 'b':
+        msg = f'{name} must be a boolean array, got dtype {array.dtype}'
+        raise TypeError(msg)
+    return array
 
 
 def check_same_shape(shape, expected, name, expected_name):
