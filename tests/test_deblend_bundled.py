@@ -79,15 +79,19 @@ def test_real_hlf_cutout(deblender):
     segmentation = deblender(image)
     found = np.array([segmentation.centers[label]
                       for label in segmentation.partial_labels])
-    # the catalog positions sit up to ~4 px from the flux peaks
-    matches = match_sources(found, hlf.centers, max_distance=6.0)
-    # the four bright catalog sources are found within 4.5 px; the model
-    # misses three (a knot-like neighbour 37 px from the bright central
-    # galaxy, a faint one and one on the frame edge): issue 4 asks for 7,
-    # see the benchmarks page
-    assert {1, 2, 4, 6} <= set(matches.true_indices.tolist())
-    assert np.all(matches.distances < 4.5)
+    # the catalog positions sit up to ~6 px from the flux peaks
+    matches = match_sources(found, hlf.centers, max_distance=6.5)
+    # the network finds the four bright catalog sources within 4.5 px and
+    # the residual companion search the knot-like neighbour in the halo of
+    # the central galaxy (catalog (95, 105)); the faint (156, 77) source
+    # and the one at the frame edge (S/N <= 2.3 in every band) are missed
+    assert {1, 2, 3, 4, 6} <= set(matches.true_indices.tolist())
+    assert np.all(matches.distances <= 6.0)
+    # nothing splits the central galaxy (catalog (128, 128))
+    assert np.sum(np.hypot(*(found - [128.0, 128.0]).T) < 20) == 1
     assert flux_conservation(segmentation, image) <= 1e-6
+    attributed = segmentation.contributors[..., 0] > 0
+    assert np.mean(segmentation.weights.max(axis=-1)[attributed] < 0.9) > 0.05
 
 
 def test_deblend_sources_default_model_matches_deblender(deblender):
