@@ -331,9 +331,9 @@ def image_model_mismatches(image, model_name):
             problems.append(
                 f'the image has {scale:.3g}"/pixel (from its WCS) but model '
                 f'{model_name!r} was trained at {model_scale:g}"/pixel '
-                f'(a factor {ratio:.2f}): sources look {ratio:.2g} times '
-                f'{"smaller" if ratio > 1 else "larger"} to it than in '
-                'training; resample the image to the model\'s scale')
+                f'(a factor {ratio:.2f}): each source spans {1 / ratio:.2g} '
+                'times as many pixels across as in training; resample the '
+                'image to the model\'s scale')
     data = image.data if image.data.ndim == 3 else image.data[..., None]
     good = ~image.mask
     for band in range(data.shape[-1]):
