@@ -260,11 +260,14 @@ def _shared_stem(image):
     if isinstance(image, (str, os.PathLike)):
         return _stem(os.fspath(image))
     stems = [_stem(os.fspath(name)) for name in image]
-    prefix = os.path.commonprefix(stems).rstrip('_-. ')
+    # whole words only: the shared part ends (or starts) at a separator
+    prefix = os.path.commonprefix(stems)
+    prefix = prefix[:max(0, *(prefix.rfind(c) for c in '_-.'))]
     suffix = os.path.commonprefix([stem[::-1] for stem in stems])[::-1]
-    suffix = suffix.lstrip('_-. ')
+    cut = [suffix.find(c) for c in '_-.' if c in suffix]
+    suffix = suffix[min(cut) + 1:] if cut else ''
     shared = prefix if len(prefix) >= len(suffix) else suffix
-    return shared or stems[0]
+    return shared.strip('_-.') or stems[0]
 
 
 def output_paths(image, output_dir, *, cutouts=False):
