@@ -243,3 +243,28 @@ def test_bundled_model_sha_in_provenance():
 
     assert model_sha256('hst_f160w') == BUNDLED_MODELS['hst_f160w']['sha256']
     assert model_sha256('no_such_model') is None
+
+
+def test_small_crowded_cube_gets_a_flat_background():
+    from pais_deblend.cli.run import estimate_background
+    from pais_deblend.utils.exceptions import PaisDeblendWarning
+
+    band = fits.getdata(os.path.join(DATA, 'hsc_cutout_5band.fits'))[0]
+    band = band.astype(np.float64)
+    with pytest.warns(PaisDeblendWarning, match=r'no 50 x 50 background box '
+                      'has enough sky pixels .* a constant background'):
+        background, rms = estimate_background(band, np.zeros(band.shape,
+                                                             bool))
+    assert np.ptp(background) == 0 and np.ptp(rms) == 0
+    assert 0.5 < rms[0, 0] < 1.5  # the band's robust noise is 1.1
+
+
+@pytest.mark.filterwarnings('ignore:The following header keyword')
+def test_raw_frame_warns_in_one_line(one_band_model, tmp_path, capsys):
+    # the real ESO frame (median 6856 ADU) said to be background-subtracted
+    path = os.path.join(DATA, 'eso_emmi_image.fits')
+    main(['run', path, *common(one_band_model, tmp_path / 'out')])
+    error = capsys.readouterr().err
+    assert re.search(r'^pais-deblend run: warning: the image has a median of '
+                     r'68\d\d, 9\d\.\d times its robust noise', error,
+                     flags=re.MULTILINE), error
