@@ -69,7 +69,9 @@ class PartialSegmentationImage(SegmentationImage):
     ``data`` is the *dominant-source* label map (each pixel labelled by its
     largest-weight contributor), so it works wherever photutils expects a
     segmentation image (`~photutils.segmentation.SourceCatalog`, ``imshow``,
-    ``to_regions``, ...). The partial form is available through
+    ``to_regions``, ...; ``to_regions`` and ``polygons`` need the
+    ``regions`` extra: ``pip install "pais_deblend[regions]"``, which
+    brings regions, shapely and rasterio). The partial form is available through
     `contributors`, `weights`, `weight_map` and `source_image`.
 
     Parameters
