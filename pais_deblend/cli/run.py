@@ -5,8 +5,10 @@ overview figure and (optionally) the deblended image of every source.
 
 The job, in the order of a SExtractor run:
 
-1. read the image (one 2-D HDU, or several stacked along a last axis for
-   a multi-band model), its WCS and its unit (``BUNIT``);
+1. read the image (one 2-D HDU; for a multi-band model a cube in one
+   HDU, several 2-D HDUs, or one file per band, stacked along a last
+   axis), its WCS, its unit (``BUNIT``), its zero point (``PHOTZP`` and
+   the like) and an optional error or inverse-variance map;
 2. estimate the background and its RMS on a mesh (photutils
    `~photutils.background.Background2D` with the
    `~photutils.background.SExtractorBackground` estimator, 3-sigma
@@ -48,6 +50,9 @@ catalog. Outputs, named after the image (STEM = name without .fits):
 
   STEM_partial.fits   partial segmentation: DOMINANT map (with the image
                       WCS), CONTRIBUTORS and WEIGHTS cubes, CENTERS table
+                      (label, y, x: 0-based pixels, row then column);
+                      provenance cards (PDVERS, PDMODEL, PDMODSHA,
+                      PDINPUT, PDOPTS, BUNIT) in the primary header
   STEM_catalog.ecsv   one row per source, photutils SourceCatalog columns
                       measured on each source's share M_i x I
   STEM_overview.png   image, dominant-source map and blended view
@@ -57,9 +62,12 @@ catalog. Outputs, named after the image (STEM = name without .fits):
 _EPILOG = """\
 examples:
   pais-deblend run image.fits --output-dir out
-  pais-deblend run mosaic.fits --hdu SCI --mask-hdu DQ --cutouts
+  pais-deblend run mosaic.fits --hdu SCI --mask-hdu DQ --weight-hdu WHT
   pais-deblend run stack.fits --band-hdus G R Z --model my_model.keras
-  pais-deblend run image.fits --background-subtracted --overwrite
+  pais-deblend run g.fits r.fits z.fits --model ground_grz
+  pais-deblend run hsc_grizy.fits --model ground_grz --bands 0 1 3
+  pais-deblend run hlf_cube.fits --band-axis 1 --bands 0
+  pais-deblend run image.fits --zero-point 25.946 --cutouts
 
 Read the outputs in Python with
   PartialSegmentationImage.read('out/image_partial.fits')
@@ -165,6 +173,11 @@ def add_parser(subparsers):
                             default=64,
                             help='side of the background mesh boxes, pixels '
                             '(cut to the image size; default: %(default)s)')
+    background.add_argument('--background-filter', metavar='BOXES',
+                            type=int, default=3,
+                            help='side of the median filter over the mesh, '
+                            'boxes; odd (default: %(default)s)')
+
     photometry = parser.add_argument_group('photometry')
     photometry.add_argument('--zero-point', metavar='MAG', type=float,
                             default=None,
@@ -174,10 +187,6 @@ def add_parser(subparsers):
                             'the catalog (default: the PHOTZP, MAGZERO, '
                             'MAGZPT or ZEROPT card of the image header, if '
                             'any)')
-    background.add_argument('--background-filter', metavar='BOXES',
-                            type=int, default=3,
-                            help='side of the median filter over the mesh, '
-                            'boxes; odd (default: %(default)s)')
 
     output = parser.add_argument_group('output')
     output.add_argument('--output-dir', metavar='DIR', default='.',
