@@ -754,6 +754,23 @@ def _flat_background(data, bad, box, exc):
             np.full(data.shape, std, dtype=np.float64))
 
 
+def _warn_flat_background(flat, shape, box_size, rms, subtracted):
+    """One warning for the bands whose background mesh had no sky."""
+    from ..utils.exceptions import PaisDeblendWarning
+
+    box = f'{min(box_size, shape[0])} x {min(box_size, shape[1])}'
+    which = ('' if shape[-1] == 1 else
+             f" in band(s) {', '.join(str(band) for band in flat)}")
+    values = ', '.join(f'{rms[band].flat[0]:.3g}' for band in flat)
+    remedy = ('' if subtracted else ' (or --background-subtracted if the '
+              'image is)')
+    warnings.warn(f'no {box} background box has enough sky pixels{which} (a '
+                  'small or crowded image): the background and its RMS '
+                  f'({values}) are constants from the whole frame; try a '
+                  f'smaller --background-box{remedy}', PaisDeblendWarning,
+                  stacklevel=3)
+
+
 # --- writing ----------------------------------------------------------------
 
 def _catalog_table(data, partial, error, mask, image, *, progress_bar,
@@ -865,23 +882,29 @@ def provenance_cards(image, deblender, model, options):
     from ..version import version
 
     cards = fits.Header()
-    cards['PDVERS'] = (version, 'pais_deblend version')
-    cards['PDMODEL'] = (deblender.model_name, 'PAIS model')
+
+    def card(key, value, comment):
+        # a comment only where it fits the card, beside a long string
+        fits_card = len(str(value)) + len(comment) <= 60
+        cards[key] = (value, comment) if fits_card else value
+
+    card('PDVERS', version, 'pais_deblend version')
+    card('PDMODEL', deblender.model_name, 'PAIS model')
     sha = model_sha256(model)
     if sha is not None:
-        cards['PDMODSHA'] = sha  # 64 characters: no room for a comment
-    cards['PDINPUT'] = (', '.join(os.path.basename(name)
-                                  for name in image['files']),
-                        'input FITS file(s), one per band if several')
-    cards['PDHDUS'] = (', '.join(str(index) for index in image['hdus']),
-                       'input HDU(s)')
-    cards['PDOPTS'] = (json.dumps(options, sort_keys=True, default=str),
-                       'pais-deblend run options (JSON)')
+        card('PDMODSHA', sha, 'SHA-256 of the model file')
+    card('PDINPUT', ', '.join(os.path.basename(name)
+                              for name in image['files']),
+         'input FITS file(s), one per band if several')
+    card('PDHDUS', ', '.join(str(index) for index in image['hdus']),
+         'input HDU(s)')
+    card('PDOPTS', json.dumps(options, sort_keys=True, default=str),
+         'pais-deblend run options (JSON)')
     if image['bunit'] is not None:
-        cards['BUNIT'] = (image['bunit'], 'unit of the input image')
+        card('BUNIT', image['bunit'], 'unit of the input image')
     if image['zero_point'] is not None:
-        cards['PHOTZP'] = (image['zero_point'],
-                           f"zero point (input {image['zero_point_keyword']})")
+        card('PHOTZP', image['zero_point'],
+             f"zero point (input {image['zero_point_keyword']})")
     return cards
 
 
@@ -1022,7 +1045,7 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
     """
     from astropy.nddata import NDData
 
-    from ..utils.exceptions import NoDetectionWarning
+    from ..utils.exceptions import NoDetectionWarning, PaisDeblendWarning
 
     several = not isinstance(image, (str, os.PathLike))
     if several:
@@ -1079,15 +1102,22 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
 
     stack = data if data.ndim == 3 else data[..., np.newaxis]
     subtracted = np.empty_like(stack)
-    rms = []
+    rms, flat = [], []
     for band in range(stack.shape[-1]):
-        background, band_rms = estimate_background(
-            stack[..., band], mask, box_size=background_box,
-            filter_size=background_filter)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', PaisDeblendWarning)
+            background, band_rms = estimate_background(
+                stack[..., band], mask, box_size=background_box,
+                filter_size=background_filter)
+        if caught:
+            flat.append(band)
         subtracted[..., band] = (stack[..., band] if background_subtracted
                                  else stack[..., band] - background)
         rms.append(band_rms)
     subtracted = subtracted if data.ndim == 3 else subtracted[..., 0]
+    if flat:
+        _warn_flat_background(flat, stack.shape, background_box, rms,
+                              background_subtracted)
 
     label = image_name if not several else ' '.join(image_name)
     with warnings.catch_warnings():
