@@ -18,7 +18,7 @@ from astropy.table import QTable
 from pais_deblend.cli import main
 from pais_deblend.cli.run import _shared_stem, read_image, read_images
 
-from .test_cli_run import make_scene, make_wcs
+from .test_cli_run import make_scene, make_wcs, tiny_model  # noqa: F401
 
 DATA = os.path.join(os.path.dirname(__file__), 'data')
 SHAPE = (64, 64)
@@ -31,15 +31,6 @@ def three_band_model(tmp_path_factory):
     path = tmp_path_factory.mktemp('model') / 'three.keras'
     build_pais_model(n_bands=3, filters=[4, 8], attention_window=3,
                      seed=0).save(path)
-    return path
-
-
-@pytest.fixture(scope='module')
-def one_band_model(tmp_path_factory):
-    from pais_deblend.model import build_pais_model
-
-    path = tmp_path_factory.mktemp('model') / 'one.keras'
-    build_pais_model(filters=[4, 8], attention_window=3, seed=0).save(path)
     return path
 
 
@@ -174,7 +165,7 @@ def test_cube_in_one_hdu(three_band_model, tmp_path, capsys):
                      capsys.readouterr().err)
 
 
-def test_error_map_zero_point_and_provenance(one_band_model, tmp_path,
+def test_error_map_zero_point_and_provenance(tiny_model, tmp_path,
                                             capsys):
     image = make_scene()
     header = make_wcs().to_header()
@@ -186,7 +177,7 @@ def test_error_map_zero_point_and_provenance(one_band_model, tmp_path,
                   fits.ImageHDU(error, name='ERR')]).writeto(path)
     output_dir = tmp_path / 'out'
     status = run_quietly(['run', str(path), '--error-hdu', 'ERR',
-                          '--cutouts', *common(one_band_model, output_dir)])
+                          '--cutouts', *common(tiny_model, output_dir)])
     assert status == 0, capsys.readouterr().err
     table = QTable.read(output_dir / 'field_catalog.ecsv')
     for name in ('segment_flux', 'segment_flux_err', 'kron_flux',
@@ -219,7 +210,7 @@ def test_error_map_zero_point_and_provenance(one_band_model, tmp_path,
     # provenance in both FITS files
     for name in ('field_partial.fits', 'field_cutouts.fits'):
         primary = fits.getheader(output_dir / name)
-        assert primary['PDMODEL'] == 'one.keras'
+        assert primary['PDMODEL'] == 'tiny.keras'
         assert len(primary['PDMODSHA']) == 64
         assert primary['PDINPUT'] == 'field.fits'
         assert primary['BUNIT'] == 'electron/s'
@@ -229,7 +220,7 @@ def test_error_map_zero_point_and_provenance(one_band_model, tmp_path,
         assert options['background_subtracted'] is True
     # --zero-point wins over the header
     status = run_quietly(['run', str(path), '--zero-point', '20', '--overwrite',
-                          *common(one_band_model, output_dir)])
+                          *common(tiny_model, output_dir)])
     assert status == 0
     table = QTable.read(output_dir / 'field_catalog.ecsv')
     np.testing.assert_allclose(table['segment_mag'].value[bright],
@@ -260,10 +251,10 @@ def test_small_crowded_cube_gets_a_flat_background():
 
 
 @pytest.mark.filterwarnings('ignore:The following header keyword')
-def test_raw_frame_warns_in_one_line(one_band_model, tmp_path, capsys):
+def test_raw_frame_warns_in_one_line(tiny_model, tmp_path, capsys):
     # the real ESO frame (median 6856 ADU) said to be background-subtracted
     path = os.path.join(DATA, 'eso_emmi_image.fits')
-    main(['run', path, *common(one_band_model, tmp_path / 'out')])
+    main(['run', path, *common(tiny_model, tmp_path / 'out')])
     error = capsys.readouterr().err
     assert re.search(r'^pais-deblend run: warning: the image has a median of '
                      r'68\d\d, 9\d\.\d times its robust noise', error,
