@@ -147,6 +147,10 @@ def test_one_file_per_band(three_band_model, tmp_path, capsys):
     assert main(['run', *names, '--band-hdus', '0', *common(
         three_band_model, tmp_path / 'x')]) == 2
     assert 'several files are one band each' in capsys.readouterr().err
+    assert main(['run', *names, '--bands', '0', *common(
+        three_band_model, tmp_path / 'x')]) == 2
+    assert ('with one file per band, --band-hdus, --band-axis and --bands '
+            'do not apply') in capsys.readouterr().err
 
 
 def test_cube_in_one_hdu(three_band_model, tmp_path, capsys):
