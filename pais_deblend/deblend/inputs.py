@@ -356,7 +356,7 @@ def image_model_mismatches(image, model_name):
 
 def check_image_suits_model(image, model_name):
     """
-    Warn (`~pais_deblend.utils.exceptions.ModelMismatchWarning`) for
+    Warn (`~pais_deblend.utils.ModelMismatchWarning`) for
     each way the image does not suit the model: a WCS pixel scale more
     than `PIXEL_SCALE_TOLERANCE` away from the bundled model's, or a
     median pedestal above `PEDESTAL_THRESHOLD` times the robust noise.
