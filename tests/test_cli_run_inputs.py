@@ -15,7 +15,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import QTable
 
-from pais_deblend.cli import main
+from pais_deblend.cli import UserError, main
 from pais_deblend.cli.run import _shared_stem, read_image, read_images
 
 from .test_cli_run import make_scene, make_wcs, tiny_model  # noqa: F401
@@ -79,7 +79,7 @@ class TestReading:
     def test_ambiguous_cube_asks_for_the_axis(self, tmp_path):
         path = tmp_path / 'square.fits'
         fits.PrimaryHDU(np.zeros((40, 40, 40), np.float32)).writeto(path)
-        with pytest.raises(Exception, match=r'cube \(NAXIS3=40, NAXIS2=40, '
+        with pytest.raises(UserError, match=r'cube \(NAXIS3=40, NAXIS2=40, '
                            r'NAXIS1=40\) without an obvious band axis; name '
                            'it with --band-axis'):
             read_image(path)
@@ -105,14 +105,14 @@ class TestReading:
         first, second = tmp_path / 'a_g.fits', tmp_path / 'a_r.fits'
         fits.PrimaryHDU(make_scene()).writeto(first)
         fits.PrimaryHDU(np.zeros((8, 8), np.float32)).writeto(second)
-        with pytest.raises(Exception, match=r'a_r.fits has shape \(8, 8\) but '
+        with pytest.raises(UserError, match=r'a_r.fits has shape \(8, 8\) but '
                            r'.*a_g.fits has \(64, 64\); the band images must '
                            'match pixel for pixel'):
             read_images([first, second])
         header = fits.Header({'BUNIT': 'adu'})
         fits.PrimaryHDU(make_scene(), header=header).writeto(second,
                                                              overwrite=True)
-        with pytest.raises(Exception, match="a_r.fits is in 'adu' but "
+        with pytest.raises(UserError, match="a_r.fits is in 'adu' but "
                            '.*a_g.fits in None; give the bands in one unit'):
             read_images([first, second])
 
