@@ -263,3 +263,12 @@ def test_raw_frame_warns_in_one_line(tiny_model, tmp_path, capsys):
     assert re.search(r'^pais-deblend run: warning: the image has a median of '
                      r'68\d\d, 9\d\.\d times its robust noise', error,
                      flags=re.MULTILINE), error
+
+
+def test_background_of_an_empty_frame_is_an_error():
+    from pais_deblend.cli.run import estimate_background
+
+    data = np.full((20, 20), np.nan)
+    with pytest.raises(UserError, match='the background could not be '
+                       'estimated'):
+        estimate_background(data, np.zeros(data.shape, bool))
