@@ -31,6 +31,48 @@ def test_example_writes_its_outputs(example_outputs):
     assert png.startswith(b'\x89PNG')
 
 
+def test_example_catalog_units_kron_and_magnitudes(example_outputs):
+    from astropy import units as u
+    from astropy.table import QTable
+
+    from pais_deblend.cli.example import F160W_ZERO_POINT
+
+    _, output_dir = example_outputs
+    table = QTable.read(output_dir / 'hlf_goodss_catalog.ecsv')
+    for name in ('segment_flux', 'kron_flux'):
+        assert table[name].unit == u.electron / u.s, name
+    # photutils gives 2.05-2.34 for the faint sources of these segments
+    assert np.nanmax(table['kron_radius'].value) > 2.0
+    bright = table['segment_flux'].value > 0
+    np.testing.assert_allclose(
+        table['segment_mag'].value[bright],
+        F160W_ZERO_POINT - 2.5 * np.log10(table['segment_flux'].value[bright]))
+
+
+def test_example_figure_marks_shared_pixels(tmp_path):
+    from astropy.table import QTable
+
+    from pais_deblend.cli.example import _shared_pixels, _write_figure
+    from pais_deblend.segmentation import PartialSourceCatalog
+
+    # two sources sharing a column of pixels
+    contributors = np.zeros((40, 40, 2), dtype=np.int32)
+    weights = np.zeros((40, 40, 2), dtype=np.float32)
+    contributors[10:30, 5:20, 0], weights[10:30, 5:20, 0] = 1, 1.0
+    contributors[10:30, 20:35, 0], weights[10:30, 20:35, 0] = 2, 1.0
+    contributors[10:30, 19:21] = (1, 2)
+    weights[10:30, 19:21] = (0.6, 0.4)
+    partial = PartialSegmentationImage(contributors, weights,
+                                       centers={1: (20.0, 12.0),
+                                                2: (20.0, 27.0)})
+    assert _shared_pixels(partial).sum() == 40
+    image = np.random.default_rng(0).normal(1.0, 0.1, (40, 40))
+    table = QTable(PartialSourceCatalog(image, partial).to_table())
+    path = tmp_path / 'figure.png'
+    _write_figure(partial, image, table, path, False)
+    assert path.read_bytes().startswith(b'\x89PNG')
+
+
 def test_example_conserves_flux(example_outputs):
     from pais_deblend.datasets import load_hlf_goodss
     from pais_deblend.evaluation import flux_conservation

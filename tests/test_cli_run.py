@@ -200,8 +200,19 @@ def _not_fits(tmp_path):
     (['--hdu', '0'], r'HDU 0 \(PRIMARY\) of .*field.fits has no data'),
     (['--hdu', '9'], '--hdu 9 is out of range: .*field.fits has 5 HDU'),
     (['--hdu', 'NOPE'], "--hdu 'NOPE': .*field.fits has no HDU of that name"),
-    (['--hdu', 'CUBE'], r'HDU 3 \(CUBE\) of .*field.fits holds 3-D data of '
-     r'shape \(2, 8, 8\); the image must be 2-D'),
+    (['--hdu', 'CUBE'], r"model 'tiny.keras' reads 1 band\(s\) but the image "
+     'has 2; give exactly 1: one file per band, --band-hdus, or --bands'),
+    (['--hdu', 'CUBE', '--bands', '2'], r'--bands 2 is out of range: HDU 3 '
+     r'\(CUBE\) of .*field.fits has 2 band planes along NAXIS3'),
+    (['--hdu', 'CUBE', '--band-axis', '4'], '--band-axis must be 1, 2 or 3'),
+    (['--hdu', 'SCI', '--bands', '0'], r'--bands and --band-axis pick the '
+     r'planes of a cube, but HDU 1 \(SCI\) of .*field.fits is 2-D'),
+    (['--band-hdus', 'SCI', '--bands', '0'], '--band-axis and --bands pick '
+     'the planes of one cube; --band-hdus stacks 2-D HDUs'),
+    (['--error-hdu', 'DQ', '--weight-hdu', 'DQ'], None),
+    (['--error-hdu', 'CUBE'], r'--error-hdu HDU 3 \(CUBE\) of .*field.fits '
+     r'has shape \(8, 8, 2\) but the image has shape \(64, 64\)'),
+    (['--zero-point', 'nan'], '--zero-point must be finite'),
     (['--hdu', 'TAB'], r'HDU 4 \(TAB\) of .*field.fits is a table'),
     (['--mask-hdu', 'CUBE'], r'HDU 3 \(CUBE\) of .*holds 3-D data'),
     (['--band-hdus', 'SCI', 'SCI'], "model 'tiny.keras' reads 1 band"),
@@ -214,6 +225,11 @@ def _not_fits(tmp_path):
 def test_user_errors_exit_2_with_one_line(image_file, tiny_model, tmp_path,
                                           capsys, extra, message):
     output_dir = tmp_path / 'out'
+    if message is None:  # refused by argparse
+        with pytest.raises(SystemExit, match='2'):
+            main(run_args(image_file, tiny_model, output_dir, *extra))
+        assert 'not allowed with argument' in capsys.readouterr().err
+        return
     status = main(run_args(image_file, tiny_model, output_dir, *extra))
     assert status == 2
     error = capsys.readouterr().err
@@ -259,7 +275,7 @@ def test_first_2d_hdu_is_the_default_and_no_image_is_an_error(tmp_path,
     assert main(['run', str(empty), '--output-dir', str(tmp_path / 'o'),
                  '--no-progress']) == 2
     error = capsys.readouterr().err
-    assert 'empty.fits has no HDU with a 2-D image' in error
+    assert 'empty.fits has no HDU with a 2-D image or a 3-D cube' in error
 
 
 def test_no_detection_and_failed_write_leave_nothing(image_file, tmp_path,
@@ -349,5 +365,5 @@ def test_band_hdus_feed_a_multi_band_model(image_file, tmp_path, capsys):
 
     # a one-band image for the two-band model names the remedy
     assert main(run_args(image_file, model, tmp_path / 'other')) == 2
-    assert "reads 2 band(s) but the image has 1; give exactly 2 with " \
-        '--band-hdus' in capsys.readouterr().err
+    assert "reads 2 band(s) but the image has 1; give exactly 2: one file " \
+        'per band, --band-hdus' in capsys.readouterr().err

@@ -396,3 +396,41 @@ class TestFits:
             hdus[0].header['PDFORMAT'] = 99
         with pytest.raises(ValueError, match='format version 99'):
             PartialSegmentationImage.read(path)
+
+
+def test_regions_extra_brings_what_to_regions_needs():
+    import os
+    import tomllib
+
+    path = os.path.join(os.path.dirname(__file__), '..', 'pyproject.toml')
+    with open(path, 'rb') as handle:
+        extras = tomllib.load(handle)['project']['optional-dependencies']
+    names = {spec.split('>')[0].split('=')[0] for spec in extras['regions']}
+    assert names == {'regions', 'shapely', 'rasterio'}
+    assert 'regions' in extras['all'][0]
+
+
+def test_to_regions_with_the_extra():
+    pytest.importorskip('regions')
+    pytest.importorskip('shapely')
+    pytest.importorskip('rasterio')
+    contributors = np.zeros((20, 20, 1), dtype=np.int32)
+    contributors[5:10, 5:10, 0] = 1
+    segm = PartialSegmentationImage(contributors,
+                                    (contributors > 0).astype(np.float32))
+    assert len(segm.to_regions()) == 1
+
+
+def test_centers_table_states_its_axes(tmp_path):
+    from astropy.io import fits
+
+    contributors = np.ones((4, 5, 1), dtype=np.int32)
+    segm = PartialSegmentationImage(contributors, np.ones((4, 5, 1)),
+                                    centers={1: (1.0, 3.0)})
+    segm.write(tmp_path / 'p.fits')
+    with fits.open(tmp_path / 'p.fits') as hdus:
+        comments = ' '.join(str(card) for card in hdus['CENTERS'].header[
+            'COMMENT'])
+        assert tuple(hdus['CENTERS'].data[0]) == (1, 1.0, 3.0)
+    assert '0-based pixel position (row, column)' in comments
+    assert 'add 1 for FITS pixel coordinates' in comments

@@ -58,14 +58,24 @@ def run(args):
         print(f'{key}: {value}')
 
 
-def _write_catalog(partial, image, catalog_centers, filename, overwrite):
+#: The AB zero point of HST WFC3/IR F160W for electrons/s (the hst_f160w
+#: simulation preset's, and the HLF v2.0 mosaics').
+F160W_ZERO_POINT = 25.946
+
+#: Pixels whose largest weight is below this are drawn as shared.
+SHARED_WEIGHT = 0.9
+
+
+def _write_catalog(partial, image, unit, catalog_centers, filename,
+                   overwrite):
     from ..evaluation import match_sources
     from ..segmentation import PartialSourceCatalog
     from ..utils._io import atomic_output
+    from .run import add_magnitudes
 
-    table = PartialSourceCatalog(image, partial).to_table()
-    positions = np.column_stack([np.asarray(table['y_centroid'], float),
-                                 np.asarray(table['x_centroid'], float)])
+    table = PartialSourceCatalog(image * unit, partial).to_table()
+    add_magnitudes(table, 'segment_flux', F160W_ZERO_POINT)
+    add_magnitudes(table, 'kron_flux', F160W_ZERO_POINT)
     centers = partial.centers
     peaks = np.array([centers[int(label)] for label in table['label']],
                      dtype=np.float64).reshape(-1, 2)
@@ -78,46 +88,113 @@ def _write_catalog(partial, image, catalog_centers, filename, overwrite):
                                matches.true_indices):
         table['catalog_index'][predicted] = true
     table.meta['comments'] = [
-        'pais_deblend example: HLF GOODS-South cutout, F160W, electrons/s',
+        f'pais_deblend example: HLF GOODS-South cutout, F160W, {unit}',
         'segment_flux = sum of M_i * I (partial attribution)',
-        'y_peak, x_peak: the source centre found by the network',
+        f'*_mag: AB, zero point {F160W_ZERO_POINT} (F160W, electrons/s)',
+        'y_peak, x_peak: the source centre found by the network (0-based '
+        'pixels)',
         f'catalog_index: matched 3D-HST source within {_MATCH_RADIUS:g} px']
     with atomic_output(filename, overwrite=overwrite) as temporary:
         table.write(temporary, format='ascii.ecsv', overwrite=True)
     return table, matches
 
 
-def _write_figure(partial, image, table, filename, overwrite):
+def _number_sources(ax, partial, colors, labels=None, box=None):
+    """Write each source's label (its catalog row's) at its centre, in its
+    colour."""
+    from matplotlib import patheffects
+
+    # a white outline reads on the dark maps and the light image alike
+    outline = [patheffects.withStroke(linewidth=2.5, foreground='white')]
+    for label, (y, x) in sorted(partial.centers.items()):
+        if labels is not None and label not in labels:
+            continue
+        if box is not None and not (box[0].start <= y < box[0].stop
+                                    and box[1].start <= x < box[1].stop):
+            continue
+        ax.text(x, y, str(label), color=colors[label], fontsize=10,
+                fontweight='bold', ha='center', va='center',
+                path_effects=outline)
+
+
+def _shared_pixels(partial):
+    """Attributed pixels whose largest weight is below `SHARED_WEIGHT`."""
+    attributed = (partial.contributors > 0).any(axis=-1)
+    return attributed & (partial.weights.max(axis=-1) < SHARED_WEIGHT)
+
+
+def _zoom_box(partial, label, shape, margin=6):
+    y_slice, x_slice = partial.partial_slices[label]
+    return (slice(max(0, y_slice.start - margin),
+                  min(shape[0], y_slice.stop + margin)),
+            slice(max(0, x_slice.start - margin),
+                  min(shape[1], x_slice.stop + margin)))
+
+
+def _write_figure(partial, image, table, filename, overwrite, unit=None):
     import matplotlib
 
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
-    from astropy.visualization import AsinhStretch, ImageNormalize
+    from astropy.visualization import (AsinhStretch, ImageNormalize,
+                                       PercentileInterval)
+    from matplotlib.colors import ListedColormap
 
-    from ..segmentation.plotting import plot_blended, plot_dominant
+    from ..segmentation.plotting import (_label_colors, plot_blended,
+                                         plot_dominant)
     from ..utils._io import atomic_output
 
-    norm = ImageNormalize(image, stretch=AsinhStretch(0.01))
-    # the three sources that share most of their light with others
-    order = np.argsort(-np.asarray(table['blendedness'], dtype=float))
-    labels = [int(table['label'][i]) for i in order[:3]]
-    fig, axes = plt.subplots(2, 3, figsize=(10.5, 7.4))
+    norm = ImageNormalize(image, interval=PercentileInterval(99.8),
+                          stretch=AsinhStretch(0.02))
+    colors = _label_colors(partial, 0, '#000000')
+    shared = _shared_pixels(partial)
+    highlight = ListedColormap(['none', '#ff00ff'])
+    # the sources that share most of their light with others first, then
+    # the brightest
+    blendedness = np.nan_to_num(np.asarray(table['blendedness'], float))
+    flux = np.nan_to_num(np.asarray(getattr(table['segment_flux'], 'value',
+                                            table['segment_flux']), float))
+    order = np.lexsort((-flux, -blendedness))
+    zoomed = [int(table['label'][i]) for i in order[:3]]
+
+    fig, axes = plt.subplots(2, 3, figsize=(12.0, 8.4))
     axes = axes.ravel()
-    axes[0].imshow(image, origin='lower', cmap='gray_r', norm=norm)
-    axes[0].set_title('HLF GOODS-S, F160W')
+    shown = axes[0].imshow(image, origin='lower', cmap='gray_r', norm=norm,
+                           interpolation='nearest')
+    bar = fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.03)
+    bar.set_label(f'flux per pixel ({unit:unicode})' if unit is not None
+                  else 'flux per pixel')
+    _number_sources(axes[0], partial, colors)
+    axes[0].set_title('HLF GOODS-S, F160W (asinh stretch)')
     plot_dominant(partial, ax=axes[1])
-    axes[1].set_title('dominant source')
+    _number_sources(axes[1], partial, colors)
+    axes[1].set_title('dominant source (numbers: catalog label)')
     plot_blended(partial, ax=axes[2], data=image)
-    axes[2].set_title('blended view (colours mixed by M_i)')
-    for ax, label in zip(axes[3:], labels):
-        frame = np.zeros(image.shape)
-        cutout = partial.source_image(label, image)
-        frame[cutout.slices] = cutout.data
-        ax.imshow(frame, origin='lower', cmap='gray_r', norm=norm)
-        ax.set_title(f'source {label}: M_i x I')
-    for ax in axes:
+    axes[2].imshow(shared, origin='lower', cmap=highlight, vmin=0, vmax=1,
+                   interpolation='nearest', alpha=0.6)
+    _number_sources(axes[2], partial, colors)
+    axes[2].set_title(f'blended view; magenta: shared pixels\n(largest '
+                      f'weight < {SHARED_WEIGHT:g}: {int(shared.sum())} px)')
+    for ax, label in zip(axes[3:], zoomed):
+        box = _zoom_box(partial, label, image.shape)
+        plot_blended(partial, ax=ax, data=image)
+        ax.imshow(shared, origin='lower', cmap=highlight, vmin=0, vmax=1,
+                  interpolation='nearest', alpha=0.6)
+        _number_sources(ax, partial, colors, box=box)
+        ax.set_xlim(box[1].start - 0.5, box[1].stop - 0.5)
+        ax.set_ylim(box[0].start - 0.5, box[0].stop - 0.5)
+        row = int(np.flatnonzero(np.asarray(table['label']) == label)[0])
+        ax.set_title(f'source {label} zoomed: blendedness '
+                     f"{blendedness[row]:.2f}, "
+                     f"{int(shared[partial.partial_slices[label]].sum())} "
+                     'shared px', fontsize=9)
+    for ax in axes[:3]:
         ax.set_xticks([])
         ax.set_yticks([])
+    for ax in axes[3:]:
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(zoomed) + 3:]:
+        ax.set_axis_off()
     fig.tight_layout()
     with atomic_output(filename, overwrite=overwrite) as temporary:
         fig.savefig(temporary, format='png', dpi=80)
@@ -171,9 +248,10 @@ def run_example(output_dir, *, overwrite=False, n_contributors=3,
         msg = 'the model found no source in the HLF cutout'
         raise RuntimeError(msg)
     partial.write(paths['partial.fits'], overwrite=overwrite)
-    table, matches = _write_catalog(partial, image, hlf.centers,
+    table, matches = _write_catalog(partial, image, hlf.unit, hlf.centers,
                                     paths['catalog.ecsv'], overwrite)
-    _write_figure(partial, image, table, paths['overview.png'], overwrite)
+    _write_figure(partial, image, table, paths['overview.png'], overwrite,
+                  unit=hlf.unit)
     return {
         'partial segmentation': paths['partial.fits'],
         'catalog': paths['catalog.ecsv'],

@@ -5,8 +5,10 @@ overview figure and (optionally) the deblended image of every source.
 
 The job, in the order of a SExtractor run:
 
-1. read the image (one 2-D HDU, or several stacked along a last axis for
-   a multi-band model), its WCS and its unit (``BUNIT``);
+1. read the image (one 2-D HDU; for a multi-band model a cube in one
+   HDU, several 2-D HDUs, or one file per band, stacked along a last
+   axis), its WCS, its unit (``BUNIT``), its zero point (``PHOTZP`` and
+   the like) and an optional error or inverse-variance map;
 2. estimate the background and its RMS on a mesh (photutils
    `~photutils.background.Background2D` with the
    `~photutils.background.SExtractorBackground` estimator, 3-sigma
@@ -28,6 +30,7 @@ replaced without ``--overwrite``.
 import argparse
 import contextlib
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -49,6 +52,9 @@ catalog. Outputs, named after the image (STEM = name without .fits):
 
   STEM_partial.fits   partial segmentation: DOMINANT map (with the image
                       WCS), CONTRIBUTORS and WEIGHTS cubes, CENTERS table
+                      (label, y, x: 0-based pixels, row then column);
+                      provenance cards (PDVERS, PDMODEL, PDMODSHA,
+                      PDINPUT, PDOPTS, BUNIT) in the primary header
   STEM_catalog.ecsv   one row per source, photutils SourceCatalog columns
                       measured on each source's share M_i x I
   STEM_overview.png   image, dominant-source map and blended view
@@ -58,9 +64,12 @@ catalog. Outputs, named after the image (STEM = name without .fits):
 _EPILOG = """\
 examples:
   pais-deblend run image.fits --output-dir out
-  pais-deblend run mosaic.fits --hdu SCI --mask-hdu DQ --cutouts
+  pais-deblend run mosaic.fits --hdu SCI --mask-hdu DQ --weight-hdu WHT
   pais-deblend run stack.fits --band-hdus G R Z --model my_model.keras
-  pais-deblend run image.fits --background-subtracted --overwrite
+  pais-deblend run g.fits r.fits z.fits --model ground_grz
+  pais-deblend run hsc_grizy.fits --model ground_grz --bands 0 1 3
+  pais-deblend run hlf_cube.fits --band-axis 1 --bands 0
+  pais-deblend run image.fits --zero-point 25.946 --cutouts
 
 Read the outputs in Python with
   PartialSegmentationImage.read('out/image_partial.fits')
@@ -86,8 +95,12 @@ def add_parser(subparsers):
         help='deblend a FITS image: partial segmentation, catalog, figure',
         description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('image', metavar='IMAGE.fits',
-                        help='the FITS image to deblend')
+    parser.add_argument('image', metavar='IMAGE.fits', nargs='+',
+                        help='the FITS image to deblend; several files are '
+                        'the bands of a multi-band model, one 2-D image '
+                        'each, in the order the model reads them (e.g. '
+                        'g.fits r.fits z.fits for ground_grz); the WCS, unit '
+                        'and output names come from the first')
 
     inputs = parser.add_argument_group('input')
     hdus = inputs.add_mutually_exclusive_group()
@@ -102,10 +115,32 @@ def add_parser(subparsers):
                       'along a last axis, the WCS and unit are those of the '
                       'first, and the catalog is measured on the first '
                       '(default: one band, see --hdu)')
+    inputs.add_argument('--band-axis', metavar='N', type=int, default=None,
+                        help='for a 3-D cube in one HDU: the FITS axis '
+                        'NAXISn along which the bands lie (3 for a (bands, '
+                        'y, x) cube as Subaru HSC cutouts, 1 for (y, x, '
+                        'bands)); default: the one axis much shorter than '
+                        'the other two')
+    inputs.add_argument('--bands', metavar='I', type=int, nargs='+',
+                        default=None,
+                        help='for a cube: the 0-based planes along the band '
+                        'axis, in the order the model reads them (e.g. '
+                        '--bands 0 1 3 for g, r, z of a grizy cube; a single '
+                        'plane for a one-band model); default: all')
     inputs.add_argument('--mask-hdu', metavar='N|NAME', default=None,
                         help='an HDU of the same file whose non-zero pixels '
                         'are bad (e.g. a data-quality or flag map); NaN and '
                         'infinite pixels are always masked (default: none)')
+    errors = inputs.add_mutually_exclusive_group()
+    errors.add_argument('--error-hdu', metavar='N|NAME', default=None,
+                        help='an HDU of the same file(s) holding the 1-sigma '
+                        'error of each pixel, laid out as the image; it '
+                        'replaces the background RMS as the catalog errors '
+                        '(default: the background RMS)')
+    errors.add_argument('--weight-hdu', metavar='N|NAME', default=None,
+                        help='as --error-hdu, an inverse-variance weight map '
+                        '(error = 1/sqrt(weight)); pixels of weight <= 0 are '
+                        'masked')
 
     detection = parser.add_argument_group('detection and deblending')
     detection.add_argument('--model', metavar='NAME|PATH',
@@ -146,6 +181,16 @@ def add_parser(subparsers):
                             help='side of the median filter over the mesh, '
                             'boxes; odd (default: %(default)s)')
 
+    photometry = parser.add_argument_group('photometry')
+    photometry.add_argument('--zero-point', metavar='MAG', type=float,
+                            default=None,
+                            help='AB magnitude of one unit of the image '
+                            '(flux f has magnitude ZP - 2.5 log10 f); adds '
+                            'segment_mag and kron_mag (and their errors) to '
+                            'the catalog (default: the PHOTZP, MAGZERO, '
+                            'MAGZPT or ZEROPT card of the image header, if '
+                            'any)')
+
     output = parser.add_argument_group('output')
     output.add_argument('--output-dir', metavar='DIR', default='.',
                         help='directory for the outputs, created if needed '
@@ -163,9 +208,34 @@ def add_parser(subparsers):
 
 
 def run(args):
-    summary = run_image(
-        args.image, hdu=args.hdu, band_hdus=args.band_hdus,
-        mask_hdu=args.mask_hdu, model=args.model,
+    from ..utils.exceptions import ModelMismatchWarning
+
+    def show(message, category, *rest, **kwargs):
+        print(f'pais-deblend run: warning: {message}', file=sys.stderr)
+
+    with warnings.catch_warnings():
+        # the image does not suit the model: one line, as the errors
+        warnings.simplefilter('always', ModelMismatchWarning)
+        warnings.showwarning = show
+        summary = _run(args)
+    print(f"{summary['image']}: {summary['n_sources']} sources deblended "
+          f"(model {summary['model']})")
+    for path in summary['written']:
+        print(f'  wrote {path}')
+
+
+def _run(args):
+    images = args.image
+    if len(images) > 1 and args.band_hdus:
+        msg = ('several files are one band each; --band-hdus stacks the HDUs '
+               'of one file: give one or the other')
+        raise UserError(msg)
+    return run_image(
+        images[0] if len(images) == 1 else images, hdu=args.hdu,
+        band_hdus=args.band_hdus, band_axis=args.band_axis,
+        bands=args.bands, mask_hdu=args.mask_hdu, error_hdu=args.error_hdu,
+        weight_hdu=args.weight_hdu, zero_point=args.zero_point,
+        model=args.model,
         output_dir=args.output_dir, overwrite=args.overwrite,
         background_subtracted=args.background_subtracted,
         background_box=args.background_box,
@@ -174,11 +244,15 @@ def run(args):
         detection_threshold=args.detection_threshold,
         n_pixels=args.n_pixels, progress_bar=not args.no_progress,
         attribution=args.attribution,
-        companion_threshold=companion_threshold(args))
-    print(f"{summary['image']}: {summary['n_sources']} sources deblended "
-          f"(model {summary['model']})")
-    for path in summary['written']:
-        print(f'  wrote {path}')
+        companion_threshold=companion_threshold(args),
+        options=_options(args))
+
+
+def _options(args):
+    """The command line options as given, for the output headers."""
+    skip = {'image', 'run', 'command', 'verbose', 'no_progress'}
+    return {key: value for key, value in sorted(vars(args).items())
+            if key not in skip and value not in (None, False)}
 
 
 # --- paths ------------------------------------------------------------------
@@ -196,14 +270,31 @@ def _stem(path):
     return name
 
 
+def _shared_stem(image):
+    if isinstance(image, (str, os.PathLike)):
+        return _stem(os.fspath(image))
+    stems = [_stem(os.fspath(name)) for name in image]
+    # whole words only: the shared part ends (or starts) at a separator
+    prefix = os.path.commonprefix(stems)
+    prefix = prefix[:max(0, *(prefix.rfind(c) for c in '_-.'))]
+    suffix = os.path.commonprefix([stem[::-1] for stem in stems])[::-1]
+    cut = [suffix.find(c) for c in '_-.' if c in suffix]
+    suffix = suffix[min(cut) + 1:] if cut else ''
+    shared = prefix if len(prefix) >= len(suffix) else suffix
+    return shared.strip('_-.') or stems[0]
+
+
 def output_paths(image, output_dir, *, cutouts=False):
     """
     The output files of one image, ``{kind: path}``.
 
     Parameters
     ----------
-    image : str or path-like
-        The input FITS file.
+    image : str, path-like or list of them
+        The input FITS file; for one file per band, the list, named after
+        the stem their names share (``g_band.fits``, ``r_band.fits`` ->
+        ``band``; ``set0_g.fits``, ``set0_r.fits`` -> ``set0``), else
+        after the first.
     output_dir : str or path-like
         The output directory.
     cutouts : bool, optional
@@ -214,7 +305,7 @@ def output_paths(image, output_dir, *, cutouts=False):
     paths : dict
         ``partial``, ``catalog``, ``overview`` (and ``cutouts``) paths.
     """
-    stem = _stem(os.fspath(image))
+    stem = _shared_stem(image)
     kinds = {'partial': 'partial.fits', 'catalog': 'catalog.ecsv',
              'overview': 'overview.png'}
     if cutouts:
@@ -269,8 +360,8 @@ def _select_hdu(hdul, spec, filename, what='--hdu'):
     return matches[0]
 
 
-def _image_data(hdul, index, filename, what='image'):
-    """The 2-D float64 data of one HDU, checked."""
+def _hdu_array(hdul, index, filename, what):
+    """The numeric data of one image HDU, degenerate axes dropped."""
     from astropy.io import fits
 
     hdu = hdul[index]
@@ -283,14 +374,64 @@ def _image_data(hdul, index, filename, what='image'):
     if data is None:
         msg = f'{label} of {filename} has no data'
         raise UserError(msg)
-    data = np.squeeze(data) if data.ndim > 2 else data
-    if data.ndim != 2:
-        msg = (f'{label} of {filename} holds {data.ndim}-D data of shape '
-               f'{hdu.data.shape}; the {what} must be 2-D (give the bands of '
-               'a multi-band model with --band-hdus)')
-        raise UserError(msg)
     if data.dtype.kind not in 'biuf':
         msg = f'{label} of {filename} holds {data.dtype} data, not numbers'
+        raise UserError(msg)
+    return (np.squeeze(data) if data.ndim > 2 else data), label
+
+
+def _band_axis(shape, band_axis, label, filename):
+    """The numpy axis of the bands of a 3-D cube: ``band_axis`` counts as
+    FITS NAXISn (1 = the fastest, last numpy axis); without it, the one
+    axis much shorter than the other two."""
+    if band_axis is not None:
+        if band_axis not in (1, 2, 3):
+            msg = (f'--band-axis must be 1, 2 or 3 (the NAXISn of the band '
+                   f'axis), got {band_axis}')
+            raise UserError(msg)
+        return 3 - band_axis
+    shortest = int(np.argmin(shape))
+    others = [n for axis, n in enumerate(shape) if axis != shortest]
+    if shape[shortest] <= 32 and shape[shortest] < min(others):
+        return shortest
+    naxis = ', '.join(f'NAXIS{3 - axis}={n}' for axis, n in enumerate(shape))
+    msg = (f'{label} of {filename} is a cube ({naxis}) without an obvious '
+           'band axis; name it with --band-axis N (the n of NAXISn)')
+    raise UserError(msg)
+
+
+def _image_data(hdul, index, filename, what='image', *, band_axis=None,
+                bands=None):
+    """
+    The float64 data of one HDU, checked: (h, w), or (h, w, b) for a cube
+    (bands moved last, ``bands`` picked along them).
+    """
+    data, label = _hdu_array(hdul, index, filename, what)
+    if data.ndim == 3 and what != 'mask':
+        axis = _band_axis(data.shape, band_axis, label, filename)
+        data = np.moveaxis(data, axis, -1)
+        if bands is not None:
+            n_planes = data.shape[-1]
+            wrong = [band for band in bands if not 0 <= band < n_planes]
+            if wrong:
+                msg = (f'--bands {wrong[0]} is out of range: {label} of '
+                       f'{filename} has {n_planes} band planes along '
+                       f'NAXIS{3 - axis}, numbered 0 to {n_planes - 1}')
+                raise UserError(msg)
+            data = data[..., list(bands)]
+            if len(bands) == 1:
+                data = data[..., 0]
+        return np.array(data, dtype=np.float64)
+    if data.ndim != 2:
+        msg = (f'{label} of {filename} holds {data.ndim}-D data of shape '
+               f'{hdul[index].data.shape}; the {what} must be 2-D')
+        if what == 'image':
+            msg += (' or a 3-D cube (name its band axis with --band-axis '
+                    'and the planes with --bands)')
+        raise UserError(msg)
+    if bands is not None or band_axis is not None:
+        msg = (f'--bands and --band-axis pick the planes of a cube, but '
+               f'{label} of {filename} is 2-D')
         raise UserError(msg)
     return np.array(data, dtype=np.float64)
 
@@ -299,10 +440,10 @@ def _first_image_hdu(hdul, filename):
     for index, hdu in enumerate(hdul):
         shape = getattr(hdu, 'shape', None)
         if getattr(hdu, 'is_image', False) and shape and len(
-                [n for n in shape if n > 1]) == 2:
+                [n for n in shape if n > 1]) in (2, 3):
             return index
-    msg = (f'{filename} has no HDU with a 2-D image; name one with --hdu '
-           '(or --band-hdus)')
+    msg = (f'{filename} has no HDU with a 2-D image or a 3-D cube; name one '
+           'with --hdu (or --band-hdus)')
     raise UserError(msg)
 
 
@@ -328,14 +469,30 @@ def _wcs(header):
     from astropy.wcs import WCS
 
     try:
-        wcs = WCS(header, naxis=2)
+        wcs = WCS(header).celestial
         cards = wcs.to_header(relax=True)
     except Exception:  # a broken WCS is not a reason to stop
         return None, fits.Header()
     return (wcs if wcs.has_celestial else None), cards
 
 
-def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
+#: header keywords read as the photometric zero point (AB magnitude of one
+#: unit of flux), in this order
+ZERO_POINT_KEYWORDS = ('PHOTZP', 'MAGZERO', 'MAGZPT', 'ZEROPT')
+
+
+def _zero_point(header):
+    """(zero point, keyword) from the header, or (None, None)."""
+    for keyword in ZERO_POINT_KEYWORDS:
+        value = header.get(keyword)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and np.isfinite(value):
+            return float(value), keyword
+    return None, None
+
+
+def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None,
+               band_axis=None, bands=None, error_hdu=None, weight_hdu=None):
     """
     Read the image to deblend from a FITS file.
 
@@ -344,28 +501,42 @@ def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
     filename : str or path-like
         The FITS file.
     hdu : int or str, optional
-        The image HDU (index or EXTNAME); default the first with 2-D data.
+        The image HDU (index or EXTNAME); default the first with 2-D data
+        or a 3-D cube.
     band_hdus : sequence of int or str, optional
         Several 2-D HDUs stacked along a last axis (for a multi-band
         model); instead of ``hdu``.
     mask_hdu : int or str, optional
         An HDU whose non-zero pixels are bad.
+    band_axis : {1, 2, 3}, optional
+        For a cube, the FITS axis (NAXISn) along which the bands lie;
+        default the one axis much shorter than the other two.
+    bands : sequence of int, optional
+        For a cube, the 0-based planes along the band axis, in the order
+        the model reads them (default all).
+    error_hdu, weight_hdu : int or str, optional
+        An HDU of the 1-sigma errors, or of the inverse-variance weights
+        (error = 1 / sqrt(weight); pixels of weight <= 0 are masked), laid
+        out as the image.
 
     Returns
     -------
     image : dict
         ``data`` (h, w) or (h, w, b) float64, ``mask`` (h, w) bool (the
-        mask HDU only), ``header`` (of the first image HDU), ``wcs``
+        mask HDU and pixels without a valid weight), ``error`` (as
+        ``data``, or None), ``header`` (of the first image HDU), ``wcs``
         (`~astropy.wcs.WCS` or None without a celestial WCS),
         ``wcs_header`` (its WCS cards alone), ``unit``
         (`~astropy.units.UnitBase` or None), ``bunit`` (the raw card),
-        ``hdus`` (the indices read).
+        ``zero_point`` and ``zero_point_keyword`` (from PHOTZP, MAGZERO,
+        MAGZPT or ZEROPT; None without), ``hdus`` (the indices read),
+        ``files`` (the file names).
 
     Raises
     ------
     UserError
         For a missing or unreadable file, or an HDU that does not exist or
-        holds no 2-D image.
+        holds no 2-D image or cube.
     """
     from astropy.io import fits
     from astropy.utils.exceptions import AstropyWarning
@@ -389,25 +560,34 @@ def read_image(filename, *, hdu=None, band_hdus=None, mask_hdu=None):
                 exc).__name__
             msg = f'{filename} is not a readable FITS file ({reason})'
             raise UserError(msg) from None
-        return _read_hdus(hdul, filename, hdu, band_hdus, mask_hdu)
+        return _read_hdus(hdul, filename, hdu, band_hdus, mask_hdu,
+                          {'band_axis': band_axis, 'bands': bands},
+                          error_hdu, weight_hdu)
 
 
-def _read_hdus(hdul, filename, hdu, band_hdus, mask_hdu):
+def _read_hdus(hdul, filename, hdu, band_hdus, mask_hdu, cube, error_hdu,
+               weight_hdu):
     with hdul:
         if band_hdus:
+            if any(value is not None for value in cube.values()):
+                msg = ('--band-axis and --bands pick the planes of one cube; '
+                       '--band-hdus stacks 2-D HDUs: give one or the other')
+                raise UserError(msg)
             indices = [_select_hdu(hdul, spec, filename, '--band-hdus')
                        for spec in band_hdus]
+            cube = {}
         elif hdu is not None:
             indices = [_select_hdu(hdul, hdu, filename)]
         else:
             indices = [_first_image_hdu(hdul, filename)]
-        bands = [_image_data(hdul, index, filename) for index in indices]
+        bands = [_image_data(hdul, index, filename, **cube)
+                 for index in indices]
         shapes = {band.shape for band in bands}
         if len(shapes) > 1:
             msg = (f'--band-hdus of {filename} have different shapes '
                    f'{[band.shape for band in bands]}; they must match')
             raise UserError(msg)
-        data = bands[0] if band_hdus is None else np.stack(bands, axis=-1)
+        data = bands[0] if not band_hdus else np.stack(bands, axis=-1)
         header = hdul[indices[0]].header.copy()
         float64 = any(hdul[index].data.dtype.itemsize == 8
                       and hdul[index].data.dtype.kind == 'f'
@@ -422,11 +602,82 @@ def _read_hdus(hdul, filename, hdu, band_hdus, mask_hdu):
                        f'{data.shape[:2]}; they must match')
                 raise UserError(msg)
             mask = values != 0
+        error = None
+        if error_hdu is not None or weight_hdu is not None:
+            error, invalid = _read_error(hdul, filename, error_hdu,
+                                         weight_hdu, data.shape, cube)
+            mask |= invalid
     unit, bunit = _unit(header)
     wcs, wcs_header = _wcs(header)
-    return {'data': data, 'mask': mask, 'header': header, 'wcs': wcs,
-            'wcs_header': wcs_header, 'unit': unit, 'bunit': bunit,
-            'hdus': indices, 'float64': float64}
+    zero_point, zero_point_keyword = _zero_point(header)
+    return {'data': data, 'mask': mask, 'error': error, 'header': header,
+            'wcs': wcs, 'wcs_header': wcs_header, 'unit': unit,
+            'bunit': bunit, 'zero_point': zero_point,
+            'zero_point_keyword': zero_point_keyword, 'hdus': indices,
+            'files': [filename], 'float64': float64}
+
+
+def _read_error(hdul, filename, error_hdu, weight_hdu, shape, cube):
+    """(error, pixels without a usable error) from an error or an
+    inverse-variance HDU laid out as the image."""
+    what = '--error-hdu' if error_hdu is not None else '--weight-hdu'
+    index = _select_hdu(hdul, error_hdu if error_hdu is not None
+                        else weight_hdu, filename, what)
+    values = _image_data(hdul, index, filename, what='error map', **cube)
+    if values.shape != shape:
+        msg = (f'{what} {_hdu_label(hdul, index)} of {filename} has shape '
+               f'{values.shape} but the image has shape {shape}; they '
+               'must match')
+        raise UserError(msg)
+    if weight_hdu is not None:
+        with np.errstate(divide='ignore', invalid='ignore'):
+            values = np.where(values > 0, 1.0 / np.sqrt(values), np.nan)
+    invalid = ~(np.isfinite(values) & (values >= 0))
+    if invalid.ndim == 3:
+        invalid = invalid.any(axis=-1)
+    return values, invalid
+
+
+def read_images(filenames, *, hdu=None, mask_hdu=None, error_hdu=None,
+                weight_hdu=None):
+    """
+    Read one band from each of several FITS files (``pais-deblend run
+    g.fits r.fits z.fits``): the bands are stacked along a last axis in
+    the order given; the header, WCS and unit are those of the first
+    file, the masks are combined.
+
+    Returns
+    -------
+    image : dict
+        As `read_image`.
+    """
+    reads = [read_image(name, hdu=hdu, mask_hdu=mask_hdu,
+                        error_hdu=error_hdu, weight_hdu=weight_hdu)
+             for name in filenames]
+    first = reads[0]
+    for read in reads:
+        if read['data'].ndim != 2:
+            msg = (f"{read['files'][0]} holds a cube of shape "
+                   f"{read['data'].shape}; give one 2-D image per file")
+            raise UserError(msg)
+        if read['data'].shape != first['data'].shape:
+            msg = (f"{read['files'][0]} has shape {read['data'].shape} but "
+                   f"{first['files'][0]} has {first['data'].shape}; the "
+                   'band images must match pixel for pixel')
+            raise UserError(msg)
+        if read['unit'] != first['unit']:
+            msg = (f"{read['files'][0]} is in {read['bunit']!r} but "
+                   f"{first['files'][0]} in {first['bunit']!r}; give the "
+                   'bands in one unit')
+            raise UserError(msg)
+    image = dict(first)
+    image['data'] = np.stack([read['data'] for read in reads], axis=-1)
+    image['mask'] = np.any([read['mask'] for read in reads], axis=0)
+    image['error'] = (None if first['error'] is None else np.stack(
+        [read['error'] for read in reads], axis=-1))
+    image['files'] = [read['files'][0] for read in reads]
+    image['float64'] = any(read['float64'] for read in reads)
+    return image
 
 
 # --- background --------------------------------------------------------------
@@ -477,22 +728,64 @@ def estimate_background(data, mask, *, box_size=64, filter_size=3):
                 sigma_clip=SigmaClip(sigma=3.0, maxiters=10),
                 bkg_estimator=SExtractorBackground())
     except ValueError as exc:
-        msg = f'the background could not be estimated: {exc}'
-        raise UserError(' '.join(msg.split())) from None
+        return _flat_background(data, bad, box, exc)
     return (np.asarray(estimate.background, dtype=np.float64),
             np.asarray(estimate.background_rms, dtype=np.float64))
 
 
+def _flat_background(data, bad, box, exc):
+    """A constant background and RMS over the whole frame (3-sigma clipped,
+    SExtractor mode), when the mesh has no usable box (a small, crowded
+    image, e.g. a cutout of one blend)."""
+    from astropy.stats import sigma_clipped_stats
+
+    from ..utils.exceptions import PaisDeblendWarning
+
+    good = data[~bad]
+    if good.size < 2:
+        msg = f'the background could not be estimated: {exc}'
+        raise UserError(' '.join(msg.split())) from None
+    mean, median, std = sigma_clipped_stats(good, sigma=3.0, maxiters=10)
+    # SExtractor's mode, or the median when the mode is off (crowding)
+    level = (2.5 * median - 1.5 * mean
+             if abs(mean - median) / max(std, 1e-300) < 0.3 else median)
+    warnings.warn(f'no {box[0]} x {box[1]} background box has enough sky '
+                  'pixels (a small or crowded image): a constant background '
+                  f'{level:.4g} and RMS {std:.4g} from the whole frame are '
+                  'used; a smaller --background-box, or '
+                  '--background-subtracted for a subtracted image, may do '
+                  'better', PaisDeblendWarning, stacklevel=3)
+    return (np.full(data.shape, level, dtype=np.float64),
+            np.full(data.shape, std, dtype=np.float64))
+
+
+def _warn_flat_background(flat, shape, box_size, rms, subtracted):
+    """One warning for the bands whose background mesh had no sky."""
+    from ..utils.exceptions import PaisDeblendWarning
+
+    box = f'{min(box_size, shape[0])} x {min(box_size, shape[1])}'
+    which = ('' if shape[-1] == 1 else
+             f" in band(s) {', '.join(str(band) for band in flat)}")
+    values = ', '.join(f'{rms[band].flat[0]:.3g}' for band in flat)
+    remedy = ('' if subtracted else ' (or --background-subtracted if the '
+              'image is)')
+    warnings.warn(f'no {box} background box has enough sky pixels{which} (a '
+                  'small or crowded image): the background and its RMS '
+                  f'({values}) are constants from the whole frame; try a '
+                  f'smaller --background-box{remedy}', PaisDeblendWarning,
+                  stacklevel=3)
+
+
 # --- writing ----------------------------------------------------------------
 
-def _catalog_table(data, partial, rms, mask, image, *, progress_bar,
-                   filename, model_name, background_subtracted):
+def _catalog_table(data, partial, error, mask, image, *, progress_bar,
+                   filename, model_name, background_subtracted,
+                   zero_point=None, zero_point_source=None):
     from ..segmentation import PartialSourceCatalog
 
     # a multi-band image: shapes on the band sum, fluxes and errors per
     # band (segment_flux_<band> columns)
     reference = data
-    error = rms[0] if data.ndim == 2 else np.stack(rms, axis=-1)
     if image['unit'] is not None:
         reference = reference * image['unit']
         error = error * image['unit']
@@ -510,24 +803,118 @@ def _catalog_table(data, partial, rms, mask, image, *, progress_bar,
     table['x_peak'] = peaks[:, 1]
     table['y_peak'] = peaks[:, 0]
     hdus = ', '.join(str(index) for index in image['hdus'])
+    errors = ('errors: the error map given (no source Poisson noise added)'
+              if image['error'] is not None else
+              'errors: the background RMS only (no source Poisson noise)')
     comments = [
         f'pais-deblend run: {filename} (HDU {hdus}), model {model_name}',
         'segment_flux etc. are measured on M_i * I (partial attribution)',
-        'x_peak, y_peak: the source centre found by the network (pixels)',
-        'errors: the background RMS only (no source Poisson noise)',
+        'x_peak, y_peak: the source centre found by the network (0-based '
+        'pixels, the first pixel centred on 0)', errors,
         ('the image was given background-subtracted' if background_subtracted
          else 'background: Background2D, SExtractor estimator, subtracted')]
     if image['bunit'] is not None and image['unit'] is None:
         comments.append(f"unrecognised BUNIT {image['bunit']!r}: no unit")
+    if zero_point is not None:
+        fluxes = [name for name in table.colnames
+                  if name.startswith('segment_flux_')
+                  and not name.startswith('segment_flux_err')]
+        if not fluxes:  # one band: the band-summed flux is the band's
+            fluxes = ['segment_flux', 'kron_flux']
+        for name in fluxes:
+            add_magnitudes(table, name, zero_point)
+        comments.append(f'*_mag: AB magnitude ZP - 2.5 log10(flux), ZP = '
+                        f'{zero_point:g} (from {zero_point_source}); NaN '
+                        'for a flux <= 0')
+        table.meta['zero_point'] = zero_point
     table.meta['comments'] = comments
     return table
 
 
-def _write_partial(partial, header, temporary):
-    partial.write(temporary, overwrite=True, header=header)
+def add_magnitudes(table, flux_column, zero_point):
+    """
+    Add the AB magnitude of a flux column (``segment_flux`` ->
+    ``segment_mag``, ``segment_flux_g`` -> ``segment_mag_g``) and, when
+    the table has the flux error, its error, right after the flux.
+
+    ``mag = zero_point - 2.5 log10(flux)`` in `~astropy.units.ABmag`
+    (the flux in the image's unit, whatever it is: ``zero_point`` is the
+    AB magnitude of one unit), NaN for a flux <= 0 or NaN; the error is
+    ``2.5 / ln(10) * flux_err / flux`` in mag.
+    """
+    from astropy import units as u
+
+    flux = np.asarray(getattr(table[flux_column], 'value',
+                              table[flux_column]), dtype=np.float64)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        mag = np.where(flux > 0, zero_point - 2.5 * np.log10(flux), np.nan)
+    name = flux_column.replace('_flux', '_mag', 1)
+    at = table.colnames.index(flux_column) + 1
+    table.add_column(mag * u.ABmag, name=name, index=at)
+    error_column = flux_column.replace('_flux', '_flux_err', 1)
+    if error_column in table.colnames:
+        flux_err = np.asarray(getattr(table[error_column], 'value',
+                                      table[error_column]), dtype=np.float64)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            mag_err = np.where(flux > 0, 2.5 / np.log(10) * flux_err / flux,
+                               np.nan)
+        table.add_column(mag_err * u.mag, name=name.replace('_mag', '_mag_err',
+                                                            1), index=at + 1)
 
 
-def _write_cutouts(partial, data, image, temporary, *, progress_bar):
+def model_sha256(model):
+    """The SHA-256 of a bundled model (from the package) or of a model
+    file, or None."""
+    from ..model.bundled import BUNDLED_MODELS, _sha256
+
+    if model in BUNDLED_MODELS:
+        return BUNDLED_MODELS[model]['sha256']
+    if isinstance(model, (str, os.PathLike)) and os.path.isfile(model):
+        return _sha256(model)
+    return None
+
+
+def provenance_cards(image, deblender, model, options):
+    """
+    The provenance cards of every FITS file ``run`` writes: package
+    version, model and its SHA-256, the input files and HDUs, the
+    options, BUNIT and the zero point.
+    """
+    import json
+
+    from astropy.io import fits
+
+    from ..version import version
+
+    cards = fits.Header()
+
+    def card(key, value, comment):
+        # a comment only where it fits the card, beside a long string
+        fits_card = len(str(value)) + len(comment) <= 60
+        cards[key] = (value, comment) if fits_card else value
+
+    card('PDVERS', version, 'pais_deblend version')
+    card('PDMODEL', deblender.model_name, 'PAIS model')
+    sha = model_sha256(model)
+    if sha is not None:
+        card('PDMODSHA', sha, 'SHA-256 of the model file')
+    card('PDINPUT', ', '.join(os.path.basename(name)
+                              for name in image['files']),
+         'input FITS file(s), one per band if several')
+    card('PDHDUS', ', '.join(str(index) for index in image['hdus']),
+         'input HDU(s)')
+    card('PDOPTS', json.dumps(options, sort_keys=True, default=str),
+         'pais-deblend run options (JSON)')
+    if image['bunit'] is not None:
+        card('BUNIT', image['bunit'], 'unit of the input image')
+    if image['zero_point'] is not None:
+        card('PHOTZP', image['zero_point'],
+             f"zero point (input {image['zero_point_keyword']})")
+    return cards
+
+
+def _write_cutouts(partial, data, image, temporary, *, progress_bar,
+                   provenance=None):
     from astropy.io import fits
 
     from ..utils._progress import progress_bar as _progress_bar
@@ -541,6 +928,8 @@ def _write_cutouts(partial, data, image, temporary, *, progress_bar):
                                  'over its bounding box;')
     primary.header['COMMENT'] = ('XMIN/YMIN: 0-based pixel of its first '
                                  'column/row in the image.')
+    if provenance is not None:
+        primary.header.update(provenance)
     hdus = [primary]
     labels = [int(label) for label in partial.partial_labels]
     for label in _progress_bar(labels, desc='cutouts', enabled=progress_bar,
@@ -635,16 +1024,20 @@ def _load_deblender(model, **options):
 
 
 def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
-              model='hst_f160w', output_dir='.', overwrite=False,
-              background_subtracted=False, background_box=64,
-              background_filter=3, cutouts=False, n_contributors=3,
-              detection_threshold=None, n_pixels=5, progress_bar=True,
-              attribution=None, companion_threshold=MODEL_DEFAULT):
+              band_axis=None, bands=None, error_hdu=None, weight_hdu=None,
+              zero_point=None, model='hst_f160w', output_dir='.',
+              overwrite=False, background_subtracted=False,
+              background_box=64, background_filter=3, cutouts=False,
+              n_contributors=3, detection_threshold=None, n_pixels=5,
+              progress_bar=True, attribution=None,
+              companion_threshold=MODEL_DEFAULT, options=None):
     """
     Deblend one FITS image and write its outputs (the ``run`` command).
 
     Parameters are those of the command line (see
-    ``pais-deblend run --help``).
+    ``pais-deblend run --help``); ``image`` is a file name, or a list of
+    them for one band per file. ``options`` (a dict) is recorded in the
+    output headers (default: the keyword arguments given).
 
     Returns
     -------
@@ -656,13 +1049,43 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
     UserError, ValueError, TypeError, FileNotFoundError, FileExistsError
         For what the user asked; nothing is written then.
     """
-    from ..utils.exceptions import NoDetectionWarning
+    from astropy.nddata import NDData
 
-    image_name = os.fspath(image)
+    from ..utils.exceptions import NoDetectionWarning, PaisDeblendWarning
+
+    several = not isinstance(image, (str, os.PathLike))
+    if several:
+        image_name = [os.fspath(name) for name in image]
+        if band_hdus or band_axis is not None or bands is not None:
+            msg = ('with one file per band, --band-hdus, --band-axis and '
+                   '--bands do not apply')
+            raise UserError(msg)
+    else:
+        image_name = os.fspath(image)
+    if options is None:
+        options = {key: value for key, value in sorted(dict(
+            hdu=hdu, band_hdus=band_hdus, mask_hdu=mask_hdu,
+            band_axis=band_axis, bands=bands, error_hdu=error_hdu,
+            weight_hdu=weight_hdu, zero_point=zero_point, model=model,
+            background_subtracted=background_subtracted,
+            background_box=background_box,
+            background_filter=background_filter,
+            n_contributors=n_contributors,
+            detection_threshold=detection_threshold, n_pixels=n_pixels,
+            attribution=attribution).items())
+            if value not in (None, False)}
     output_dir = os.fspath(output_dir)
     _check_background_options(background_box, background_filter)
-    read = read_image(image_name, hdu=hdu, band_hdus=band_hdus,
-                      mask_hdu=mask_hdu)
+    if zero_point is not None and not np.isfinite(zero_point):
+        raise UserError(f'--zero-point must be finite, got {zero_point}')
+    if several:
+        read = read_images(image_name, hdu=hdu, mask_hdu=mask_hdu,
+                           error_hdu=error_hdu, weight_hdu=weight_hdu)
+    else:
+        read = read_image(image_name, hdu=hdu, band_hdus=band_hdus,
+                          mask_hdu=mask_hdu, band_axis=band_axis,
+                          bands=bands, error_hdu=error_hdu,
+                          weight_hdu=weight_hdu)
     # every output is checked before any slow work and any writing
     paths = output_paths(image_name, output_dir, cutouts=cutouts)
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
@@ -676,51 +1099,76 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
                                 companion_threshold=companion_threshold)
     n_bands = 1 if data.ndim == 2 else data.shape[-1]
     if n_bands != deblender.n_bands:
+        names = (f" ({', '.join(deblender.band_names)})"
+                 if deblender.band_names else '')
         msg = (f'model {deblender.model_name!r} reads {deblender.n_bands} '
-               f'band(s) but the image has {n_bands}; give exactly '
-               f'{deblender.n_bands} with --band-hdus')
+               f'band(s){names} but the image has {n_bands}; give exactly '
+               f'{deblender.n_bands}: one file per band, --band-hdus, or '
+               '--bands to pick the planes of a cube')
         raise UserError(msg)
 
-    bands = data if data.ndim == 3 else data[..., np.newaxis]
-    subtracted = np.empty_like(bands)
-    rms = []
-    for band in range(bands.shape[-1]):
-        background, band_rms = estimate_background(
-            bands[..., band], mask, box_size=background_box,
-            filter_size=background_filter)
-        subtracted[..., band] = (bands[..., band] if background_subtracted
-                                 else bands[..., band] - background)
+    stack = data if data.ndim == 3 else data[..., np.newaxis]
+    subtracted = np.empty_like(stack)
+    rms, flat = [], []
+    for band in range(stack.shape[-1]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', PaisDeblendWarning)
+            background, band_rms = estimate_background(
+                stack[..., band], mask, box_size=background_box,
+                filter_size=background_filter)
+        if caught:
+            flat.append(band)
+        subtracted[..., band] = (stack[..., band] if background_subtracted
+                                 else stack[..., band] - background)
         rms.append(band_rms)
     subtracted = subtracted if data.ndim == 3 else subtracted[..., 0]
+    if flat:
+        _warn_flat_background(flat, stack.shape, background_box, rms,
+                              background_subtracted)
 
+    label = image_name if not several else ' '.join(image_name)
     with warnings.catch_warnings():
         warnings.simplefilter('error', NoDetectionWarning)
         try:
-            partial = deblender(subtracted, n_pixels=n_pixels, mask=mask)
+            # with its WCS, so that the deblender checks the pixel scale
+            partial = deblender(NDData(subtracted, wcs=read['wcs']),
+                                n_pixels=n_pixels, mask=mask)
         except NoDetectionWarning as exc:
-            msg = (f'no source detected in {image_name} ({exc}); try a lower '
+            msg = (f'no source detected in {label} ({exc}); try a lower '
                    '--detection-threshold; nothing was written')
             raise UserError(msg) from None
 
-    table = _catalog_table(subtracted, partial, rms, mask, read,
-                           progress_bar=progress_bar, filename=image_name,
+    if zero_point is None:
+        zero_point = read['zero_point']
+        zero_point_source = read['zero_point_keyword']
+    else:
+        zero_point_source = '--zero-point'
+    error = read['error']
+    if error is None:
+        error = rms[0] if data.ndim == 2 else np.stack(rms, axis=-1)
+    table = _catalog_table(subtracted, partial, error, mask, read,
+                           progress_bar=progress_bar, filename=label,
                            model_name=deblender.model_name,
-                           background_subtracted=background_subtracted)
+                           background_subtracted=background_subtracted,
+                           zero_point=zero_point,
+                           zero_point_source=zero_point_source)
+    provenance = provenance_cards(read, deblender, model, options)
 
     created = not os.path.isdir(output_dir)
     try:
         os.makedirs(output_dir, exist_ok=True)
         with _output_set(paths, overwrite) as temporaries:
-            _write_partial(partial, read['wcs_header'],
-                           temporaries['partial'])
+            partial.write(temporaries['partial'], overwrite=True,
+                          header=read['wcs_header'], cards=provenance)
             table.write(temporaries['catalog'], format='ascii.ecsv',
                         overwrite=True)
             if cutouts:
                 _write_cutouts(partial, subtracted, read,
                                temporaries['cutouts'],
-                               progress_bar=progress_bar)
+                               progress_bar=progress_bar,
+                               provenance=provenance)
             _write_overview(partial, subtracted, temporaries['overview'],
-                            os.path.basename(image_name))
+                            os.path.basename(read['files'][0]))
     except FileExistsError as exc:
         raise UserError(f'{exc}; nothing was written') from None
     except OSError as exc:
@@ -731,5 +1179,5 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
         if created and os.path.isdir(output_dir) and not os.listdir(
                 output_dir):
             os.rmdir(output_dir)
-    return {'image': image_name, 'model': deblender.model_name,
+    return {'image': label, 'model': deblender.model_name,
             'n_sources': len(table), 'written': list(paths.values())}

@@ -6,6 +6,7 @@ from importlib import resources
 from typing import NamedTuple
 
 import numpy as np
+from astropy import units as u
 
 __all__ = ['HLFCutout', 'load_hlf_goodss', 'get_path']
 
@@ -44,6 +45,9 @@ class HLFCutout(NamedTuple):
         The filter names of the flux bands.
     pixel_scale : float
         Arcseconds per pixel (0.06).
+    unit : `~astropy.units.Unit`
+        The unit of ``flux``, electron / s (the file has no BUNIT; the
+        unit is that of the HLF v2.0 mosaics, as the data set states).
     """
 
     flux: np.ndarray
@@ -52,6 +56,7 @@ class HLFCutout(NamedTuple):
     centers: np.ndarray
     bands: tuple
     pixel_scale: float
+    unit: object = u.electron / u.s
 
 
 def get_path(name):

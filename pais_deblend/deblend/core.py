@@ -24,7 +24,8 @@ import numpy as np
 from ..utils._validation import (check_at_most, check_finite_float,
                                  check_in, check_positive_int)
 from ..utils.exceptions import NoDetectionWarning
-from .inputs import prepare_image
+from .inputs import (check_image_suits_model, no_detection_message,
+                     prepare_image)
 from .memory import check_memory
 
 __all__ = ['Deblender', 'deblend_sources']
@@ -379,6 +380,7 @@ class Deblender:
         check_in(connectivity, (4, 8), 'connectivity')
         check_memory(data, self)  # before the input is read
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
+        check_image_suits_model(image, self.model_name)
         segment_data = self._segment_data(segmentation_image, image.shape)
         result = run_pipeline(self, image, segments=segment_data,
                               n_pixels=n_pixels, connectivity=connectivity,
@@ -386,7 +388,9 @@ class Deblender:
                               attribution=self.attribution,
                               companion_threshold=self.companion_threshold)
         if len(result.centers) == 0:
-            warnings.warn('no sources were detected', NoDetectionWarning)
+            warnings.warn(no_detection_message(
+                image, self.model_name, self.n_bands, self.band_names),
+                NoDetectionWarning)
             return None
         segmentation = partial_segmentation(
             result.decoded, band_weights=result.band_weights,

@@ -1,15 +1,31 @@
 """
 Turning what an astronomer passes in (ndarray, masked array, `NDData`,
-`CCDData`, `Quantity`) into the plain arrays the deblender works on.
+`CCDData`, `Quantity`, a FITS HDU or `HDUList`) into the plain arrays the
+deblender works on, and checking that the image suits the model.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..utils._validation import as_image, check_boolean, check_same_shape
+from ..utils.exceptions import ModelMismatchWarning
 
-__all__ = ['PreparedImage', 'prepare_image']
+__all__ = ['PreparedImage', 'prepare_image', 'check_image_suits_model',
+           'image_model_mismatches', 'image_pixel_scale',
+           'PIXEL_SCALE_TOLERANCE',
+           'PEDESTAL_THRESHOLD']
+
+#: The largest relative difference between the image's pixel scale and
+#: the model's before `check_image_suits_model` warns (0.35: DECam's
+#: 0.262"/pixel passes for a model trained at 0.2"/pixel, HSC's 0.168"
+#: too; an HST image at 0.03"/pixel does not for one at 0.06").
+PIXEL_SCALE_TOLERANCE = 0.35
+
+#: An image whose median exceeds this many times its robust noise
+#: (1.4826 x the median absolute deviation) holds a background pedestal.
+PEDESTAL_THRESHOLD = 3.0
 
 
 @dataclass(frozen=True)
@@ -25,9 +41,10 @@ class PreparedImage:
     mask : `~numpy.ndarray`, shape (h, w), bool
         True for pixels that are masked, NaN or infinite (in any band).
     unit : `~astropy.units.UnitBase` or None
-        The flux unit of a `~astropy.units.Quantity` or `NDData` input.
+        The flux unit of a `~astropy.units.Quantity` or `NDData` input,
+        or the ``BUNIT`` of a FITS HDU.
     wcs : object or None
-        The WCS of an `NDData` input.
+        The WCS of an `NDData` input or of a FITS HDU's header.
     uncertainty : `~numpy.ndarray` or None, shape (h, w) or (h, w, b)
         The 1-sigma uncertainty of an `NDData` input, when it could be
         converted to a standard deviation.
@@ -43,6 +60,80 @@ class PreparedImage:
     def shape(self):
         """The (h, w) shape of the frame."""
         return self.data.shape[:2]
+
+
+def _fits_parts(data, name, n_bands):
+    """(array, unit, wcs) of a FITS image HDU or the first HDU of an
+    `HDUList` holding data; a FITS cube (b, h, w) is turned band-last."""
+    from astropy.io import fits
+
+    if isinstance(data, fits.HDUList):
+        with_data = [hdu for hdu in data
+                     if getattr(hdu, 'is_image', False)
+                     and hdu.data is not None]
+        if not with_data:
+            kinds = ', '.join(type(hdu).__name__ for hdu in data) or 'none'
+            msg = (f'{name} is an HDUList without an image HDU holding data '
+                   f'(HDUs: {kinds}); pass the HDU to deblend')
+            raise ValueError(msg)
+        data = with_data[0]
+    if not getattr(data, 'is_image', False):
+        msg = (f'{name} is a {type(data).__name__}, a table; pass an image '
+               'HDU')
+        raise TypeError(msg)
+    if data.data is None:
+        msg = f'{name} is a {type(data).__name__} without data'
+        raise ValueError(msg)
+    array = data.data
+    if array.ndim == 3 and n_bands > 1 and (
+            array.shape[0] == n_bands != array.shape[2]):
+        array = np.moveaxis(array, 0, -1)  # FITS order: NAXIS3 = band
+    elif array.ndim == 3 and n_bands == 1 and array.shape[0] == 1:
+        array = array[0]
+    return array, _header_unit(data.header), _header_wcs(data.header)
+
+
+def _header_unit(header):
+    from astropy import units as u
+
+    bunit = str(header.get('BUNIT', '')).strip()
+    if not bunit:
+        return None
+    try:
+        return u.Unit(bunit, format='fits')
+    except ValueError:
+        try:
+            return u.Unit(bunit)
+        except ValueError:
+            return None
+
+
+def _header_wcs(header):
+    """The celestial WCS of a header, or None."""
+    from astropy.wcs import WCS
+
+    try:
+        wcs = WCS(header).celestial
+    except Exception:  # a broken WCS is not a reason to stop
+        return None
+    return wcs if wcs.has_celestial else None
+
+
+def _is_fits(data):
+    from astropy.io import fits
+
+    return isinstance(data, (fits.HDUList, fits.hdu.base._BaseHDU))
+
+
+def _check_band_axis(shape, n_bands, name):
+    """Refuse a band-first (b, h, w) array with the fix in the message."""
+    if len(shape) != 3 or shape[2] == n_bands:
+        return
+    if shape[0] == n_bands and min(shape[1], shape[2]) > n_bands:
+        msg = (f'{name} of shape {shape} looks band-first (b, h, w); this '
+               f'model reads (h, w, {n_bands}), bands last: pass '
+               'np.moveaxis(data, 0, -1)')
+        raise ValueError(msg)
 
 
 def _split_quantity(data, name):
@@ -105,12 +196,15 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data'):
 
     Parameters
     ----------
-    data : array_like, `~numpy.ma.MaskedArray`, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+    data : array_like, `~numpy.ma.MaskedArray`, `~astropy.units.Quantity`, `~astropy.nddata.NDData`, `~astropy.io.fits.ImageHDU`, `~astropy.io.fits.PrimaryHDU` or `~astropy.io.fits.HDUList`
         The background-subtracted image, shape (h, w) for a one-band
         model or (h, w, b) with b = ``n_bands``. `NDData` (and so
         `~astropy.nddata.CCDData`) carries its mask, uncertainty, WCS and
-        unit through. Integer and big-endian (FITS) arrays are accepted.
-        Never modified.
+        unit through. A FITS HDU (of an `HDUList`, the first holding
+        image data) carries its ``BUNIT`` and celestial WCS; a FITS cube
+        of b planes, NAXIS3 = b (numpy shape (b, h, w)), is read bands
+        last. Integer and big-endian (FITS) arrays are accepted. Never
+        modified.
     mask : array_like of bool, optional
         Shape (h, w). True for pixels to ignore; combined with the mask
         of a masked array or `NDData` and with the non-finite pixels.
@@ -126,17 +220,26 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data'):
     Raises
     ------
     TypeError
-        For data that is not an array of real numbers, or a mask that is
-        not boolean.
+        For data that is not an array of real numbers (or a table HDU),
+        or a mask that is not boolean.
     ValueError
-        For a wrong number of dimensions or bands, an empty image, a mask
-        of another shape, or an image without a single usable pixel.
+        For a wrong number of dimensions or bands (an array that looks
+        band-first is named so), an empty image, a mask of another
+        shape, an `HDUList` without image data, or an image without a
+        single usable pixel.
     """
     from astropy.nddata import NDData
 
     unit = wcs = uncertainty = None
     masks = []
-    if isinstance(data, NDData):
+    if _is_fits(data):
+        from astropy.utils.exceptions import AstropyWarning
+
+        # non-standard cards (e.g. ESO-LOG) are for the file's author
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', AstropyWarning)
+            data, unit, wcs = _fits_parts(data, name, n_bands)
+    elif isinstance(data, NDData):
         data, nd_mask, unit, wcs, uncertainty = _nddata_parts(data, name)
         if nd_mask is not None:
             masks.append(np.asarray(nd_mask, dtype=bool))
@@ -147,6 +250,7 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data'):
             data.shape[:2] + (-1,)).any(axis=-1))
     ndim = (2,) if n_bands == 1 else (3,)
     array = as_image(data, name, ndim=(2, 3) if n_bands == 1 else ndim)
+    _check_band_axis(array.shape, n_bands, name)
     if array.ndim == 3 and array.shape[2] != n_bands:
         msg = (f'{name} must have {n_bands} band(s) along its last axis for '
                f'this model, got shape {array.shape}')
@@ -165,3 +269,123 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data'):
     if uncertainty is not None and uncertainty.shape != array.shape:
         uncertainty = None
     return PreparedImage(array, bad, unit, wcs, uncertainty)
+
+
+def image_pixel_scale(wcs):
+    """
+    The mean pixel scale of a celestial WCS, arcsec per pixel, or None.
+
+    Parameters
+    ----------
+    wcs : `~astropy.wcs.WCS` or None
+
+    Returns
+    -------
+    scale : float or None
+        From `~astropy.wcs.utils.proj_plane_pixel_scales`; None without a
+        celestial WCS or with a degenerate one.
+    """
+    from astropy import units as u
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    celestial = getattr(wcs, 'celestial', None)
+    if celestial is None or not celestial.has_celestial:
+        return None
+    try:
+        scales = proj_plane_pixel_scales(celestial)
+        unit = u.Unit(celestial.wcs.cunit[0] or 'deg')
+        scale = float(np.mean(scales) * unit.to(u.arcsec))
+    except Exception:  # odd units or matrices: no check
+        return None
+    return scale if np.isfinite(scale) and scale > 0 else None
+
+
+def _model_pixel_scale(model_name):
+    from ..model.bundled import BUNDLED_MODELS
+
+    entry = BUNDLED_MODELS.get(model_name)
+    return None if entry is None else entry.get('pixel_scale')
+
+
+def image_model_mismatches(image, model_name):
+    """
+    The ways ``image`` does not look like the images the model was
+    trained on, one sentence each (with the numbers).
+
+    Parameters
+    ----------
+    image : `PreparedImage`
+    model_name : str
+        A bundled model's name (its pixel scale is known); other models
+        get the pedestal check only.
+
+    Returns
+    -------
+    problems : list of str
+    """
+    problems = []
+    model_scale = _model_pixel_scale(model_name)
+    scale = image_pixel_scale(image.wcs)
+    if model_scale is not None and scale is not None:
+        ratio = scale / model_scale
+        if max(ratio, 1 / ratio) > 1 + PIXEL_SCALE_TOLERANCE:
+            problems.append(
+                f'the image has {scale:.3g}"/pixel (from its WCS) but model '
+                f'{model_name!r} was trained at {model_scale:g}"/pixel '
+                f'(a factor {ratio:.2f}): each source spans {1 / ratio:.2g} '
+                'times as many pixels across as in training; resample the '
+                'image to the model\'s scale')
+    data = image.data if image.data.ndim == 3 else image.data[..., None]
+    good = ~image.mask
+    for band in range(data.shape[-1]):
+        values = data[..., band][good]
+        values = values[::values.size // 1_000_000 + 1]  # a sample is enough
+        if values.size < 16:
+            continue
+        median = float(np.median(values))
+        noise = 1.4826 * float(np.median(np.abs(values - median)))
+        if noise > 0 and median > PEDESTAL_THRESHOLD * noise:
+            where = f' (band {band})' if data.shape[-1] > 1 else ''
+            problems.append(
+                f'the image{where} has a median of {median:.4g}, '
+                f'{median / noise:.3g} times its robust noise {noise:.3g}: '
+                'it looks not background-subtracted; subtract the '
+                'background first (pais-deblend run does unless given '
+                '--background-subtracted)')
+    return problems
+
+
+def check_image_suits_model(image, model_name):
+    """
+    Warn (`~pais_deblend.utils.ModelMismatchWarning`) for
+    each way the image does not suit the model: a WCS pixel scale more
+    than `PIXEL_SCALE_TOLERANCE` away from the bundled model's, or a
+    median pedestal above `PEDESTAL_THRESHOLD` times the robust noise.
+
+    Parameters
+    ----------
+    image : `PreparedImage`
+    model_name : str
+
+    Returns
+    -------
+    problems : list of str
+        The warnings' messages.
+    """
+    problems = image_model_mismatches(image, model_name)
+    for problem in problems:
+        warnings.warn(problem, ModelMismatchWarning, stacklevel=3)
+    return problems
+
+
+def no_detection_message(image, model_name, n_bands, band_names=None):
+    """
+    The "no sources were detected" message, with the likely causes.
+    """
+    causes = image_model_mismatches(image, model_name)
+    bands = f'{n_bands} band(s)'
+    if band_names:
+        bands += f' ({", ".join(band_names)}, in that order)'
+    causes.append(f'model {model_name!r} reads {bands}: check the band '
+                  'order, and that the image is not dominated by noise')
+    return 'no sources were detected; likely causes: ' + '; '.join(causes)

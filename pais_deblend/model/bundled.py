@@ -21,7 +21,8 @@ _WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 #: tuned on the model's validation scenes (see its model card). The
 #: ``decoding`` dict may also name the input ``'normalization'`` the model
 #: was trained with (``'asinh'`` when absent, or ``'lupton'``); ``Deblender``
-#: uses it by default.
+#: uses it by default. ``pixel_scale`` (arcsec/pixel) is that of the
+#: training scenes, checked against an image's WCS.
 BUNDLED_MODELS = {
     'ground_grz': {
         'description': ('ground-based g, r, z, 0.2 arcsec/pixel, with '
@@ -29,6 +30,9 @@ BUNDLED_MODELS = {
                         '(trained on the simulated ground_grz preset)'),
         'sha256': 'e3b9de580f4a6f3cb407d31bf3a12a389093562e6bad9d5e1aa3dea365511d5d',
         'band_names': ['g', 'r', 'z'],
+        # arcsec per pixel of the training scenes (model card,
+        # dataset.manifest.preset_parameters.pixel_scale)
+        'pixel_scale': 0.2,
         # validation scenes (seed 101, 64 scenes), F1 for S/N > 10 within
         # 3.5 px (one FWHM) at half-width 2 (it keeps close pairs
         # separable): 0.971 at thresholds 0.6 and 0.65 (the scan's best,
@@ -39,6 +43,7 @@ BUNDLED_MODELS = {
         'description': ('HST WFC3/IR F160W, 0.06 arcsec/pixel (trained on '
                         'the simulated hst_f160w preset)'),
         'sha256': '0f9a5b2753fddc8c9a489b62d5aee8aa9fce98a66e112fa13eda5fced0e49270',
+        'pixel_scale': 0.06,
         # validation scenes (seed 1, 64 scenes), F1 for S/N > 10 at
         # half-width 2 (as ground_grz: it keeps close pairs separable):
         # 0.930 at threshold 0.6, the best threshold (the scan's best,

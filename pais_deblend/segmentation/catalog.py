@@ -3,6 +3,7 @@ Photometry and shapes of the sources of a `PartialSegmentationImage`,
 with the column names of photutils' `~photutils.segmentation.SourceCatalog`.
 """
 
+import functools
 import math
 import warnings
 
@@ -56,12 +57,12 @@ class PartialSourceCatalog:
     `~photutils.segmentation.SourceCatalog` (photutils 3.x): on a
     segmentation whose weights are all 0 or 1 (a disjoint segmentation)
     the centroids, segment fluxes, areas, shapes, Kron quantities and
-    `flux_radius` equal those of ``SourceCatalog(data, segm)`` wherever
-    photutils' Kron apertures hold no flux of other sources.
+    `flux_radius` equal those of ``SourceCatalog(data, segm)``.
 
     Every property is computed on first use from per-source cutouts over
     `~pais_deblend.segmentation.PartialSegmentationImage.partial_slices`
-    (never full frames), in one pass that fills all the per-source
+    (never full frames), the Kron and `flux_radius` apertures over their
+    own boxes, in one pass that fills all the per-source
     columns at once.
 
     Multi-band images, shape (h, w, b), are measured in two ways. The
@@ -429,6 +430,15 @@ class PartialSourceCatalog:
         weights = self._segmentation_image.weights[slices]
         weight = np.where(contributors == label, weights,
                           np.float32(0)).sum(axis=-1, dtype=np.float64)
+        image, bad, error = self._image_values(slices)
+        good = (weight > 0) & ~bad
+        with np.errstate(invalid='ignore'):
+            source = np.where(good, weight * image, 0.0)
+        return source, weight, good, image, contributors, weights, error
+
+    def _image_values(self, slices):
+        """(background-subtracted data, unusable pixels, error or None)
+        over a box of the image."""
         image = np.asarray(self._data[slices], dtype=np.float64)
         if self._background is not None:
             background = self._background
@@ -442,10 +452,30 @@ class PartialSourceCatalog:
         if self._error is not None:
             error = np.asarray(self._error[slices], dtype=np.float64)
             bad |= ~np.isfinite(error)
+        return image, bad, error
+
+    def _aperture_cutout(self, label, slices):
+        """
+        (data seen by the source's apertures, its weight, usable-pixel
+        mask, error or None) over any box of the image.
+
+        As photutils' ``aperture_mask_method='mask'``: the pixels that no
+        source claims (the sky around the footprint) count in full, the
+        other sources' shares drop out and the source's own pixels count
+        with its weight M_i. On a 0/1 segmentation this is the data that
+        photutils' Kron apertures and `flux_radius` see.
+        """
+        weights = self._segmentation_image.weights[slices]
+        weight = np.where(
+            self._segmentation_image.contributors[slices] == label,
+            weights, np.float32(0)).sum(axis=-1, dtype=np.float64)
+        unclaimed = ~(weights > 0).any(axis=-1)
+        weight[unclaimed] = 1.0
+        image, bad, error = self._image_values(slices)
         good = (weight > 0) & ~bad
         with np.errstate(invalid='ignore'):
             source = np.where(good, weight * image, 0.0)
-        return source, weight, good, image, contributors, weights, error
+        return source, weight, good, error
 
     @lazyproperty
     def _measurements(self):
@@ -539,8 +569,9 @@ class PartialSourceCatalog:
         shape = _ellipse(covariance_xx, covariance_yy, covariance_xy)
         if shape is not None:
             kron_radius, kron_flux, kron_flux_err = _kron(
-                source, weight, good, error, y_center, x_center, shape,
-                self.kron_params)
+                functools.partial(self._aperture_cutout, label),
+                self._segmentation_image.shape, values['y_centroid'],
+                values['x_centroid'], shape, self.kron_params)
             values['kron_radius'] = kron_radius
             values['kron_flux'] = kron_flux
             values['kron_flux_err'] = kron_flux_err
@@ -752,7 +783,10 @@ class PartialSourceCatalog:
         """
         The unscaled first-moment Kron radius of ``S_i`` (pix), measured
         as in photutils: ``sum r S / sum S`` over the pixels whose centres
-        lie inside 6 times the moment ellipse, ``r`` the elliptical radius;
+        lie inside 6 times the moment ellipse, ``r`` the elliptical radius,
+        where ``S`` is ``M_i * I`` on the pixels that sources claim and
+        ``I`` on the unclaimed sky around them (as photutils' apertures
+        see the unsegmented pixels, with the other sources masked);
         raised to ``kron_params[1]``, NaN above 6, and 0 where the Kron
         aperture becomes the minimum circle.
         """
@@ -860,7 +894,6 @@ class PartialSourceCatalog:
         rows = _progress_bar(range(self._labels.size), desc='flux_radius',
                              enabled=self.progress_bar)
         for row in rows:
-            box = self._slices[row]
             x_center = measured['x_centroid'][row]
             y_center = measured['y_centroid'][row]
             kron_flux = measured['kron_flux'][row]
@@ -868,16 +901,18 @@ class PartialSourceCatalog:
             if (not np.all(np.isfinite((x_center, y_center, kron_flux,
                                         max_radius))) or kron_flux == 0):
                 continue
-            # the circles never reach beyond max_radius: only the part of
-            # the source's box within that circle's box is cut out
-            y0 = max(box[0].start, math.floor(y_center - max_radius + 0.5))
-            y1 = min(box[0].stop, math.ceil(y_center + max_radius + 0.5))
-            x0 = max(box[1].start, math.floor(x_center - max_radius + 0.5))
-            x1 = min(box[1].stop, math.ceil(x_center + max_radius + 0.5))
+            # the circles never reach beyond max_radius: only that box of
+            # the image is cut out (the sky around the footprint counts,
+            # as for kron_flux)
+            height, width = self._segmentation_image.shape
+            y0 = max(0, math.floor(y_center - max_radius + 0.5))
+            y1 = min(height, math.ceil(y_center + max_radius + 0.5))
+            x0 = max(0, math.floor(x_center - max_radius + 0.5))
+            x1 = min(width, math.ceil(x_center + max_radius + 0.5))
             if y0 >= y1 or x0 >= x1:
                 continue
-            region = self._cutout(int(self._labels[row]),
-                                  (slice(y0, y1), slice(x0, x1)))[0]
+            region = self._aperture_cutout(
+                int(self._labels[row]), (slice(y0, y1), slice(x0, x1)))[0]
             grid = (x0 - 0.5 - x_center, x1 - 0.5 - x_center,
                     y0 - 0.5 - y_center, y1 - 0.5 - y_center,
                     x1 - x0, y1 - y0)
@@ -1030,19 +1065,27 @@ def _ellipse_window(shape, y_center, x_center, major, minor, theta, *,
     return (slice(y0, y1), slice(x0, x1)), grid
 
 
-def _kron(source, weight, good, error, y_center, x_center, shape,
-          kron_params):
-    """Kron radius, flux and flux error of one cutout (photutils rules)."""
+def _kron(fetch, image_shape, y_center, x_center, shape, kron_params):
+    """
+    Kron radius, flux and flux error of one source (photutils rules).
+
+    ``fetch(slices)`` gives (data, weight, usable mask, error or None)
+    over a box of the image of shape ``image_shape``; the centre is in
+    image pixels. The apertures reach beyond the source's own box: the
+    first moment is taken over 6 times the moment ellipse, the sky
+    around the footprint included, as SourceExtractor and photutils do.
+    """
     major, minor, theta = shape
     if major == 0 or minor == 0:
         return np.nan, np.nan, np.nan
     # the first-moment radius, over the pixel centres inside 6 times the
-    # moment ellipse (only that window of the cutout is visited)
-    window, _ = _ellipse_window(source.shape, y_center, x_center,
+    # moment ellipse (only that window of the image is visited)
+    window, _ = _ellipse_window(image_shape, y_center, x_center,
                                 _KRON_MEASUREMENT_SCALE * major,
                                 _KRON_MEASUREMENT_SCALE * minor, theta)
     numerator = denominator = 0.0
     if window is not None:
+        source = fetch(window)[0]
         cos_theta, sin_theta = math.cos(theta), math.sin(theta)
         cxx = (cos_theta / major) ** 2 + (sin_theta / minor) ** 2
         cyy = (sin_theta / major) ** 2 + (cos_theta / minor) ** 2
@@ -1055,7 +1098,7 @@ def _kron(source, weight, good, error, y_center, x_center, shape,
         radius = np.sqrt(np.maximum(cxx * dx * dx + cxy * dx * dy
                                     + cyy * dy * dy, 0.0))
         inside = radius <= _KRON_MEASUREMENT_SCALE
-        values = source[window][inside]
+        values = source[inside]
         numerator = float(np.sum(values * radius[inside]))
         denominator = float(np.sum(values))
     scale, minimum_radius = kron_params[0], kron_params[1]
@@ -1078,19 +1121,19 @@ def _kron(source, weight, good, error, y_center, x_center, shape,
     else:
         axes = (major * kron_radius * scale, minor * kron_radius * scale)
     # the aperture's exact pixel overlap, over its own window only
-    window, grid = _ellipse_window(source.shape, y_center, x_center, *axes,
+    window, grid = _ellipse_window(image_shape, y_center, x_center, *axes,
                                    theta, extra=1.0)
     if window is None:
-        return kron_radius, 0.0, (np.nan if error is None else 0.0)
+        return kron_radius, 0.0, np.nan
+    source, weight, good, error = fetch(window)
     if circular:
         overlap = circular_overlap_grid(*grid, minimum_circle, 1, 1)
     else:
         overlap = elliptical_overlap_grid(*grid, *axes, theta, 1, 1)
-    flux = float(np.sum(overlap * source[window]))
+    flux = float(np.sum(overlap * source))
     flux_err = np.nan
     if error is not None:
-        variance = np.where(good[window], weight[window] * error[window],
-                            0.0) ** 2
+        variance = np.where(good, weight * error, 0.0) ** 2
         flux_err = math.sqrt(float(np.sum(overlap * variance)))
     return kron_radius, flux, flux_err
 

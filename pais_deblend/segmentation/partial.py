@@ -69,7 +69,9 @@ class PartialSegmentationImage(SegmentationImage):
     ``data`` is the *dominant-source* label map (each pixel labelled by its
     largest-weight contributor), so it works wherever photutils expects a
     segmentation image (`~photutils.segmentation.SourceCatalog`, ``imshow``,
-    ``to_regions``, ...). The partial form is available through
+    ``to_regions``, ...; ``to_regions`` and ``polygons`` need the
+    ``regions`` extra: ``pip install "pais_deblend[regions]"``, which
+    brings regions, shapely and rasterio). The partial form is available through
     `contributors`, `weights`, `weight_map` and `source_image`.
 
     Parameters
@@ -285,7 +287,12 @@ class PartialSegmentationImage(SegmentationImage):
 
     @property
     def centers(self):
-        """The source centres, ``{label: (y, x)}`` (empty if unknown)."""
+        """
+        The source centres, ``{label: (y, x)}`` (empty if unknown): 0-based
+        pixel coordinates, row ``y`` then column ``x``, with the centre of
+        the first pixel at (0, 0) as in numpy and photutils (FITS and DS9
+        count from 1: add 1 to each). The ``CENTERS`` table of `write`.
+        """
         return dict(self._centers)
 
     @property
@@ -796,13 +803,15 @@ class PartialSegmentationImage(SegmentationImage):
 
     # --- FITS round trip -------------------------------------------------
 
-    def write(self, filename, *, overwrite=False, header=None):
+    def write(self, filename, *, overwrite=False, header=None, cards=None):
         """
         Write the partial segmentation image to a multi-extension FITS file.
 
         Extensions: ``DOMINANT`` (h, w) int32, ``CONTRIBUTORS`` (n, h, w)
         int32, ``WEIGHTS`` (n, h, w) float32 and ``CENTERS`` (a table of
-        label, y, x); when set, ``BAND_WEIGHTS`` (b, n, h, w) float32 and
+        label, y, x: the source centres in 0-based pixel coordinates, row
+        then column, the centre of the first pixel at (0, 0) as in numpy
+        and photutils; add 1 for FITS/DS9 pixel coordinates); when set, ``BAND_WEIGHTS`` (b, n, h, w) float32 and
         ``CLASS_STAR`` (a table of label, class_star). The primary header
         records ``NCONTRIB`` (n) and ``PDFORMAT`` (the format version),
         the package version and, when set, ``BANDNAMS`` (the band names as
@@ -825,6 +834,9 @@ class PartialSegmentationImage(SegmentationImage):
             ``DOMINANT`` headers, so the dominant map displays with sky
             coordinates. Other cards are not copied, nor are lookup-table
             distortions. Nothing is added when it holds no WCS.
+        cards : `~astropy.io.fits.Header`, optional
+            Cards added to the primary header as they are (e.g. the
+            provenance of the segmentation).
 
         Raises
         ------
@@ -850,6 +862,8 @@ class PartialSegmentationImage(SegmentationImage):
             primary.header['BANDNAMS'] = (json.dumps(list(self._band_names)),
                                           'band names (JSON list)')
         primary.header.update(wcs_cards)
+        if cards is not None:
+            primary.header.update(cards)
         hdus = [primary,
                 fits.ImageHDU(self.data, header=wcs_cards.copy(),
                               name='DOMINANT'),
@@ -864,6 +878,10 @@ class PartialSegmentationImage(SegmentationImage):
                         names=('label', 'y', 'x'))
         hdus.append(fits.table_to_hdu(centers))
         hdus[-1].name = 'CENTERS'
+        hdus[-1].header['COMMENT'] = ('y, x: 0-based pixel position (row, '
+                                      'column) of each source centre;')
+        hdus[-1].header['COMMENT'] = ('the first pixel is centred on (0, 0): '
+                                      'add 1 for FITS pixel coordinates.')
         if self._band_weights is not None:
             hdus.append(fits.ImageHDU(
                 np.ascontiguousarray(np.transpose(self._band_weights,

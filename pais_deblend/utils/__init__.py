@@ -5,4 +5,5 @@ input checking.
 
 from .exceptions import *  # noqa: F401, F403
 
-__all__ = ['PaisDeblendWarning', 'NoDetectionWarning', 'OptionalDependencyWarning']
+__all__ = ['PaisDeblendWarning', 'NoDetectionWarning', 'ModelMismatchWarning',
+           'OptionalDependencyWarning']

@@ -4,7 +4,8 @@ Warning classes used throughout pais_deblend.
 
 from astropy.utils.exceptions import AstropyUserWarning
 
-__all__ = ['PaisDeblendWarning', 'NoDetectionWarning', 'OptionalDependencyWarning']
+__all__ = ['PaisDeblendWarning', 'NoDetectionWarning', 'ModelMismatchWarning',
+           'OptionalDependencyWarning']
 
 
 class PaisDeblendWarning(AstropyUserWarning):
@@ -23,4 +24,13 @@ class OptionalDependencyWarning(PaisDeblendWarning):
     """
     Warning issued when an optional dependency is missing and a feature is
     skipped because of it.
+    """
+
+
+class ModelMismatchWarning(PaisDeblendWarning):
+    """
+    Warning issued when an image does not look like those the model was
+    trained on: another pixel scale (from its WCS), or a background
+    pedestal that was not subtracted. The deblending still runs, but
+    detections and attributions are not to be trusted.
     """
