@@ -5,12 +5,18 @@ settings of its own, so these are needed to score it like a bundled
 one).
 """
 
+def _threshold_or_off(text):
+    """A float, or ``off`` (no residual companion search)."""
+    return 'off' if text.lower() in ('off', 'none') else float(text)
+
+
 #: (option, type, Deblender keyword) of every shared option.
 DEBLENDER_OPTIONS = (('--detection-threshold', float, 'detection_threshold'),
                      ('--min-separation', int, 'min_separation'),
                      ('--footprint-threshold', float, 'footprint_threshold'),
                      ('--attribution', str, 'attribution'),
-                     ('--companion-threshold', float, 'companion_threshold'))
+                     ('--companion-threshold', _threshold_or_off,
+                      'companion_threshold'))
 
 
 def add_deblender_options(parser):
@@ -18,7 +24,9 @@ def add_deblender_options(parser):
     for option, kind, keyword in DEBLENDER_OPTIONS:
         parser.add_argument(option, type=kind, default=None,
                             help=f"the Deblender's {keyword} (default: the "
-                            "bundled model's; give it for a .keras model)")
+                            "bundled model's; give it for a .keras model"
+                            + ("; 'off' for no search)"
+                               if keyword == 'companion_threshold' else ')'))
 
 
 def deblender_options(args):
@@ -27,5 +35,5 @@ def deblender_options(args):
     for _, _, keyword in DEBLENDER_OPTIONS:
         value = getattr(args, keyword)
         if value is not None:
-            options[keyword] = value
+            options[keyword] = None if value == 'off' else value
     return options

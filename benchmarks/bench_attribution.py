@@ -255,6 +255,8 @@ def main():
     args = parser.parse_args()
     if args.companion_threshold is None:
         args.companion_threshold = 15.0
+    elif args.companion_threshold == 'off':
+        args.companion_threshold = None
 
     options = deblender_options(args)
     options.pop('attribution', None)

@@ -22,7 +22,12 @@ pytestmark = pytest.mark.filterwarnings(
 
 # the untrained network's centre map hovers around 0.5: a low threshold
 # gives it peaks to work with (as in test_deblend.py)
+# the network's decode: its pixels depend on the network output of a
+# single pass only, so 32-pixel margins suffice for an exact mosaic (the
+# templates reach up to 64 pixels; the bundled model's default margins
+# hold them, see test_deblend_pipeline)
 SETTINGS = {'detection_threshold': 0.05, 'network_tile_size': 256,
+            'attribution': 'network', 'companion_threshold': None,
             'progress_bar': False}
 
 
@@ -127,7 +132,8 @@ def single_pass(tiny_model_file, scene):
     from pais_deblend import Deblender
 
     deblender = Deblender(tiny_model_file, detection_threshold=0.05,
-                         tile_size=256, progress_bar=False)
+                         tile_size=256, attribution='network',
+                         companion_threshold=None, progress_bar=False)
     return deblender(scene)
 
 
@@ -309,7 +315,8 @@ def test_cli(tmp_path, tiny_model_file, scene, mosaic, capsys):
     args = ['mosaic', str(image), '--output-dir', str(tmp_path),
             '--tile-size', '64', '--margin', '32', '--workers', '0',
             '--model', str(tiny_model_file), '--detection-threshold',
-            '0.05', '--quiet']
+            '0.05', '--quiet', '--attribution', 'network',
+            '--no-companion-search']
     assert main(args) == 0
     table = Table.read(tmp_path / 'field_catalog.ecsv')
     assert len(table) == mosaic.n_sources
@@ -393,7 +400,8 @@ def multiband_single_pass(multiband_model_file, multiband_scene_data):
     from pais_deblend import Deblender
 
     deblender = Deblender(multiband_model_file, detection_threshold=0.05,
-                         tile_size=256, progress_bar=False)
+                         tile_size=256, attribution='network',
+                         companion_threshold=None, progress_bar=False)
     return deblender(multiband_scene_data)
 
 

@@ -495,7 +495,9 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     and ``detection_noise`` the result equals a single `Deblender` call
     on the whole image, labels aside, wherever every footprint region and
     contribution vector reaching a core stays inside its tile's extended
-    region. No process holds more than one extended tile.
+    region, and, with ``attribution='templates'``, every template (at most
+    64 pixels from its centre) and its mirror points too, which the
+    default margin of the bundled models holds. No process holds more than one extended tile.
 
     Parameters
     ----------
