@@ -110,7 +110,7 @@ def test_temporaries_are_unique_per_thread(tmp_path):
         thread.join()
     assert len(set(names.values())) == 4
     for name in names.values():
-        assert name.startswith(f'.tmp-{os.getpid()}-') and (
+        assert name.startswith(f'.tmp-{_io.writer_tag()}-') and (
             name.endswith('.txt'))
 
 

@@ -197,8 +197,8 @@ def main(argv=None):
     try:
         with _sigterm_unwinds():
             args.run(args)
-    except (UserError, ValueError, TypeError, FileExistsError,
-            FileNotFoundError, ImportError) as exc:
+    except (UserError, ValueError, TypeError, OSError,
+            ImportError) as exc:
         message, status = f'{prefix}: error: {exc}', 2
     except KeyboardInterrupt:
         message, status = f'{prefix}: interrupted', 130

@@ -202,6 +202,15 @@ class Deblender:
         peak above this many times the smoothed noise becomes a source.
         None turns the search off. Default: 15.
 
+    Raises
+    ------
+    FileNotFoundError
+        If a ``.keras`` ``model`` does not exist.
+    ValueError
+        If a ``.keras`` ``model`` is truncated, not a Keras archive, or
+        not a PAIS model (`pais_deblend.model.load_model`); for bad
+        settings.
+
     Notes
     -----
     One `Deblender` may be called from several threads; calls are

@@ -401,7 +401,10 @@ def load_model(filename):
         If the file does not exist.
     ValueError
         If it is not a whole ``.keras`` archive (truncated or corrupt:
-        every member's CRC is checked before Keras reads it).
+        every member's CRC is checked before Keras reads it), Keras cannot
+        read it (e.g. no ``config.json``, an unknown layer), or it holds a
+        Keras model that is not a PAIS model; the message names the file
+        and the cause.
     """
     import os
     import zipfile
@@ -422,4 +425,19 @@ def load_model(filename):
         msg = (f'model file {path!r} is truncated or corrupt ({damaged}); '
                'save or copy it again')
         raise ValueError(msg)
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except MemoryError:
+        raise
+    except Exception as error:  # Keras raises KeyError, TypeError, ...
+        msg = (f'model file {path!r} is not a Keras model Keras can read '
+               f'({type(error).__name__}: {error})')
+        raise ValueError(msg) from error
+    missing = [name for name in ('n_contributors', 'receptive_field_radius')
+               if not hasattr(model, name)]
+    if missing:
+        msg = (f'model file {path!r} holds a Keras {type(model).__name__}, '
+               f'not a PAIS model (no {", ".join(missing)}); pass a model '
+               'written by pais_deblend.model.train or a bundled model name')
+        raise ValueError(msg)
+    return model

@@ -9,8 +9,11 @@ array, a dask array) are read on the client and the region is sent with
 the task.
 """
 
+import contextlib
 import mmap
 import os
+import warnings
+import zlib
 
 import numpy as np
 
@@ -54,6 +57,30 @@ class _MemmapSource:
             del array  # closes the map
 
 
+@contextlib.contextmanager
+def _fits_damage(filename, what):
+    """
+    Turn astropy's warning that a file is shorter than its headers
+    declare, and the errors of reading a cut or garbled file, into an
+    `OSError` naming the file (astropy's own, e.g. "cannot reshape array
+    of size ...", name neither the file nor the cause).
+    """
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings('error', message='.*truncated',
+                                category=AstropyUserWarning)
+        try:
+            yield
+        except (AstropyUserWarning, OSError, ValueError, TypeError,
+                EOFError, IndexError, zlib.error) as error:
+            if isinstance(error, FileNotFoundError):
+                raise
+            msg = (f'image {filename!r} is truncated or corrupt: {what} '
+                   f'failed ({type(error).__name__}: {error})')
+            raise OSError(msg) from error
+
+
 class _FitsSource:
     """One image HDU of a FITS file, read by section (portable)."""
 
@@ -63,7 +90,16 @@ class _FitsSource:
         from astropy.io import fits
 
         self.filename = os.path.abspath(os.fspath(filename))
-        with fits.open(self.filename, memmap=True) as hdulist:
+        hdulist = None
+        try:
+            with _fits_damage(self.filename, 'reading its headers'):
+                hdulist = fits.open(self.filename, memmap=True)
+                len(hdulist)  # loads every header: a cut file warns here
+        except OSError:
+            if hdulist is not None:
+                hdulist.close()
+            raise
+        with hdulist:
             self.hdu = _image_hdu(hdulist, hdu, self.filename)
             header = hdulist[self.hdu].header
             self.shape = tuple(header[f'NAXIS{axis}']
@@ -72,7 +108,8 @@ class _FitsSource:
     def read(self, slices):
         from astropy.io import fits
 
-        with fits.open(self.filename, memmap=True) as hdulist:
+        with _fits_damage(self.filename, f'reading region {slices}'), \
+                fits.open(self.filename, memmap=True) as hdulist:
             # .section reads only the rows of the region
             region = hdulist[self.hdu].section[slices]
             return np.array(region, dtype=np.float64)
@@ -135,6 +172,8 @@ def open_source(data, *, hdu=None):
         For a type that is not an image.
     ValueError, FileNotFoundError
         For a bad file, HDU or shape.
+    OSError
+        For a truncated or corrupt FITS file (the message names it).
     """
     if isinstance(data, (str, os.PathLike)):
         filename = os.fspath(data)

@@ -24,8 +24,10 @@ Three passes (see docs/mosaic.rst):
 Nothing larger than one extended tile is held in memory by any process.
 """
 
+import errno
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..deblend.core import MODEL_DEFAULT
+from ..utils._io import remove_stale_temporaries, writer_tag
 from ..utils._optional_deps import require
 from ..utils._progress import progress_bar as _progress_bar
 from ..utils._validation import (check_at_most, check_finite_float,
@@ -448,14 +451,44 @@ def _prepare_output(output, overwrite):
     return output
 
 
+def _temporary_store(output):
+    """
+    Create the folder the store is built in, next to ``output``, after
+    removing those that runs killed on this host left there: its name,
+    ``.NAME.HOST-PID-XXXXXXXX.tmp``, holds the writer's process.
+    """
+    remove_stale_temporaries(os.path.dirname(output),
+                             _temporary_pattern(output))
+    return tempfile.mkdtemp(
+        prefix=f'.{os.path.basename(output)}.{writer_tag()}-',
+        suffix='.tmp', dir=os.path.dirname(output))
+
+
+def _temporary_pattern(output):
+    """The names of the temporary stores of ``output``."""
+    return re.compile(re.escape(f'.{os.path.basename(output)}.')
+                      + r'(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[^.]*\.tmp$')
+
+
 def _move_into_place(temporary, output, overwrite):
     """Rename the finished store to ``output`` (replacing it only when
     allowed); the old one is removed only after the rename."""
+    exists = (f'{output!r} already exists; pass overwrite=True to replace '
+              'it')
+    if not overwrite:
+        # an empty folder reserves the name (of two runs, one gets the
+        # FileExistsError), then the rename replaces it
+        try:
+            os.mkdir(output)
+        except FileExistsError:  # appeared while we worked
+            raise FileExistsError(errno.EEXIST, exists, output) from None
+        try:
+            os.rename(temporary, output)
+        except BaseException:
+            os.rmdir(output)
+            raise
+        return
     if os.path.lexists(output):
-        if not overwrite:  # appeared while we worked
-            msg = (f'{output!r} already exists; pass overwrite=True to '
-                   f'replace it')
-            raise FileExistsError(msg)
         old = tempfile.mkdtemp(prefix=f'.{os.path.basename(output)}.',
                                suffix='.old', dir=os.path.dirname(output))
         os.rmdir(old)
@@ -510,8 +543,11 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         are read on the client region by region.
     output : str or path-like
         The Zarr store to write (a directory, e.g. ``'field.zarr'``). It
-        is built in a temporary directory next to it and renamed into
-        place at the end, so an interrupted run leaves no partial store.
+        is built in a temporary directory next to it
+        (``.field.zarr.HOST-PID-XXXXXXXX.tmp``) and renamed into place at
+        the end, so an interrupted run leaves no partial store; a run
+        removes the temporary stores of ``output`` whose writer (on this
+        host) no longer runs.
     hdu : int or str, optional
         The FITS HDU (default: the first 2-dimensional image).
     tile_size : int, optional
@@ -585,7 +621,10 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     TypeError, ValueError
         For bad input; the message names the parameter.
     FileExistsError
-        If ``output`` exists and ``overwrite`` is False.
+        If ``output`` exists and ``overwrite`` is False, or another run
+        wrote it meanwhile (of two runs into one ``output``, one fails).
+    OSError
+        If ``data`` is a truncated or corrupt FITS file.
     ImportError
         If zarr (or, with a client, distributed) is not installed: the
         ``distributed`` extra, ``pip install 'pais_deblend[distributed]'``.
@@ -642,8 +681,7 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
     noise_sigma, detection_noise = _estimate_noise_levels(
         source, plan, deblender, noise_sigma, detection_noise, progress_bar)
 
-    temporary = tempfile.mkdtemp(prefix=f'.{os.path.basename(output)}.',
-                                 suffix='.tmp', dir=os.path.dirname(output))
+    temporary = _temporary_store(output)
     try:
         group = create_store(temporary, shape, deblender.n_contributors,
                              plan.tile_size,

@@ -6,10 +6,77 @@ damaged file.
 import contextlib
 import errno
 import os
+import re
 import secrets
+import shutil
+import socket
 import threading
+import zlib
 
-__all__ = ['atomic_output', 'read_npz', 'npz_headers']
+__all__ = ['atomic_output', 'read_npz', 'npz_headers', 'writer_tag',
+           'remove_stale_temporaries']
+
+#: This machine, in the names of temporaries: a process id means nothing
+#: on another host sharing the file system.
+_HOST = format(zlib.crc32(socket.gethostname().encode()), '08x')
+
+#: The temporaries of `atomic_output`: host, process id, thread, random.
+_TEMPORARY = re.compile(r'\.tmp-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-\d+-'
+                        r'[0-9a-f]{8}')
+
+
+def writer_tag():
+    """``HOST-PID``: what a temporary's name holds so that a later run can
+    tell whether its writer still lives."""
+    return f'{_HOST}-{os.getpid()}'
+
+
+def _alive(pid):
+    """Whether process ``pid`` (of this host) exists."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or cannot tell: keep it
+    return True
+
+
+def remove_stale_temporaries(directory, pattern=_TEMPORARY):
+    """
+    Remove the temporaries in ``directory`` left by writers of this host
+    that no longer run (killed, or the machine lost power): names that
+    ``pattern`` matches from their start, with groups ``host`` and
+    ``pid``. A file or a folder (a Zarr store) alike; a temporary another
+    process removes meanwhile is skipped. Never raises for what it cannot
+    remove.
+
+    Returns
+    -------
+    removed : list of str
+        The paths removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if (match is None or match.group('host') != _HOST
+                or _alive(int(match.group('pid')))):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.remove(entry.path)
+        except OSError:
+            continue
+        removed.append(entry.path)
+    return removed
 
 #: Errors of `os.link` on file systems without hard links.
 _NO_LINK_ERRNOS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV,
@@ -24,13 +91,13 @@ def _exists_error(filename):
 def _create_temporary(directory, suffix):
     """
     Create an empty temporary file in ``directory`` and return its path:
-    the name holds the process and thread ids (and a random part), and
-    the file is created with mode 0o666, so the process umask applies as
-    to any new file (the umask is never changed).
+    the name holds the host, process and thread ids (and a random part),
+    and the file is created with mode 0o666, so the process umask applies
+    as to any new file (the umask is never changed).
     """
     while True:
         path = os.path.join(
-            directory, f'.tmp-{os.getpid()}-{threading.get_ident()}-'
+            directory, f'.tmp-{writer_tag()}-{threading.get_ident()}-'
             f'{secrets.token_hex(4)}{suffix}')
         try:
             handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
@@ -80,7 +147,9 @@ def atomic_output(filename, *, overwrite=False):
     process or thread, a dangling symbolic link), so two writers of one
     name never both succeed. The file gets the permissions a plain
     ``open()`` would give it under the process umask, which is left
-    unchanged.
+    unchanged. The temporary (``.tmp-HOST-PID-...``) names its writer:
+    those in the folder whose writer no longer runs (a killed process)
+    are removed first.
 
     Parameters
     ----------
@@ -99,6 +168,7 @@ def atomic_output(filename, *, overwrite=False):
     if os.path.lexists(filename) and not overwrite:
         raise _exists_error(filename)
     directory = os.path.dirname(os.path.abspath(filename))
+    remove_stale_temporaries(directory)
     suffix = os.path.splitext(filename)[1]
     temporary = _create_temporary(directory, suffix)
     try:
