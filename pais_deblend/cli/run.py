@@ -865,12 +865,13 @@ def add_magnitudes(table, flux_column, zero_point):
 def model_sha256(model):
     """The SHA-256 of a bundled model (from the package) or of a model
     file, or None."""
-    from ..model.bundled import BUNDLED_MODELS, _sha256
+    from ..model.bundled import BUNDLED_MODELS
+    from ..utils._io import file_sha256
 
     if model in BUNDLED_MODELS:
         return BUNDLED_MODELS[model]['sha256']
     if isinstance(model, (str, os.PathLike)) and os.path.isfile(model):
-        return _sha256(model)
+        return file_sha256(model)
     return None
 
 

@@ -1,15 +1,16 @@
 """
-Atomic, non-clobbering file output, and ``.npz`` reading that names a
-damaged file.
+Atomic, non-clobbering file output, ``.npz`` reading that names a
+damaged file, and file checksums.
 """
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 import threading
 
-__all__ = ['atomic_output', 'read_npz', 'npz_headers']
+__all__ = ['atomic_output', 'read_npz', 'npz_headers', 'file_sha256']
 
 #: Errors of `os.link` on file systems without hard links.
 _NO_LINK_ERRNOS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV,
@@ -204,3 +205,15 @@ def npz_headers(filename):
                f'{error})')
         raise OSError(msg) from error
     return headers
+
+
+def file_sha256(filename):
+    """
+    The SHA-256 of a file's contents, as a hexadecimal string (read in
+    1 MiB blocks).
+    """
+    digest = hashlib.sha256()
+    with open(filename, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
