@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table, vstack
 
-from pais_deblend.evaluation.benchmark.registry import (METHODS, Method,
+from pais_deblend.evaluation.benchmark.registry import (BLENDEDNESS_BINS,
+                                                        METHODS, Method,
                                                         get_method)
 from pais_deblend.evaluation.benchmark.suites import get_suite, SUITES
 from pais_deblend.utils._progress import progress_bar as _progress_bar
@@ -20,10 +21,7 @@ from pais_deblend.utils.exceptions import (OptionalDependencyWarning,
                                            PaisDeblendWarning)
 
 __all__ = ['BenchmarkResults', 'run_benchmark', 'evaluate_output',
-           'measure_method', 'BLENDEDNESS_BINS']
-
-#: Blendedness bin edges of the binned flux-error tables.
-BLENDEDNESS_BINS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
+           'measure_method']
 
 _RESULT_FILES = ('summary.ecsv', 'images.ecsv', 'sources.ecsv',
                  'binned.ecsv', 'timing_ratios.ecsv')
