@@ -38,7 +38,6 @@ LONG_FUNCTIONS = frozenset({
     'model/inference.py:predict_pcr',
     'model/training.py:train',
     'mosaic/core.py:deblend_mosaic',
-    'pcr/encode.py:encode_pcr',
     'simulation/dataset.py:write_training_set',
     'simulation/scarlet_labels.py:scarlet_fraction_maps',
 })
