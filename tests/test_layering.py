@@ -35,11 +35,9 @@ LONG_FUNCTIONS = frozenset({
     'evaluation/classification.py:class_mask_average_precision',
     'evaluation/efficacy.py:encoding_efficacy',
     'evaluation/masks.py:average_precision',
-    'model/inference.py:predict_pcr',
     'model/training.py:train',
     'mosaic/core.py:deblend_mosaic',
     'simulation/dataset.py:write_training_set',
-    'simulation/scarlet_labels.py:scarlet_fraction_maps',
 })
 
 
