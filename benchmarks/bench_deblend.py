@@ -253,8 +253,8 @@ def _deblend_child(image, model, queue):
 def run_throughput(args):
     from pais_deblend.evaluation.benchmark.adapters import (
         PhotutilsMethod, SExtractorMethod, find_sextractor)
-    from pais_deblend.evaluation.benchmark.suites import (_psf_image,
-                                                          _scene_image)
+    from pais_deblend.evaluation.benchmark import (preset_psf_image,
+                                                   scene_benchmark_image)
     from pais_deblend.simulation import SceneSimulator
 
     size = args.size
@@ -264,7 +264,7 @@ def run_throughput(args):
     print(f'\n5. throughput on a {size}x{size} hst_f160w field '
           f'({scene.n_sources} sources, simulated in '
           f'{time.perf_counter() - started:.0f} s):')
-    image = _scene_image('big', scene, {}, _psf_image('hst_f160w'))
+    image = scene_benchmark_image('big', scene, {}, preset_psf_image('hst_f160w'))
     data = np.asarray(image.data, dtype=np.float64)
     megapixels = size * size / 1e6
 

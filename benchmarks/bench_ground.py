@@ -145,8 +145,8 @@ def parse_args(argv=None):
 def simulate_scenes(args):
     """The held-out scenes and their truth, as dicts."""
     from pais_deblend.evaluation.benchmark import BenchmarkImage
-    from pais_deblend.evaluation.benchmark.run import (_detection_footprint,
-                                                       _matched_filter_snr)
+    from pais_deblend.evaluation.benchmark import (detection_footprint,
+                                                   matched_filter_snr)
     from pais_deblend.segmentation import SourceCutout
     from pais_deblend.simulation import SceneSimulator
     from pais_deblend.simulation.dataset import scene_seed
@@ -172,11 +172,11 @@ def simulate_scenes(args):
             noise_sigma=float(np.sqrt(len(sigmas))),
             true_centers=scene.centers, true_source_images=cutouts,
             in_frame=np.asarray(catalog['in_frame'], bool))
-        snr = _matched_filter_snr(image)
+        snr = matched_filter_snr(image)
         scored = image.in_frame & (snr > args.min_snr)
         scenes.append({
             'scene': scene, 'image': image,
-            'footprint': _detection_footprint(image),
+            'footprint': detection_footprint(image),
             'is_star': np.asarray(catalog['type'] == 'star'),
             'true_flux': np.asarray(catalog['flux_in_frame'], float),
             'blendedness': np.asarray(catalog['blendedness'], float),

@@ -62,15 +62,15 @@ def main():
     from pais_deblend import Deblender
     from pais_deblend.evaluation.benchmark.adapters import (PhotutilsMethod,
                                                             SepMethod)
-    from pais_deblend.evaluation.benchmark.run import _matched_filter_snr
-    from pais_deblend.evaluation.benchmark.suites import (_psf_image,
-                                                          _scene_image)
+    from pais_deblend.evaluation.benchmark import (matched_filter_snr,
+                                                   preset_psf_image,
+                                                   scene_benchmark_image)
     from pais_deblend.simulation import get_preset, pair_grid
 
     deblender = Deblender(args.model, progress_bar=False)
     preset = get_preset(args.preset)
     fwhm = preset.psf_fwhm_pixels
-    psf = _psf_image(preset)
+    psf = preset_psf_image(preset)
     peers = {'photutils': PhotutilsMethod(), 'sep': SepMethod()}
     # pais_deblend inside photutils' deblended segments: each segment's
     # pixels are shared among that segment's sources only, and a segment
@@ -92,8 +92,8 @@ def main():
         found[separation]['pais_deblend'].append(
             found_within(centers, secondary, fwhm))
         counts[separation]['pais_deblend'].append(len(centers))
-        image = _scene_image('halo', scene, {}, psf)
-        snr[separation].append(_matched_filter_snr(image)[1])
+        image = scene_benchmark_image('halo', scene, {}, psf)
+        snr[separation].append(matched_filter_snr(image)[1])
         for name, method in peers.items():
             output = method.run(image)
             found[separation][name].append(

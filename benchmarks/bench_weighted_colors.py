@@ -30,14 +30,11 @@ Usage::
 """
 
 import argparse
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import bench_ground  # noqa: E402
+import bench_ground
 
 
 def g_minus_r(fluxes):

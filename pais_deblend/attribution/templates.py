@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils._validation import (_describe, as_image, as_positions,
+from ..utils._validation import (describe as _describe, as_image, as_positions,
                                  check_finite_float, check_in,
                                  check_positive_int, check_same_shape)
 

@@ -140,13 +140,13 @@ def _write_figure(partial, image, table, filename, overwrite, unit=None):
                                        PercentileInterval)
     from matplotlib.colors import ListedColormap
 
-    from ..segmentation.plotting import (_label_colors, plot_blended,
+    from ..segmentation.plotting import (label_colors, plot_blended,
                                          plot_dominant)
     from ..utils._io import atomic_output
 
     norm = ImageNormalize(image, interval=PercentileInterval(99.8),
                           stretch=AsinhStretch(0.02))
-    colors = _label_colors(partial, 0, '#000000')
+    colors = label_colors(partial, 0, '#000000')
     shared = _shared_pixels(partial)
     highlight = ListedColormap(['none', '#ff00ff'])
     # the sources that share most of their light with others first, then

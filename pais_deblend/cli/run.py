@@ -865,12 +865,13 @@ def add_magnitudes(table, flux_column, zero_point):
 def model_sha256(model):
     """The SHA-256 of a bundled model (from the package) or of a model
     file, or None."""
-    from ..model.bundled import BUNDLED_MODELS, _sha256
+    from ..model.bundled import BUNDLED_MODELS
+    from ..utils._io import file_sha256
 
     if model in BUNDLED_MODELS:
         return BUNDLED_MODELS[model]['sha256']
     if isinstance(model, (str, os.PathLike)) and os.path.isfile(model):
-        return _sha256(model)
+        return file_sha256(model)
     return None
 
 
@@ -1023,6 +1024,83 @@ def _load_deblender(model, **options):
         raise UserError(msg) from None
 
 
+def _check_model_bands(deblender, data):
+    """Raise `UserError` unless ``data`` has the model's number of bands."""
+    n_bands = 1 if data.ndim == 2 else data.shape[-1]
+    if n_bands != deblender.n_bands:
+        names = (f" ({', '.join(deblender.band_names)})"
+                 if deblender.band_names else '')
+        msg = (f'model {deblender.model_name!r} reads {deblender.n_bands} '
+               f'band(s){names} but the image has {n_bands}; give exactly '
+               f'{deblender.n_bands}: one file per band, --band-hdus, or '
+               '--bands to pick the planes of a cube')
+        raise UserError(msg)
+
+
+def _subtract_backgrounds(data, mask, *, background_box, background_filter,
+                          background_subtracted):
+    """
+    The image with each band's background subtracted (unchanged with
+    ``background_subtracted``), and the list of the bands' background rms;
+    warns once for the bands whose background is flat.
+    """
+    from ..utils.exceptions import PaisDeblendWarning
+
+    stack = data if data.ndim == 3 else data[..., np.newaxis]
+    subtracted = np.empty_like(stack)
+    rms, flat = [], []
+    for band in range(stack.shape[-1]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', PaisDeblendWarning)
+            background, band_rms = estimate_background(
+                stack[..., band], mask, box_size=background_box,
+                filter_size=background_filter)
+        if caught:
+            flat.append(band)
+        subtracted[..., band] = (stack[..., band] if background_subtracted
+                                 else stack[..., band] - background)
+        rms.append(band_rms)
+    subtracted = subtracted if data.ndim == 3 else subtracted[..., 0]
+    if flat:
+        _warn_flat_background(flat, stack.shape, background_box, rms,
+                              background_subtracted)
+    return subtracted, rms
+
+
+def _write_run_outputs(paths, output_dir, overwrite, partial, table,
+                       subtracted, read, provenance, *, cutouts, progress_bar):
+    """
+    Write the outputs of ``run`` to ``paths`` all together (none of them
+    when one fails), creating ``output_dir`` (removed again if it stays
+    empty); `UserError` names what could not be written.
+    """
+    created = not os.path.isdir(output_dir)
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        with _output_set(paths, overwrite) as temporaries:
+            partial.write(temporaries['partial'], overwrite=True,
+                          header=read['wcs_header'], cards=provenance)
+            table.write(temporaries['catalog'], format='ascii.ecsv',
+                        overwrite=True)
+            if cutouts:
+                _write_cutouts(partial, subtracted, read,
+                               temporaries['cutouts'],
+                               progress_bar=progress_bar,
+                               provenance=provenance)
+            _write_overview(partial, subtracted, temporaries['overview'],
+                            os.path.basename(read['files'][0]))
+    except FileExistsError as exc:
+        raise UserError(f'{exc}; nothing was written') from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = exc.filename or output_dir
+        raise UserError(f'cannot write {where}: {reason}') from None
+    finally:
+        if created and os.path.isdir(output_dir) and not os.listdir(
+                output_dir):
+            os.rmdir(output_dir)
+
+
 def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
               band_axis=None, bands=None, error_hdu=None, weight_hdu=None,
               zero_point=None, model='hst_f160w', output_dir='.',
@@ -1051,7 +1129,7 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
     """
     from astropy.nddata import NDData
 
-    from ..utils.exceptions import NoDetectionWarning, PaisDeblendWarning
+    from ..utils.exceptions import NoDetectionWarning
 
     several = not isinstance(image, (str, os.PathLike))
     if several:
@@ -1097,34 +1175,11 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
                                 progress_bar=progress_bar,
                                 attribution=attribution,
                                 companion_threshold=companion_threshold)
-    n_bands = 1 if data.ndim == 2 else data.shape[-1]
-    if n_bands != deblender.n_bands:
-        names = (f" ({', '.join(deblender.band_names)})"
-                 if deblender.band_names else '')
-        msg = (f'model {deblender.model_name!r} reads {deblender.n_bands} '
-               f'band(s){names} but the image has {n_bands}; give exactly '
-               f'{deblender.n_bands}: one file per band, --band-hdus, or '
-               '--bands to pick the planes of a cube')
-        raise UserError(msg)
-
-    stack = data if data.ndim == 3 else data[..., np.newaxis]
-    subtracted = np.empty_like(stack)
-    rms, flat = [], []
-    for band in range(stack.shape[-1]):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always', PaisDeblendWarning)
-            background, band_rms = estimate_background(
-                stack[..., band], mask, box_size=background_box,
-                filter_size=background_filter)
-        if caught:
-            flat.append(band)
-        subtracted[..., band] = (stack[..., band] if background_subtracted
-                                 else stack[..., band] - background)
-        rms.append(band_rms)
-    subtracted = subtracted if data.ndim == 3 else subtracted[..., 0]
-    if flat:
-        _warn_flat_background(flat, stack.shape, background_box, rms,
-                              background_subtracted)
+    _check_model_bands(deblender, data)
+    subtracted, rms = _subtract_backgrounds(
+        data, mask, background_box=background_box,
+        background_filter=background_filter,
+        background_subtracted=background_subtracted)
 
     label = image_name if not several else ' '.join(image_name)
     with warnings.catch_warnings():
@@ -1154,30 +1209,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
                            zero_point_source=zero_point_source)
     provenance = provenance_cards(read, deblender, model, options)
 
-    created = not os.path.isdir(output_dir)
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-        with _output_set(paths, overwrite) as temporaries:
-            partial.write(temporaries['partial'], overwrite=True,
-                          header=read['wcs_header'], cards=provenance)
-            table.write(temporaries['catalog'], format='ascii.ecsv',
-                        overwrite=True)
-            if cutouts:
-                _write_cutouts(partial, subtracted, read,
-                               temporaries['cutouts'],
-                               progress_bar=progress_bar,
-                               provenance=provenance)
-            _write_overview(partial, subtracted, temporaries['overview'],
-                            os.path.basename(read['files'][0]))
-    except FileExistsError as exc:
-        raise UserError(f'{exc}; nothing was written') from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        where = exc.filename or output_dir
-        raise UserError(f'cannot write {where}: {reason}') from None
-    finally:
-        if created and os.path.isdir(output_dir) and not os.listdir(
-                output_dir):
-            os.rmdir(output_dir)
+    _write_run_outputs(paths, output_dir, overwrite, partial, table,
+                       subtracted, read, provenance, cutouts=cutouts,
+                       progress_bar=progress_bar)
     return {'image': label, 'model': deblender.model_name,
             'n_sources': len(table), 'written': list(paths.values())}

@@ -13,6 +13,7 @@ from pais_deblend.evaluation._utils import as_source_cutouts, paste
 from pais_deblend.evaluation.conservation import flux_conservation
 from pais_deblend.evaluation.photometry import blendedness
 from pais_deblend.segmentation.cutout import SourceCutout
+from pais_deblend.utils._radial import flux_radius_sorted
 from pais_deblend.utils._validation import (as_image, as_positions,
                                             check_finite_float,
                                             check_in)
@@ -45,15 +46,6 @@ def _radial_sort(shape, center):
     radius = np.hypot(yy - center[0], xx - center[1]).ravel()
     order = np.argsort(radius, kind='stable')
     return radius[order], order
-
-
-def _flux_radius_sorted(radius, values, fraction):
-    cumulative = np.cumsum(values)
-    total = cumulative[-1] if cumulative.size else 0.0
-    if not total > 0:
-        return np.nan
-    index = int(np.argmax(cumulative >= fraction * total))
-    return float(radius[index])
 
 
 def _ks_within(radius, reference, decoded, r90):
@@ -115,7 +107,7 @@ def flux_radius(image, center, *, fraction=0.9):
     fraction = check_finite_float(fraction, 'fraction', minimum=0.0,
                                   maximum=1.0)
     radius, order = _radial_sort(data.shape, center)
-    return _flux_radius_sorted(radius, data.ravel()[order], fraction)
+    return flux_radius_sorted(radius, data.ravel()[order], fraction)
 
 
 def r90_ks_test(reference_image, decoded_image, center):
@@ -189,7 +181,7 @@ def r90_ks_test(reference_image, decoded_image, center):
     center = _as_center(center)
     radius, order = _radial_sort(reference.shape, center)
     reference_sorted = reference.ravel()[order]
-    r90 = _flux_radius_sorted(radius, reference_sorted, 0.9)
+    r90 = flux_radius_sorted(radius, reference_sorted, 0.9)
     if not np.isfinite(r90):
         msg = 'reference_image must have a positive total flux'
         raise ValueError(msg)
@@ -343,7 +335,7 @@ def encoding_efficacy(source_images, centers, *, data=None, shape=None,
                            reference.slices[1].start], dtype=np.float64)
         radius, order = _radial_sort(reference.data.shape,
                                      centers[i] - origin)
-        r90 = _flux_radius_sorted(radius, reference.data.ravel()[order], 0.9)
+        r90 = flux_radius_sorted(radius, reference.data.ravel()[order], 0.9)
         if not np.isfinite(r90):
             continue
         window = _r90_window(r90, centers[i], shape)

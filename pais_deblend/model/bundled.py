@@ -8,9 +8,10 @@ swapped file is refused before Keras reads a byte of it. Nothing is ever
 downloaded.
 """
 
-import hashlib
 import json
 import os
+
+from ..utils._io import file_sha256
 
 __all__ = ['BUNDLED_MODELS', 'available_models', 'bundled_model_card',
            'bundled_model_path', 'load_bundled_model']
@@ -82,14 +83,6 @@ def bundled_model_card(name):
         return json.load(handle)
 
 
-def _sha256(filename):
-    digest = hashlib.sha256()
-    with open(filename, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_checksum(filename, expected):
     """
     Raise `ValueError` unless the SHA-256 of ``filename`` is ``expected``.
@@ -97,7 +90,7 @@ def verify_checksum(filename, expected):
     if not os.path.isfile(filename):
         msg = f'model file {filename!r} does not exist'
         raise FileNotFoundError(msg)
-    actual = _sha256(filename)
+    actual = file_sha256(filename)
     if actual != expected:
         msg = (f'model file {filename!r} has SHA-256 {actual}, expected '
                f'{expected}: the file is damaged or not the bundled one; '

@@ -89,8 +89,14 @@ KEY_ALIASES = {
 DEFAULT_FLUX_THRESHOLD = 0.5
 
 
-def _pixel_weight(noiseless, noise_sigma, flux_threshold):
-    """1 where the summed noiseless flux exceeds the threshold, else 0."""
+def noiseless_pixel_weight(noiseless, noise_sigma, flux_threshold):
+    """
+    The ``pixel_weight`` label: 1 where the summed noiseless flux exceeds
+    ``flux_threshold`` times the noise sigma, else 0 (float32).
+
+    ``noiseless`` is (h, w), or (h, w, b) with one sigma per band in
+    ``noise_sigma``; a multiband pixel counts when any band exceeds it.
+    """
     noiseless = np.asarray(noiseless, dtype=np.float64)
     sigma = np.asarray(noise_sigma, dtype=np.float64).reshape(-1)
     if noiseless.ndim == 3:
@@ -169,8 +175,8 @@ def make_training_sample(image, source_images, centers, *, noise_sigma=None,
         'center_of_mass': pcr.center_of_mass,
         'contribution_vectors': pcr.contribution_vectors,
         'contribution_maps': pcr.contribution_maps,
-        'pixel_weight': _pixel_weight(noiseless, noise_sigma,
-                                      flux_threshold),
+        'pixel_weight': noiseless_pixel_weight(noiseless, noise_sigma,
+                                               flux_threshold),
     }
     if seed is not None:
         sample['seed'] = int(seed)
@@ -331,7 +337,7 @@ class ShardDataset:
             weights = []
             for image, noiseless in zip(arrays['image'],
                                         arrays['noiseless_image']):
-                weights.append(_pixel_weight(
+                weights.append(noiseless_pixel_weight(
                     noiseless, estimate_noise(image), self.flux_threshold))
             return np.stack(weights)
         # Fallback: `encode_pcr` shares a pixel equally among its slots

@@ -133,6 +133,27 @@ def _compiled(model, jit_compile):
     return function
 
 
+def _check_tiling(model, tile_size, overlap):
+    """
+    The model's downsampling factor, and ``tile_size`` and ``overlap``
+    (the model's default when None) checked to be multiples of it.
+    """
+    factor = int(getattr(model, 'downsampling_factor', 1))
+    tile_size = check_positive_int(tile_size, 'tile_size')
+    if tile_size % factor:
+        msg = (f'tile_size must be a multiple of the downsampling factor '
+               f'{factor}, got {tile_size}')
+        raise ValueError(msg)
+    if overlap is None:
+        overlap = default_overlap(model)
+    overlap = check_nonnegative_int(overlap, 'overlap')
+    if overlap % factor:
+        msg = (f'overlap must be a multiple of the downsampling factor '
+               f'{factor}, got {overlap}')
+        raise ValueError(msg)
+    return factor, tile_size, overlap
+
+
 def predict_pcr(model, image, *, tile_size=512, overlap=None,
                 noise_sigma=None, softening=DEFAULT_SOFTENING, mask=None,
                 progress_bar=False, jit_compile='auto', return_heads=False,
@@ -193,19 +214,7 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
     """
     from ..pcr import PCR
 
-    factor = int(getattr(model, 'downsampling_factor', 1))
-    tile_size = check_positive_int(tile_size, 'tile_size')
-    if tile_size % factor:
-        msg = (f'tile_size must be a multiple of the downsampling factor '
-               f'{factor}, got {tile_size}')
-        raise ValueError(msg)
-    if overlap is None:
-        overlap = default_overlap(model)
-    overlap = check_nonnegative_int(overlap, 'overlap')
-    if overlap % factor:
-        msg = (f'overlap must be a multiple of the downsampling factor '
-               f'{factor}, got {overlap}')
-        raise ValueError(msg)
+    factor, tile_size, overlap = _check_tiling(model, tile_size, overlap)
 
     normalized = normalize_image(image, noise_sigma=noise_sigma,
                                  softening=softening, mask=mask,

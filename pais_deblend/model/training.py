@@ -22,7 +22,6 @@ Output directory layout::
 """
 
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -30,7 +29,7 @@ import time
 
 import numpy as np
 
-from ..utils._io import atomic_output
+from ..utils._io import atomic_output, file_sha256
 from ..utils._progress import progress_bar as _progress_bar
 from ..utils._validation import (check_finite_float, check_in,
                                  check_nonnegative_int, check_positive_int)
@@ -59,14 +58,6 @@ def _write_json(filename, payload):
         with open(temporary, 'w') as handle:
             json.dump(payload, handle, indent=2, sort_keys=True)
             handle.write('\n')
-
-
-def _sha256(filename):
-    digest = hashlib.sha256()
-    with open(filename, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _as_float(value):
@@ -162,7 +153,7 @@ def _initial_model(initial_model):
     model = load_model(initial_model)
     return {'model': model, 'description': {
         'name': os.path.basename(os.fspath(initial_model)),
-        'sha256': _sha256(os.fspath(initial_model))}}
+        'sha256': file_sha256(os.fspath(initial_model))}}
 
 
 def _copy_weights(source, target, initial_model):
@@ -496,7 +487,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
                           'noise_estimate': '1.4826 * MAD per band',
                           'softening': float(softening)},
         'model_file': MODEL_FILENAME,
-        'model_sha256': _sha256(model_file),
+        'model_sha256': file_sha256(model_file),
     }
     _write_json(os.path.join(output_dir, MODEL_CARD_FILENAME), card)
     return card

@@ -198,7 +198,7 @@ def _relabel_tile_task(store, core, label_map, band_weights=False):
     Pass 3 for one tile: rewrite its labels through ``label_map`` (and,
     with ``band_weights``, the stored per-band weights alike).
     """
-    from ..segmentation import _kernels
+    from ..segmentation.partial import remap_and_merge
     from ..segmentation.partial import remap_band_weights
 
     contributors_array = open_pixel_array(store, 'contributors', 'r+')
@@ -214,7 +214,7 @@ def _relabel_tile_task(store, core, label_map, band_weights=False):
             band_array[core] = remap_band_weights(
                 contributors, np.asarray(band_array[core], dtype=np.float32),
                 label_map)
-        contributors, weights = _kernels.remap_and_merge(
+        contributors, weights = remap_and_merge(
             contributors, weights, label_map)
         contributors_array[core] = contributors
         weights_array[core] = weights

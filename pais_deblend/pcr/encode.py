@@ -95,11 +95,7 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     and C^c is drawn locally around each centre.
     """
     n = check_positive_int(n_contributors, 'n_contributors')
-    sigma = check_finite_float(sigma, 'sigma', minimum=0)
-    if sigma < _MIN_SIGMA:
-        # 1 / (2 sigma**2) overflows for sigma < ~1e-154
-        msg = f'sigma must be at least {_MIN_SIGMA:g} pixels, got {sigma:g}'
-        raise ValueError(msg)
+    sigma = _check_sigma(sigma)
     truncate = check_finite_float(truncate, 'truncate', minimum=0)
     check_in(contributor_choice, CONTRIBUTOR_CHOICES, 'contributor_choice')
     centers = as_centers(centers)
@@ -126,28 +122,46 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
     nearest = _kernels.nearest_centers(height, width, n, *index.arguments)
     del index
 
+    contributors, flux = _contributor_flux(cutouts, nearest,
+                                           contributor_choice)
+    del nearest
+    vectors, maps = _kernels.finalize_encoding(
+        contributors, flux, centers, contributor_choice != 'nearest')
+    return PCR(center_of_mass, vectors, maps, centers=centers)
+
+
+def _check_sigma(sigma):
+    sigma = check_finite_float(sigma, 'sigma', minimum=0)
+    if sigma < _MIN_SIGMA:
+        # 1 / (2 sigma**2) overflows for sigma < ~1e-154
+        msg = f'sigma must be at least {_MIN_SIGMA:g} pixels, got {sigma:g}'
+        raise ValueError(msg)
+    return sigma
+
+
+def _contributor_flux(cutouts, nearest, contributor_choice):
+    """
+    The contributors (h, w, n) int32 of every pixel and their flux (h, w,
+    n) float64: the ``nearest`` centres with their flux, or, for
+    ``'most_flux'``, the sources of most flux merged with the nearest
+    (the contributors are then to be sorted by distance).
+    """
+    from . import _kernels
+
+    flux = np.zeros(nearest.shape, dtype=np.float64)
     if contributor_choice == 'nearest':
-        flux = np.zeros((height, width, n), dtype=np.float64)
         for source, (data, y0, x0) in enumerate(cutouts):
             if data is not None:
                 _kernels.gather_flux(_as_float64(data), y0, x0, source,
                                      nearest, flux)
-        contributors = nearest
-        sort_by_distance = False
-    else:
-        contributors = np.full((height, width, n), -1, dtype=np.int32)
-        flux = np.zeros((height, width, n), dtype=np.float64)
-        for source, (data, y0, x0) in enumerate(cutouts):
-            if data is not None:
-                _kernels.insert_top_flux(_as_float64(data), y0, x0, source,
-                                         contributors, flux)
-        _kernels.merge_most_flux(contributors, flux, nearest)
-        del nearest
-        sort_by_distance = True
-
-    vectors, maps = _kernels.finalize_encoding(contributors, flux, centers,
-                                               sort_by_distance)
-    return PCR(center_of_mass, vectors, maps, centers=centers)
+        return nearest, flux
+    contributors = np.full(nearest.shape, -1, dtype=np.int32)
+    for source, (data, y0, x0) in enumerate(cutouts):
+        if data is not None:
+            _kernels.insert_top_flux(_as_float64(data), y0, x0, source,
+                                     contributors, flux)
+    _kernels.merge_most_flux(contributors, flux, nearest)
+    return contributors, flux
 
 
 def _draw_center_of_mass(centers, shape, sigma, truncate):

@@ -14,6 +14,7 @@ from astropy.utils import lazyproperty
 from photutils.geometry import circular_overlap_grid, elliptical_overlap_grid
 
 from ..utils._progress import progress_bar as _progress_bar
+from ..utils._radial import flux_radius_sorted
 from ..utils._validation import check_finite_float, check_same_shape
 from .partial import PartialSegmentationImage
 
@@ -1143,12 +1144,10 @@ def _discrete_flux_radius(source, good, y_center, x_center, fraction):
     The package's r90 rule (evaluation.flux_radius) on the source's usable
     pixels; pixels outside them hold no flux and cannot change it.
     """
-    from ..evaluation.efficacy import _flux_radius_sorted
-
     rows, columns = np.nonzero(good)
     radius = np.hypot(rows - y_center, columns - x_center)
     order = np.argsort(radius, kind='stable')
-    return _flux_radius_sorted(radius[order], source[rows, columns][order],
+    return flux_radius_sorted(radius[order], source[rows, columns][order],
                                fraction)
 
 

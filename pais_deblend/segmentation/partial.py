@@ -37,6 +37,19 @@ _SUM_TOLERANCE = 1e-4
 MAX_LABEL = 2**24 - 1
 
 
+def remap_and_merge(contributors, weights, label_map):
+    """
+    The ``(contributors, weights)`` arrays (h, w, n) after relabelling the
+    contributors through ``label_map`` (an int32 array indexed by old
+    label): slots whose new label is 0 hand their weight to the pixel's
+    other slots, slots that end up with the same label are merged, and the
+    weights are renormalised to sum to 1 (pixels left without a
+    contributor get all-zero slots). ``contributors`` must be C-contiguous
+    int32 and ``weights`` C-contiguous float32.
+    """
+    return _kernels.remap_and_merge(contributors, weights, label_map)
+
+
 def remap_band_weights(contributors, band_weights, label_map):
     """
     The per-band weights (h, w, n, b) after relabelling ``contributors``

@@ -21,7 +21,7 @@ def _check_segmentation(segm):
         raise TypeError(msg)
 
 
-def _label_colors(segm, seed, background_color):
+def label_colors(segm, seed, background_color):
     """
     (max_label + 1, 4) RGBA colours: photutils' random muted colours, with
     ``background_color`` for label 0.
@@ -84,7 +84,7 @@ def plot_dominant(segm, ax=None, *, seed=0, background_color='#000000',
     from matplotlib.colors import ListedColormap
 
     _check_segmentation(segm)
-    colors = _label_colors(segm, seed, background_color)
+    colors = label_colors(segm, seed, background_color)
     return _axes(ax).imshow(segm.data, cmap=ListedColormap(colors),
                             interpolation='nearest', origin='lower',
                             alpha=alpha, vmin=-0.5,
@@ -102,7 +102,7 @@ def _blended_rgb(segm, *, seed=0, background_color='#000000', data=None,
         Shape (h, w, 3), float32 in [0, 1].
     """
     _check_segmentation(segm)
-    colors = _label_colors(segm, seed, background_color)[:, :3]
+    colors = label_colors(segm, seed, background_color)[:, :3]
     colors = colors.astype(np.float32)
     contributors = segm.contributors
     weights = segm.weights

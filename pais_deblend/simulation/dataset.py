@@ -149,7 +149,7 @@ def _frame_sum(source_images, shape):
 
 def _make_shard(config, shard):
     """Simulate, encode and write one shard; return its manifest entry."""
-    from ..model.data import DEFAULT_FLUX_THRESHOLD, _pixel_weight
+    from ..model.data import DEFAULT_FLUX_THRESHOLD, noiseless_pixel_weight
     from ..pcr import center_of_mass_map, encode_pcr
     from .scene import SceneSimulator
 
@@ -204,7 +204,7 @@ def _make_shard(config, shard):
         # the loss's C^v/C^m terms count the pixels where true flux (of
         # the labelled sources) stands above the noise
         # (pais_deblend.model.data)
-        arrays['pixel_weight'].append(_pixel_weight(
+        arrays['pixel_weight'].append(noiseless_pixel_weight(
             _frame_sum(band_images, scene.image.shape), noise_sigma,
             DEFAULT_FLUX_THRESHOLD).astype(np.uint8))
         arrays['scene_index'].append(index)

@@ -90,6 +90,26 @@ def _bbox(mask):
     return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
 
 
+def _psf_cube(psf, psf_fwhm, n_bands):
+    """
+    The (b, s, s) PSF cube, each band normalised to unit sum: Gaussians of
+    ``psf_fwhm`` (one or one per band), or the given ``psf`` image(s).
+    """
+    if psf is None:
+        fwhms = np.broadcast_to(np.asarray(psf_fwhm, dtype=float), (n_bands,))
+        size = max(11, 2 * int(math.ceil(2 * fwhms.max())) + 1)
+        return np.stack([gaussian_psf_image(f, size=size) for f in fwhms])
+    psf_array = as_image(psf, 'psf', ndim=(2, 3))
+    if psf_array.ndim == 2:
+        psf_array = np.repeat(psf_array[..., None], n_bands, axis=2)
+    if psf_array.shape[2] != n_bands or psf_array.shape[0] % 2 == 0:
+        msg = (f'psf must be (s, s) or (s, s, {n_bands}) with odd s, got '
+               f'shape {psf_array.shape}')
+        raise ValueError(msg)
+    psf_cube = np.moveaxis(psf_array, 2, 0)
+    return psf_cube / psf_cube.sum(axis=(1, 2), keepdims=True)
+
+
 def scarlet_fraction_maps(data, centers, *, psf_fwhm=None, psf=None,
                           noise_sigma=None, max_iter=200, e_rel=1e-4,
                           band=None, min_corr=0.5, progress_bar=False,
@@ -162,20 +182,7 @@ def scarlet_fraction_maps(data, centers, *, psf_fwhm=None, psf=None,
     if (psf is None) == (psf_fwhm is None):
         msg = 'give exactly one of psf_fwhm and psf'
         raise ValueError(msg)
-    if psf is None:
-        fwhms = np.broadcast_to(np.asarray(psf_fwhm, dtype=float), (n_bands,))
-        size = max(11, 2 * int(math.ceil(2 * fwhms.max())) + 1)
-        psf_cube = np.stack([gaussian_psf_image(f, size=size) for f in fwhms])
-    else:
-        psf_array = as_image(psf, 'psf', ndim=(2, 3))
-        if psf_array.ndim == 2:
-            psf_array = np.repeat(psf_array[..., None], n_bands, axis=2)
-        if psf_array.shape[2] != n_bands or psf_array.shape[0] % 2 == 0:
-            msg = (f'psf must be (s, s) or (s, s, {n_bands}) with odd s, got '
-                   f'shape {psf_array.shape}')
-            raise ValueError(msg)
-        psf_cube = np.moveaxis(psf_array, 2, 0)
-        psf_cube = psf_cube / psf_cube.sum(axis=(1, 2), keepdims=True)
+    psf_cube = _psf_cube(psf, psf_fwhm, n_bands)
     if noise_sigma is None:
         from astropy.stats import sigma_clipped_stats
 

@@ -1,10 +1,11 @@
 """
-Atomic, non-clobbering file output, and ``.npz`` reading that names a
-damaged file.
+Atomic, non-clobbering file output, ``.npz`` reading that names a
+damaged file, and file checksums.
 """
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -14,7 +15,7 @@ import threading
 import zlib
 
 __all__ = ['atomic_output', 'read_npz', 'npz_headers', 'writer_tag',
-           'remove_stale_temporaries']
+           'remove_stale_temporaries', 'file_sha256']
 
 #: This machine, in the names of temporaries: a process id means nothing
 #: on another host sharing the file system.
@@ -274,3 +275,15 @@ def npz_headers(filename):
                f'{error})')
         raise OSError(msg) from error
     return headers
+
+
+def file_sha256(filename):
+    """
+    The SHA-256 of a file's contents, as a hexadecimal string (read in
+    1 MiB blocks).
+    """
+    digest = hashlib.sha256()
+    with open(filename, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()

@@ -15,7 +15,8 @@ __all__ = ['as_image', 'as_positions', 'check_positive_int',
            'check_in', 'check_at_most', 'check_boolean']
 
 
-def _describe(value):
+def describe(value):
+    """The ``repr`` of ``value`` for an error message, cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + '...'
 
@@ -47,7 +48,7 @@ def as_image(data, name='data', *, ndim=(2,), allow_empty=False,
         The image as ``dtype`` (a copy unless it already had that type).
     """
     if isinstance(data, (str, bytes)) or data is None:
-        msg = f'{name} must be an array, got {_describe(data)}'
+        msg = f'{name} must be an array, got {describe(data)}'
         raise TypeError(msg)
     array = np.asanyarray(data)
     if isinstance(array, np.ma.MaskedArray):
@@ -73,7 +74,7 @@ def check_positive_int(value, name):
     Return ``value`` as an int after checking it is an integer >= 1.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f'{name} must be a positive integer, got {_describe(value)}'
+        msg = f'{name} must be a positive integer, got {describe(value)}'
         raise TypeError(msg)
     if value < 1:
         msg = f'{name} must be a positive integer, got {value}'
@@ -86,7 +87,7 @@ def check_nonnegative_int(value, name):
     Return ``value`` as an int after checking it is an integer >= 0.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f'{name} must be a non-negative integer, got {_describe(value)}'
+        msg = f'{name} must be a non-negative integer, got {describe(value)}'
         raise TypeError(msg)
     if value < 0:
         msg = f'{name} must be a non-negative integer, got {value}'
@@ -112,7 +113,7 @@ def check_finite_float(value, name, *, minimum=None, maximum=None,
         Whether ``value == minimum`` is allowed.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        msg = f'{name} must be a real number, got {_describe(value)}'
+        msg = f'{name} must be a real number, got {describe(value)}'
         raise TypeError(msg)
     value = float(value)
     if not np.isfinite(value):
@@ -168,7 +169,7 @@ def check_in(value, allowed, name):
     """
     if value not in allowed:
         choices = ', '.join(repr(a) for a in allowed)
-        msg = f'{name} must be one of {choices}, got {_describe(value)}'
+        msg = f'{name} must be one of {choices}, got {describe(value)}'
         raise ValueError(msg)
     return value
 

@@ -31,10 +31,13 @@ from astropy.table import Table
 
 __all__ = ['BenchmarkImage', 'MethodOutput', 'Method', 'METHODS',
            'register_method', 'get_method', 'available_methods',
-           'CATALOG_COLUMNS']
+           'CATALOG_COLUMNS', 'BLENDEDNESS_BINS']
 
 #: Columns every method catalog has (extra columns are allowed).
 CATALOG_COLUMNS = ('label', 'y', 'x', 'flux', 'flux_segment')
+
+#: Blendedness bin edges of the binned flux-error tables.
+BLENDEDNESS_BINS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 @dataclass

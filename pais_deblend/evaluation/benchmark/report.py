@@ -10,6 +10,8 @@ import pathlib
 
 import numpy as np
 
+from pais_deblend.evaluation.benchmark.registry import BLENDEDNESS_BINS
+
 __all__ = ['write_results', 'format_markdown', 'format_rst',
            'summary_rows_for_display', 'plot_recall_vs_separation',
            'plot_flux_error_vs_blendedness', 'plot_example_blend']
@@ -262,8 +264,6 @@ def plot_flux_error_vs_blendedness(results, *, suite=None):
                       & np.isfinite(sources['blendedness'])]
     if len(sources) == 0:
         return None
-    from pais_deblend.evaluation.benchmark.run import BLENDEDNESS_BINS
-
     edges = np.asarray(BLENDEDNESS_BINS)
     centres = np.sqrt(np.maximum(edges[:-1], 1e-3) * edges[1:])
     methods = list(dict.fromkeys(sources['method']))

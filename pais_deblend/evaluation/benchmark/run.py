@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table, vstack
 
-from pais_deblend.evaluation.benchmark.registry import (METHODS, Method,
+from pais_deblend.evaluation.benchmark.registry import (BLENDEDNESS_BINS,
+                                                        METHODS, Method,
                                                         get_method)
 from pais_deblend.evaluation.benchmark.suites import get_suite, SUITES
 from pais_deblend.utils._progress import progress_bar as _progress_bar
@@ -20,10 +21,7 @@ from pais_deblend.utils.exceptions import (OptionalDependencyWarning,
                                            PaisDeblendWarning)
 
 __all__ = ['BenchmarkResults', 'run_benchmark', 'evaluate_output',
-           'measure_method', 'BLENDEDNESS_BINS']
-
-#: Blendedness bin edges of the binned flux-error tables.
-BLENDEDNESS_BINS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
+           'measure_method', 'detection_footprint', 'matched_filter_snr']
 
 _RESULT_FILES = ('summary.ecsv', 'images.ecsv', 'sources.ecsv',
                  'binned.ecsv', 'timing_ratios.ecsv')
@@ -164,7 +162,12 @@ def _recovered_cutout(output, label, data, objects):
     return SourceCutout(np.where(inside, data[slices], 0.0), slices)
 
 
-def _detection_footprint(image):
+def detection_footprint(image):
+    """
+    (h, w) boolean footprint of a `BenchmarkImage`: the pixels of the
+    image, filtered by a Gaussian of its PSF FWHM, above the default
+    `DetectionSettings` threshold times its noise sigma.
+    """
     from scipy.ndimage import convolve
 
     from pais_deblend.evaluation.benchmark.adapters import DetectionSettings
@@ -176,7 +179,7 @@ def _detection_footprint(image):
     return filtered > settings.threshold_sigma * image.noise_sigma
 
 
-def _matched_filter_snr(image):
+def matched_filter_snr(image):
     """
     (N,) matched-filter signal-to-noise of each true source,
     sqrt(sum S_i^2) / sigma (white noise of the per-pixel sigma); NaN
@@ -250,7 +253,7 @@ def evaluate_output(image, output, *, profile_metrics=False):
                 zip(matches.true_indices, matches.distances)}
 
     fluxes = image.true_fluxes()
-    snr = _matched_filter_snr(image)
+    snr = matched_filter_snr(image)
     beta = (blendedness(image.true_source_images, shape=shape)
             if image.has_flux_truth else np.full(len(centers), np.nan))
     label_map = np.asarray(output.segmentation.data)
@@ -301,7 +304,7 @@ def evaluate_output(image, output, *, profile_metrics=False):
             # partial attributions extend below the noise: compare them on
             # the footprint the detection codes use (filtered image above
             # the shared threshold), an observable, not the truth
-            label_map = np.where(_detection_footprint(image), label_map, 0)
+            label_map = np.where(detection_footprint(image), label_map, 0)
         predicted = label_map[None, :, :] == predicted_labels[:, None, None]
         scores = np.nan_to_num(np.asarray(catalog['flux'], float)[keep])
         masks = (true_masks, predicted, scores)

@@ -21,7 +21,8 @@ from pais_deblend.evaluation.benchmark.registry import (BenchmarkImage,
 
 __all__ = ['Suite', 'PairsSuite', 'FieldSuite', 'HLFSuite', 'EncodingSuite',
            'SUITES', 'register_suite', 'get_suite', 'available_suites',
-           'PAIR_SEPARATIONS', 'PAIR_FLUX_RATIOS']
+           'PAIR_SEPARATIONS', 'PAIR_FLUX_RATIOS', 'preset_psf_image',
+           'scene_benchmark_image']
 
 #: Pair separations of the full run, in PSF FWHM.
 PAIR_SEPARATIONS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
@@ -29,7 +30,7 @@ PAIR_SEPARATIONS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 PAIR_FLUX_RATIOS = (1.0, 4.0, 16.0)
 
 
-def _psf_image(preset, size=25):
+def preset_psf_image(preset, size=25):
     """The preset's pixel-convolved reference-band PSF, (size, size)."""
     from pais_deblend.simulation import get_preset
 
@@ -39,7 +40,12 @@ def _psf_image(preset, size=25):
     return np.asarray(psf / psf.sum(), dtype=np.float64)
 
 
-def _scene_image(name, scene, meta, psf, noiseless=False):
+def scene_benchmark_image(name, scene, meta, psf, noiseless=False):
+    """
+    The `BenchmarkImage` of a simulated scene in its preset's reference
+    band, with the scene's true centres and source cutouts (``in_frame``
+    from its catalog), the metadata ``meta`` and the PSF image ``psf``.
+    """
     preset = scene.preset
     band = preset.bands[preset.reference_band]
     in_frame = np.asarray(scene.catalog['in_frame'], dtype=bool)
@@ -122,14 +128,14 @@ class PairsSuite(Suite):
         separations = self.quick_separations if quick else self.separations
         ratios = self.quick_flux_ratios if quick else self.flux_ratios
         n_per_cell = self.quick_n_per_cell if quick else self.n_per_cell
-        psf = _psf_image(self.preset)
+        psf = preset_psf_image(self.preset)
         counter = {}
         for separation, ratio, scene in pair_grid(
                 separations, ratios, n_per_cell=n_per_cell, seed=seed,
                 preset=self.preset, shape=self.shape, noise=self.noise):
             k = counter.setdefault((separation, ratio), 0)
             counter[(separation, ratio)] += 1
-            yield _scene_image(
+            yield scene_benchmark_image(
                 f'{self.name}-s{separation:g}-r{ratio:g}-k{k}', scene,
                 {'separation': separation, 'flux_ratio': ratio,
                  'realisation': k}, psf, noiseless=not self.noise)
@@ -161,7 +167,7 @@ class FieldSuite(Suite):
 
         shape = self.quick_shape if quick else self.shape
         n_fields = self.quick_n_per_density if quick else self.n_per_density
-        psf = _psf_image(self.preset)
+        psf = preset_psf_image(self.preset)
         for i, density in enumerate(self.densities):
             simulator = SceneSimulator(self.preset, shape=shape,
                                        density=density, noise=self.noise)
@@ -169,7 +175,7 @@ class FieldSuite(Suite):
                 rng = np.random.default_rng(
                     np.random.SeedSequence([int(seed), 1000 + i, k]))
                 scene = simulator.simulate(rng)
-                yield _scene_image(f'{self.name}-d{density:g}-k{k}', scene,
+                yield scene_benchmark_image(f'{self.name}-d{density:g}-k{k}', scene,
                                    {'density': density, 'realisation': k},
                                    psf, noiseless=not self.noise)
 
@@ -202,7 +208,7 @@ class HLFSuite(Suite):
             psf_fwhm=preset.psf_fwhm_pixels, noise_sigma=band.noise_sigma,
             true_centers=np.asarray(hlf.centers, dtype=np.float64),
             in_frame=np.ones(len(hlf.centers), dtype=bool),
-            meta={}, psf=_psf_image(preset),
+            meta={}, psf=preset_psf_image(preset),
             match_radius=2.0 * preset.psf_fwhm_pixels)
 
 
