@@ -24,6 +24,7 @@ import argparse
 import warnings
 
 import numpy as np
+from _deblender_options import add_deblender_options, deblender_options
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
@@ -57,13 +58,15 @@ def main():
     parser.add_argument('--flux-ratio', type=float, default=4.0)
     parser.add_argument('--n-per-cell', type=int, default=16)
     parser.add_argument('--seed', type=int, default=1)
+    add_deblender_options(parser)
     args = parser.parse_args()
     warnings.simplefilter('ignore')
 
     from pais_deblend import Deblender
     from pais_deblend.simulation import pair_grid
 
-    deblender = Deblender(args.model, progress_bar=False)
+    deblender = Deblender(args.model, progress_bar=False,
+                          **deblender_options(args))
     threshold = deblender.detection_threshold
     values = {separation: [] for separation in SEPARATIONS}
     profiles = {separation: [] for separation in PROFILE_SEPARATIONS}

@@ -27,6 +27,7 @@ import argparse
 import warnings
 
 import numpy as np
+from _deblender_options import add_deblender_options, deblender_options
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
@@ -56,6 +57,7 @@ def main():
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--size', type=int, default=160,
                         help='scene size in pixels (default: %(default)s)')
+    add_deblender_options(parser)
     args = parser.parse_args()
     warnings.simplefilter('ignore')
 
@@ -67,7 +69,8 @@ def main():
                                                    scene_benchmark_image)
     from pais_deblend.simulation import get_preset, pair_grid
 
-    deblender = Deblender(args.model, progress_bar=False)
+    deblender = Deblender(args.model, progress_bar=False,
+                          **deblender_options(args))
     preset = get_preset(args.preset)
     fwhm = preset.psf_fwhm_pixels
     psf = preset_psf_image(preset)

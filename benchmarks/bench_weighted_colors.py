@@ -33,6 +33,7 @@ import argparse
 import warnings
 
 import numpy as np
+from _deblender_options import add_deblender_options, deblender_options
 
 import bench_ground
 
@@ -89,6 +90,7 @@ def main():
     parser.add_argument('--model', default='ground_grz')
     parser.add_argument('--smoothing', type=float, default=1.0,
                         help='Gaussian sigma (px) of the weight profile')
+    add_deblender_options(parser)
     args = parser.parse_args()
     warnings.simplefilter('ignore')
 
@@ -101,7 +103,8 @@ def main():
     scenes, fwhm = bench_ground.simulate_scenes(bench_ground.parse_args(
         ['--n-scenes', str(args.n_scenes), '--seed', str(args.seed),
          '--companion-fraction', '0.3']))
-    deblender = Deblender(args.model, progress_bar=False)
+    deblender = Deblender(args.model, progress_bar=False,
+                          **deblender_options(args))
     sep = SepMethod()
     sigmas = np.array([band.noise_sigma
                        for band in get_preset('ground_grz').bands])

@@ -296,10 +296,20 @@ def attribute(pcr, band_maps, data, centers, *, segments, mask,
         For ``region``, centres in its coordinates.
     band_weights : `~numpy.ndarray`, shape (h, w, n, b), or None
     """
-    from ..pcr import decode_arrays, decode_band_weights
-
     check_in(method, ATTRIBUTION_METHODS, 'attribution')
     region = region or (slice(0, data.shape[0]), slice(0, data.shape[1]))
+    if method == 'network':
+        return _network_decode(pcr, band_maps, data, centers, segments, mask,
+                               confine, region)
+    return _with_templates(pcr, band_maps, data, centers, segments, mask,
+                           confine, noise_sigma, region)
+
+
+def _network_decode(pcr, band_maps, data, centers, segments, mask, confine,
+                    region):
+    """The PCR decode of ``region`` (`attribute` with 'network')."""
+    from ..pcr import decode_arrays, decode_band_weights
+
     origin = np.array([region[0].start, region[1].start], dtype=np.float64)
     local_segments = segments[region]
     decoded = decode_arrays(pcr, data[region], centers=centers - origin,
@@ -310,41 +320,61 @@ def attribute(pcr, band_maps, data, centers, *, segments, mask,
         band_weights = decode_band_weights(
             pcr, band_maps, decoded, data[region],
             footprint=local_segments > 0, mask=mask[region])
-    if method == 'network':
-        return decoded, band_weights
-    return _with_templates(decoded, band_weights, data, centers, segments,
-                           noise_sigma, region)
+    return decoded, band_weights
 
 
-def _with_templates(decoded, band_weights, data, centers, segments,
+#: Rows of the network decode at a time on the pixels no template covers
+#: (bounds the extra memory on a survey-size frame).
+FALLBACK_ROWS = 256
+
+
+def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
                     noise_sigma, region):
     """The template attribution of ``region``, the network decode on the
-    pixels no template covers."""
+    pixels no template covers (in bands of `FALLBACK_ROWS` rows, into the
+    template arrays, so that no second set of (h, w, n) arrays exists)."""
     from ..attribution import attribute_with_templates
     from ..pcr import DecodedPCR
 
-    n = decoded.contributors.shape[-1]
     shared = attribute_with_templates(
-        data, centers, segments, noise_sigma=noise_sigma, n_contributors=n,
-        **TEMPLATE_OPTIONS)
-    covered = shared.covered[region]
-    contributors = np.where(covered[..., np.newaxis],
-                            shared.contributors[region], decoded.contributors)
-    weights = np.where(covered[..., np.newaxis], shared.weights[region],
-                       decoded.weights)
-    dominant = np.where(covered, shared.dominant[region], decoded.dominant)
-    if shared.band_weights is not None:
-        if band_weights is None:
-            band_weights = np.repeat(decoded.weights[..., np.newaxis],
-                                     shared.band_weights.shape[-1], axis=-1)
-        band_weights = np.where(covered[..., np.newaxis, np.newaxis],
-                                shared.band_weights[region], band_weights)
+        data, centers, segments, noise_sigma=noise_sigma,
+        n_contributors=pcr.n_contributors, **TEMPLATE_OPTIONS)
+    contributors = shared.contributors[region]
+    weights = shared.weights[region]
+    dominant = shared.dominant[region]
+    band_weights = (None if shared.band_weights is None
+                    else shared.band_weights[region])
+    uncovered = ~shared.covered[region]
+    footprint = segments[region] > 0
+    uncovered &= footprint & ~mask[region]
+    height = contributors.shape[0]
+    for start in range(0, height, FALLBACK_ROWS):
+        rows = slice(start, min(start + FALLBACK_ROWS, height))
+        if not uncovered[rows].any():
+            continue
+        band = (slice(region[0].start + rows.start,
+                      region[0].start + rows.stop), region[1])
+        decoded, decoded_bands = _network_decode(
+            pcr.crop((rows, slice(None))),
+            None if band_maps is None else band_maps[rows],
+            data, centers, segments, mask, confine, band)
+        where = uncovered[rows]
+        slots = where[..., np.newaxis]
+        np.copyto(contributors[rows], decoded.contributors, where=slots)
+        np.copyto(weights[rows], decoded.weights, where=slots)
+        np.copyto(dominant[rows], decoded.dominant, where=where)
+        if band_weights is not None:
+            np.copyto(band_weights[rows],
+                      decoded.weights[..., np.newaxis]
+                      if decoded_bands is None else decoded_bands,
+                      where=slots[..., np.newaxis])
     present = np.bincount(dominant.ravel(),
                           minlength=len(centers) + 1) > 0
     present[0] = False
     labels = np.flatnonzero(present).astype(np.int32)
-    return DecodedPCR(contributors, weights, dominant,
-                      decoded.centers, labels), band_weights
+    origin = np.array([region[0].start, region[1].start], dtype=np.float64)
+    return DecodedPCR(contributors, weights, dominant, centers - origin,
+                      labels), band_weights
 
 
 #: The options of the residual companion search (`search_companions`) as
