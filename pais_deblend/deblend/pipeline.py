@@ -431,8 +431,11 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
 
     bands = data if data.ndim == 3 else data[..., np.newaxis]
     n_bands = bands.shape[2]
-    # one plane in units of its own noise: sqrt(b) for b unit-noise bands
-    plane = (bands / np.asarray(noise_sigma)[:n_bands]).sum(axis=2)
+    # one float32 plane in units of its own noise (sqrt(b) for b
+    # unit-noise bands): the search needs four frames of it at a time
+    plane = np.zeros(bands.shape[:2], dtype=np.float32)
+    for band in range(n_bands):
+        plane += bands[..., band] / np.float32(noise_sigma[band])
     noise = math.sqrt(n_bands)
     smoothing = TEMPLATE_OPTIONS['smoothing']
     smoothed = (ndimage.gaussian_filter(plane, smoothing, mode='constant')
@@ -445,18 +448,13 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
     current = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
     new = []
     for _ in range(max_rounds):
-        residual = smoothed - _template_model(plane, current, segments,
-                                              noise)
+        residual = _template_model(plane, current, segments, noise)
+        np.subtract(smoothed, residual, out=residual)
         candidate = (allowed & (residual > threshold * smoothed_noise)
                      & (residual > fraction * smoothed))
-        if len(current):
-            # not within min_distance of a centre
-            _, (rows, cols) = ndimage.distance_transform_edt(
-                ~_centre_pixels(current, plane.shape), return_indices=True)
-            near = np.hypot(*(np.indices(plane.shape)
-                              - np.array([rows, cols]))) < min_distance
-            candidate &= ~near
+        _clear_near(candidate, current, min_distance)
         found = _strongest_per_segment(residual, candidate, segments)
+        del residual, candidate
         if len(found) == 0:
             break
         new.append(found)
@@ -465,10 +463,10 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
 
 
 def _template_model(plane, centers, segments, noise):
-    """The sum of the templates of ``centers`` on ``plane``."""
+    """The sum of the templates of ``centers`` on ``plane`` (float32)."""
     from ..attribution import source_templates
 
-    model = np.zeros(plane.shape)
+    model = np.zeros(plane.shape, dtype=np.float32)
     if len(centers) == 0:
         return model
     options = dict(TEMPLATE_OPTIONS, band_templates='per_band')
@@ -478,12 +476,20 @@ def _template_model(plane, centers, segments, noise):
     return model
 
 
-def _centre_pixels(centers, shape):
-    """A boolean map of the nearest pixel of every in-frame centre."""
-    result = np.zeros(shape, dtype=bool)
-    iy, ix = _pixel_of(centers, shape)
-    result[iy, ix] = True
-    return result
+def _clear_near(candidate, centers, min_distance):
+    """Drop, in place, the candidate pixels within ``min_distance`` of the
+    nearest pixel of a centre."""
+    from scipy.spatial import cKDTree
+
+    if len(centers) == 0:
+        return
+    ys, xs = np.nonzero(candidate)
+    if ys.size == 0:
+        return
+    pixels = np.column_stack(_pixel_of(centers, candidate.shape))
+    distance, _ = cKDTree(pixels).query(np.column_stack([ys, xs]))
+    near = distance < min_distance
+    candidate[ys[near], xs[near]] = False
 
 
 def _strongest_per_segment(residual, candidate, segments):
@@ -492,8 +498,7 @@ def _strongest_per_segment(residual, candidate, segments):
     from scipy import ndimage
 
     labels = np.where(candidate, segments, 0)
-    present = np.unique(labels)
-    present = present[present > 0]
+    present = np.flatnonzero(np.bincount(labels.ravel())[1:]) + 1
     if present.size == 0:
         return np.zeros((0, 2))
     positions = ndimage.maximum_position(residual, labels, present)
