@@ -2,14 +2,13 @@
 numba kernels of PCR decoding (`pais_deblend.pcr.decode`).
 
 Targets go to their nearest centre through the tile candidate
-lists of `._index` (see its docstring).
+lists of `._index` (see its docstring). numba's disk cache is only
+invalidated by changes to the file of a cached function, not to the
+functions it calls from other files: after editing `._index`, touch
+this file (or clear the cache) so that the decode kernels recompile.
 
-Every kernel here has a slow pure-NumPy twin in `._reference` that the
-tests compare it with on random inputs. The kernels are compiled on first
-use and cached on disk (``cache=True``, outside the package: see
-``pais_deblend.utils._numba_cache``); this module is only imported inside
-the functions that need it, so ``import pais_deblend`` does not pay for
-importing numba.
+Each kernel has a pure-NumPy twin in `._reference`; compiling, caching
+and lazy importing are as described in `._index`.
 """
 
 import math

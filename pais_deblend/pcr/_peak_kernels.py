@@ -1,12 +1,8 @@
 """
 numba kernels of the PCR peak finder (`pais_deblend.pcr.peaks`).
 
-Every kernel here has a slow pure-NumPy twin in `._reference` that the
-tests compare it with on random inputs. The kernels are compiled on first
-use and cached on disk (``cache=True``, outside the package: see
-``pais_deblend.utils._numba_cache``); this module is only imported inside
-the functions that need it, so ``import pais_deblend`` does not pay for
-importing numba.
+Each kernel has a pure-NumPy twin in `._reference`; compiling, caching
+and lazy importing are as described in `._index`.
 """
 
 import numba
