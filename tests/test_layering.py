@@ -234,10 +234,10 @@ def test_modules_found():
 def test_resolve_relative_imports():
     node = ast.parse('from ..utils._validation import as_image').body[0]
     assert _resolve('pais_deblend.pcr.encode', node) == 'pais_deblend.utils._validation'
-    node = ast.parse('from . import _kernels').body[0]
+    node = ast.parse('from . import _index').body[0]
     assert _resolve('pais_deblend.pcr', node) == 'pais_deblend.pcr'
     assert list(_imported_modules('pais_deblend.pcr', node)) == [
-        ('pais_deblend.pcr._kernels', None)]
+        ('pais_deblend.pcr._index', None)]
 
 
 def test_find_cycles():

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pais_deblend.pcr import _kernels as kernels
+from pais_deblend.pcr import _decode_kernels, _encode_kernels, _index
+from pais_deblend.pcr import _peak_kernels
 from pais_deblend.pcr import _reference as reference
 from pais_deblend.pcr import encode_pcr
 from pais_deblend.segmentation._reference import dominant_labels_reference
@@ -48,8 +49,8 @@ def test_nearest_centers_matches_reference(seed, k):
         centers[5] = centers[4]  # duplicate centre
     # small tiles and margin exercise the tiling and the linear fallback
     for tile in (1.0, 4.0, 50.0):
-        index = kernels.TileIndex(centers, shape, k, tile=tile, margin=0.5)
-        result = kernels.nearest_centers(*shape, k, *index.arguments)
+        index = _index.TileIndex(centers, shape, k, tile=tile, margin=0.5)
+        result = _index.nearest_centers(*shape, k, *index.arguments)
         expected = reference.reference_nearest_centers(shape, k, centers)
         np.testing.assert_array_equal(result, expected)
 
@@ -61,7 +62,7 @@ def test_draw_center_of_mass_matches_reference(seed):
     centers = random_centers(rng, 6, shape, outside=10)
     sigma, radius = rng.uniform(1, 5), rng.uniform(2, 12)
     order = np.argsort(centers[:, 0], kind='stable')
-    result = kernels.draw_center_of_mass(
+    result = _encode_kernels.draw_center_of_mass(
         *shape, np.ascontiguousarray(centers[order]), sigma, radius)
     expected = reference.reference_draw_center_of_mass(shape, centers,
                                                        sigma, radius)
@@ -70,13 +71,14 @@ def test_draw_center_of_mass_matches_reference(seed):
 
 def _kernel_decode(vectors, maps, valid, logits, centers, tile=8.0,
                    margin=32.0):
-    index = kernels.TileIndex(centers, maps.shape[:2], 1, tile=tile,
-                              margin=margin)
+    index = _index.TileIndex(centers, maps.shape[:2], 1, tile=tile,
+                             margin=margin)
     contributors = np.empty(maps.shape, dtype=np.int32)
     weights = np.empty(maps.shape, dtype=np.float32)
     dominant = np.empty(maps.shape[:2], dtype=np.int32)
-    kernels.decode(vectors, maps, valid, logits, *index.decode_arguments,
-                   contributors, weights, dominant)
+    _decode_kernels.decode(vectors, maps, valid, logits,
+                           *index.decode_arguments, contributors, weights,
+                           dominant)
     # the kernel's dominant map follows PartialSegmentationImage's rule
     np.testing.assert_array_equal(
         dominant, dominant_labels_reference(contributors, weights))
@@ -154,7 +156,7 @@ def test_local_maxima_matches_reference(seed, half_window):
     image = np.round(rng.random((21, 17)) * 6) / 6
     image[rng.random(image.shape) < 0.05] = np.nan
     for threshold in (0.0, 0.5, 0.9):
-        result = kernels.local_maxima(image, threshold, half_window)
+        result = _peak_kernels.local_maxima(image, threshold, half_window)
         expected = reference.reference_local_maxima(image, threshold,
                                                     half_window)
         np.testing.assert_array_equal(result, expected)
@@ -227,11 +229,11 @@ def test_decode_caches_are_exact(n, logits):
 def test_safe_radius():
     centers = np.array([[0.0, 0.0], [0.0, 4.0], [3.0, 4.0], [3.0, 4.0],
                         [-10.0, -10.0]])
-    index = kernels.TileIndex(centers, (5, 5), 1)
+    index = _index.TileIndex(centers, (5, 5), 1)
     nearest_other = np.array([4.0, 3.0, 0.0, 0.0, np.hypot(10, 10)])
     np.testing.assert_allclose(index.safe_radius2,
                                0.25 * nearest_other ** 2, rtol=1e-5)
-    single = kernels.TileIndex(centers[:1], (5, 5), 1)
+    single = _index.TileIndex(centers[:1], (5, 5), 1)
     assert single.safe_radius2[0] == np.inf
 
 
@@ -263,10 +265,10 @@ def test_nearest_centers_matches_reference_property(seed, k, n_centers,
     shape = (int(rng.integers(1, 16)), int(rng.integers(1, 16)))
     centers = random_centers(rng, n_centers, shape, outside=20,
                              integer=integer)
-    index = kernels.TileIndex(centers, shape, k,
-                              tile=float(rng.choice([1.0, 3.0, 16.0])),
-                              margin=float(rng.choice([0.5, 32.0])))
-    result = kernels.nearest_centers(*shape, k, *index.arguments)
+    index = _index.TileIndex(centers, shape, k,
+                             tile=float(rng.choice([1.0, 3.0, 16.0])),
+                             margin=float(rng.choice([0.5, 32.0])))
+    result = _index.nearest_centers(*shape, k, *index.arguments)
     expected = reference.reference_nearest_centers(shape, k, centers)
     np.testing.assert_array_equal(result, expected)
 
@@ -277,9 +279,9 @@ def test_far_away_centres_still_give_exact_results():
     shape = (15, 17)
     centers = np.vstack([random_centers(rng, 6, shape),
                          [[1e6, -1e6], [-3e5, 40.0]]])
-    index = kernels.TileIndex(centers, shape, 2)
+    index = _index.TileIndex(centers, shape, 2)
     np.testing.assert_array_equal(
-        kernels.nearest_centers(*shape, 2, *index.arguments),
+        _index.nearest_centers(*shape, 2, *index.arguments),
         reference.reference_nearest_centers(shape, 2, centers))
     vectors, maps, valid, _ = random_pcr_arrays(rng, shape, 3, 6,
                                                 logits=False)
@@ -294,13 +296,13 @@ def _frame_decode(vectors, maps, data, allowed, logits, centers, tile=8.0):
     """`decode_frame` with validity read from ``data`` and/or
     ``allowed`` (None: not checked); checks its dominant map and label
     table against the references."""
-    index = kernels.TileIndex(centers, maps.shape[:2], 1, tile=tile)
+    index = _index.TileIndex(centers, maps.shape[:2], 1, tile=tile)
     contributors = np.empty(maps.shape, dtype=np.int32)
     weights = np.empty(maps.shape, dtype=np.float32)
     dominant = np.empty(maps.shape[:2], dtype=np.int32)
-    present = kernels.decode_frame(
+    present = _decode_kernels.decode_frame(
         vectors, maps,
-        kernels._NO_DATA if data is None else data,
+        _decode_kernels._NO_DATA if data is None else data,
         np.ones((1, 1), bool) if allowed is None else allowed,
         data is not None, allowed is not None, logits,
         *index.decode_arguments, contributors, weights, dominant)
@@ -397,8 +399,8 @@ def test_local_maxima_positions_match_reference(seed, half_window):
     if seed == 3:
         image[:] = 1.0  # every pixel is a candidate
     for threshold in (0.0, 0.5, 0.9, 2.0):
-        ys, xs = kernels.local_maxima_positions(image, threshold,
-                                                half_window)
+        ys, xs = _peak_kernels.local_maxima_positions(image, threshold,
+                                                      half_window)
         expected = np.nonzero(reference.reference_local_maxima(
             image, threshold, half_window))
         np.testing.assert_array_equal(ys, expected[0])

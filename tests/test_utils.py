@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pais_deblend.utils import _optional_deps
+from pais_deblend.utils._fits import find_hdu
 from pais_deblend.utils._io import atomic_output
 from pais_deblend.utils._validation import (as_image, as_positions,
                                             check_finite_float, check_in,
@@ -155,6 +156,23 @@ class TestOptionalDependencies:
     def test_has_flags(self):
         assert _optional_deps.HAS_NUMPY is True
         assert _optional_deps.HAS_NO_SUCH_MODULE_XYZ is False
+
+
+def test_find_hdu():
+    from astropy.io import fits
+
+    hdulist = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(name='SCI'),
+                            fits.ImageHDU(name='sci', ver=2),
+                            fits.ImageHDU()])
+    assert find_hdu(hdulist, 1) == 1
+    assert find_hdu(hdulist, np.int64(3)) == 3
+    assert find_hdu(hdulist, 4) is None
+    assert find_hdu(hdulist, -1) is None  # never counted from the end
+    assert find_hdu(hdulist, ' Sci ') == 1  # the first of that name
+    assert find_hdu(hdulist, ('SCI', 2)) == 2
+    assert find_hdu(hdulist, 'primary') == 0
+    assert find_hdu(hdulist, 'NOPE') is None
+    assert find_hdu(hdulist, 1.0) is None
 
 
 def test_import_is_light():

@@ -6,7 +6,7 @@ import pytest
 from numba.core import caching, config
 
 import pais_deblend
-from pais_deblend.pcr import _kernels as pcr_kernels
+from pais_deblend.pcr import _decode_kernels, _index
 from pais_deblend.segmentation import _kernels as segmentation_kernels
 from pais_deblend.utils import _numba_cache
 from pais_deblend.utils._numba_cache import (PackageCacheLocator,
@@ -26,7 +26,7 @@ def _cache_path(dispatcher):
 
 
 @pytest.mark.parametrize('kernel', [
-    pcr_kernels._bucket_centers, pcr_kernels._decode_blocks,
+    _index._bucket_centers, _decode_kernels._decode_blocks,
     segmentation_kernels.dominant_labels, segmentation_kernels.weight_map])
 def test_kernels_are_cached_outside_the_package(kernel):
     if config.CACHE_DIR:

@@ -36,6 +36,7 @@ import warnings
 import numpy as np
 
 from ..deblend.core import MODEL_DEFAULT
+from ..utils._fits import find_hdu
 from . import (UserError, add_attribution_option, add_companion_option,
                companion_threshold)
 
@@ -345,19 +346,16 @@ def _hdu_label(hdul, index):
 def _select_hdu(hdul, spec, filename, what='--hdu'):
     """The index of the HDU named by ``spec`` (int or EXTNAME)."""
     key = _parse_hdu(spec)
+    index = find_hdu(hdul, key)
+    if index is not None:
+        return index
     if isinstance(key, int):
-        if not 0 <= key < len(hdul):
-            msg = (f'{what} {key} is out of range: {filename} has '
-                   f'{len(hdul)} HDU(s), numbered 0 to {len(hdul) - 1}')
-            raise UserError(msg)
-        return key
-    matches = [i for i, hdu in enumerate(hdul)
-               if hdu.name.upper() == key.upper()]
-    if not matches:
-        names = ', '.join(hdu.name or '(unnamed)' for hdu in hdul)
-        msg = f'{what} {key!r}: {filename} has no HDU of that name ({names})'
+        msg = (f'{what} {key} is out of range: {filename} has '
+               f'{len(hdul)} HDU(s), numbered 0 to {len(hdul) - 1}')
         raise UserError(msg)
-    return matches[0]
+    names = ', '.join(hdu.name or '(unnamed)' for hdu in hdul)
+    msg = f'{what} {key!r}: {filename} has no HDU of that name ({names})'
+    raise UserError(msg)
 
 
 def _hdu_array(hdul, index, filename, what):

@@ -17,6 +17,8 @@ import zlib
 
 import numpy as np
 
+from ..utils._fits import find_hdu
+
 __all__ = []
 
 _FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz', '.fit.gz')
@@ -136,11 +138,10 @@ def _image_hdu(hdulist, hdu, filename):
                 return index
         msg = f'image {filename!r} has no 2-dimensional image HDU'
         raise ValueError(msg)
-    try:
-        index = hdulist.index_of(hdu)
-    except (KeyError, IndexError):
+    index = find_hdu(hdulist, hdu)
+    if index is None:
         msg = f'hdu {hdu!r} is not in {filename!r}'
-        raise ValueError(msg) from None
+        raise ValueError(msg)
     header = hdulist[index].header
     if not hdulist[index].is_image or header.get('NAXIS', 0) != 2:
         msg = (f'hdu {hdu!r} of {filename!r} must hold a 2-dimensional '

@@ -548,8 +548,10 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         the end, so an interrupted run leaves no partial store; a run
         removes the temporary stores of ``output`` whose writer (on this
         host) no longer runs.
-    hdu : int or str, optional
-        The FITS HDU (default: the first 2-dimensional image).
+    hdu : int, str or tuple, optional
+        The FITS HDU: an index (0 = primary), an EXTNAME or an
+        ``(EXTNAME, EXTVER)`` pair (default: the first 2-dimensional
+        image).
     tile_size : int, optional
         The side of the tile cores, pixels, a multiple of the network's
         downsampling factor (8 for the bundled model). Ignored with

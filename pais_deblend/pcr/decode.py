@@ -42,7 +42,7 @@ def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
        first for a PCR from `encode_pcr`); empty slots come last.
 
     The nearest-centre look-up uses per-tile candidate lists (see
-    `pais_deblend.pcr._kernels`), so decoding is O(h w n) and runs in a
+    `pais_deblend.pcr._index`), so decoding is O(h w n) and runs in a
     parallel numba kernel.
 
     Parameters
@@ -266,18 +266,18 @@ def _decode(pcr, data, *, centers=None, footprint=None, mask=None,
                 np.zeros((height, width), dtype=np.int32), centers,
                 np.zeros(0, dtype=np.int32))
 
-    from . import _kernels
+    from . import _decode_kernels, _index
 
-    index = _kernels.TileIndex(centers, pcr.shape, 1,
-                               tile=_decode_tile(pcr.shape, len(centers)))
+    index = _index.TileIndex(centers, pcr.shape, 1,
+                             tile=_decode_tile(pcr.shape, len(centers)))
     contributors = np.empty((height, width, n), dtype=np.int32)
     weights = np.empty((height, width, n), dtype=np.float32)
     dominant = np.empty((height, width), dtype=np.int32)
     if direct:
         validity = (data, _NOTHING_MASKED, True, False)
     else:
-        validity = (_kernels._NO_DATA, valid, False, True)
-    present = _kernels.decode_frame(
+        validity = (_decode_kernels._NO_DATA, valid, False, True)
+    present = _decode_kernels.decode_frame(
         pcr.contribution_vectors, pcr.contribution_maps, *validity,
         pcr.maps_are_logits, *index.decode_arguments, contributors, weights,
         dominant)

@@ -115,17 +115,17 @@ def encode_pcr(source_images, centers, *, n_contributors=3, sigma=8.0,
                    np.zeros((height, width, n), dtype=np.float32),
                    centers=centers)
 
-    from . import _kernels
+    from . import _encode_kernels, _index
 
     center_of_mass = _draw_center_of_mass(centers, shape, sigma, truncate)
-    index = _kernels.TileIndex(centers, shape, n)
-    nearest = _kernels.nearest_centers(height, width, n, *index.arguments)
+    index = _index.TileIndex(centers, shape, n)
+    nearest = _index.nearest_centers(height, width, n, *index.arguments)
     del index
 
     contributors, flux = _contributor_flux(cutouts, nearest,
                                            contributor_choice)
     del nearest
-    vectors, maps = _kernels.finalize_encoding(
+    vectors, maps = _encode_kernels.finalize_encoding(
         contributors, flux, centers, contributor_choice != 'nearest')
     return PCR(center_of_mass, vectors, maps, centers=centers)
 
@@ -146,26 +146,26 @@ def _contributor_flux(cutouts, nearest, contributor_choice):
     ``'most_flux'``, the sources of most flux merged with the nearest
     (the contributors are then to be sorted by distance).
     """
-    from . import _kernels
+    from . import _encode_kernels
 
     flux = np.zeros(nearest.shape, dtype=np.float64)
     if contributor_choice == 'nearest':
         for source, (data, y0, x0) in enumerate(cutouts):
             if data is not None:
-                _kernels.gather_flux(_as_float64(data), y0, x0, source,
-                                     nearest, flux)
+                _encode_kernels.gather_flux(_as_float64(data), y0, x0,
+                                            source, nearest, flux)
         return nearest, flux
     contributors = np.full(nearest.shape, -1, dtype=np.int32)
     for source, (data, y0, x0) in enumerate(cutouts):
         if data is not None:
-            _kernels.insert_top_flux(_as_float64(data), y0, x0, source,
-                                     contributors, flux)
-    _kernels.merge_most_flux(contributors, flux, nearest)
+            _encode_kernels.insert_top_flux(_as_float64(data), y0, x0,
+                                            source, contributors, flux)
+    _encode_kernels.merge_most_flux(contributors, flux, nearest)
     return contributors, flux
 
 
 def _draw_center_of_mass(centers, shape, sigma, truncate):
-    from . import _kernels
+    from . import _encode_kernels
 
     height, width = shape
     if len(centers) == 0:
@@ -175,7 +175,7 @@ def _draw_center_of_mass(centers, shape, sigma, truncate):
     # the bound keeps truncate * sigma from overflowing the kernel's ints
     radius = min(truncate * sigma,
                  height + width + 2.0 * float(np.abs(centers).max()) + 2.0)
-    return _kernels.draw_center_of_mass(
+    return _encode_kernels.draw_center_of_mass(
         height, width, np.ascontiguousarray(centers[order]), sigma, radius)
 
 

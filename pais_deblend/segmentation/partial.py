@@ -3,27 +3,22 @@ The partial segmentation image: a photutils `SegmentationImage` whose
 pixels may be shared by several sources with continuous weights.
 """
 
-import json
 import numbers
-import os
 import warnings
 
 import numpy as np
-from astropy.io import fits
-from astropy.table import Table
 from astropy.utils import lazyproperty
 from photutils.segmentation import SegmentationImage
 
-from ..utils._io import atomic_output
 from ..utils._validation import as_image, check_nonnegative_int
 from ..utils.exceptions import PaisDeblendWarning
 from . import _kernels
+# FITS_FORMAT_VERSION stays importable from here
+from ._fits_io import FITS_FORMAT_VERSION  # noqa: F401
+from ._fits_io import read_partial, write_partial
 from .cutout import SourceCutout
 
 __all__ = ['PartialSegmentationImage']
-
-#: Format version written to (and checked in) the FITS header.
-FITS_FORMAT_VERSION = 1
 
 # Tolerance on "weights sum to 1" for user-supplied arrays; float32 sums of
 # three values are exact to ~1e-7, so this only admits rounding.
@@ -858,58 +853,8 @@ class PartialSegmentationImage(SegmentationImage):
         TypeError
             If ``header`` is not a `~astropy.io.fits.Header`.
         """
-        from ..version import version
-
-        wcs_cards = _wcs_cards(header)
-        primary = fits.PrimaryHDU()
-        primary.header['NCONTRIB'] = (self.n_contributors,
-                                      'contributor slots per pixel')
-        primary.header['PDFORMAT'] = (FITS_FORMAT_VERSION,
-                                      'pais_deblend partial format version')
-        primary.header['PDVERS'] = (version, 'pais_deblend version')
-        if self.n_bands is not None:
-            primary.header['NBANDS'] = (self.n_bands, 'number of bands')
-        if self._band_names is not None:
-            # JSON keeps any name exactly (FITS strings lose trailing
-            # blanks and hold ASCII only)
-            primary.header['BANDNAMS'] = (json.dumps(list(self._band_names)),
-                                          'band names (JSON list)')
-        primary.header.update(wcs_cards)
-        if cards is not None:
-            primary.header.update(cards)
-        hdus = [primary,
-                fits.ImageHDU(self.data, header=wcs_cards.copy(),
-                              name='DOMINANT'),
-                fits.ImageHDU(np.moveaxis(self._contributors, -1, 0),
-                              name='CONTRIBUTORS'),
-                fits.ImageHDU(np.moveaxis(self._weights, -1, 0),
-                              name='WEIGHTS')]
-        labels = np.array(sorted(self._centers), dtype=np.int32)
-        positions = np.array([self._centers[label] for label in labels],
-                             dtype=np.float64).reshape(-1, 2)
-        centers = Table([labels, positions[:, 0], positions[:, 1]],
-                        names=('label', 'y', 'x'))
-        hdus.append(fits.table_to_hdu(centers))
-        hdus[-1].name = 'CENTERS'
-        hdus[-1].header['COMMENT'] = ('y, x: 0-based pixel position (row, '
-                                      'column) of each source centre;')
-        hdus[-1].header['COMMENT'] = ('the first pixel is centred on (0, 0): '
-                                      'add 1 for FITS pixel coordinates.')
-        if self._band_weights is not None:
-            hdus.append(fits.ImageHDU(
-                np.ascontiguousarray(np.transpose(self._band_weights,
-                                                  (3, 2, 0, 1))),
-                name='BAND_WEIGHTS'))
-        if self._class_star:
-            labels = np.array(sorted(self._class_star), dtype=np.int32)
-            values = np.array([self._class_star[label] for label in labels],
-                              dtype=np.float64)
-            hdus.append(fits.table_to_hdu(Table(
-                [labels, values], names=('label', 'class_star'))))
-            hdus[-1].name = 'CLASS_STAR'
-        with atomic_output(filename, overwrite=overwrite) as temporary:
-            fits.HDUList(hdus).writeto(temporary, overwrite=True,
-                                       checksum=True)
+        write_partial(self, filename, overwrite=overwrite, header=header,
+                      cards=cards)
 
     @classmethod
     def read(cls, filename):
@@ -940,146 +885,7 @@ class PartialSegmentationImage(SegmentationImage):
             optional ``BAND_WEIGHTS``, ``CLASS_STAR`` and ``BANDNAMS``),
             or the format version is unknown.
         """
-        from astropy.utils.exceptions import AstropyUserWarning
-
-        name = repr(os.fspath(filename)) if isinstance(
-            filename, (str, bytes, os.PathLike)) else repr(filename)
-        with warnings.catch_warnings():
-            # astropy only warns when the file is shorter than its headers
-            # declare; a partly read file must never pass for a whole one
-            warnings.filterwarnings('error', message='.*truncated',
-                                    category=AstropyUserWarning)
-            # `write` records CHECKSUM / DATASUM cards: a flipped byte is
-            # refused rather than read as other labels or weights
-            warnings.filterwarnings(
-                'error', message='.*(Checksum|Datasum) verification failed',
-                category=AstropyUserWarning)
-            try:
-                # headers first, without checksums: astropy computes a
-                # DATASUM over the declared data size, so a header that
-                # declares an enormous image would allocate it before the
-                # truncation is noticed
-                with fits.open(filename, memmap=False) as hdus:
-                    len(hdus)  # loads every header
-                return cls._read(filename, name)
-            except AstropyUserWarning as warning:
-                msg = f'{name} is truncated or corrupt: {warning}'
-                raise OSError(msg) from None
-
-    @classmethod
-    def _read(cls, filename, name):
-        with fits.open(filename, memmap=False, checksum=True) as hdus:
-            names = {hdu.name for hdu in hdus}
-            # every file written by `write` has all four extensions; a
-            # missing CENTERS means the file was cut at an HDU boundary
-            missing = {'CONTRIBUTORS', 'WEIGHTS', 'CENTERS'} - names
-            if missing:
-                msg = (f'{name} is not a partial segmentation file (or is '
-                       f'truncated): missing extension(s) '
-                       f'{sorted(missing)}')
-                raise ValueError(msg)
-            file_version = hdus[0].header.get('PDFORMAT')
-            if file_version != FITS_FORMAT_VERSION:
-                msg = (f'{name} has format version {file_version!r}; this '
-                       f'pais_deblend reads version {FITS_FORMAT_VERSION}')
-                raise ValueError(msg)
-            arrays = []
-            for extension in ('CONTRIBUTORS', 'WEIGHTS'):
-                data = hdus[extension].data
-                if not isinstance(data, np.ndarray) or data.ndim != 3 or (
-                        data.dtype.names is not None):
-                    shape = getattr(data, 'shape', None)
-                    msg = (f'{name}: extension {extension} must hold an '
-                           f'(n, h, w) image, got '
-                           f'{"no data" if data is None else shape}')
-                    raise ValueError(msg)
-                arrays.append(np.moveaxis(data, 0, -1))
-            contributors, weights = arrays
-            table = hdus['CENTERS'].data
-            columns = () if table is None else (table.dtype.names or ())
-            if not {'label', 'y', 'x'} <= set(columns):
-                msg = (f'{name}: extension CENTERS must be a table with '
-                       f'columns label, y, x, got {list(columns)}')
-                raise ValueError(msg)
-            centers = {int(row['label']): (float(row['y']), float(row['x']))
-                       for row in table}
-            if contributors.dtype.kind not in 'iu':
-                msg = (f'{name}: extension CONTRIBUTORS must hold integers, '
-                       f'got dtype {contributors.dtype}')
-                raise ValueError(msg)
-            band_weights = _read_band_weights(hdus, names, name)
-            class_star = _read_class_star(hdus, names, name)
-            band_names = _read_band_names(hdus[0].header, name)
-            # FITS data are big-endian; store native-endian copies
-            return cls(contributors.astype(np.int32),
-                       weights.astype(np.float32), centers=centers,
-                       band_weights=band_weights, class_star=class_star,
-                       band_names=band_names)
-
-
-def _read_band_weights(hdus, names, name):
-    if 'BAND_WEIGHTS' not in names:
-        return None
-    data = hdus['BAND_WEIGHTS'].data
-    if not isinstance(data, np.ndarray) or data.ndim != 4 or (
-            data.dtype.names is not None) or data.dtype.kind not in 'iuf':
-        shape = getattr(data, 'shape', None)
-        msg = (f'{name}: extension BAND_WEIGHTS must hold a (b, n, h, w) '
-               f'image, got {"no data" if data is None else shape}')
-        raise ValueError(msg)
-    return np.transpose(data, (2, 3, 1, 0)).astype(np.float32)
-
-
-def _read_class_star(hdus, names, name):
-    if 'CLASS_STAR' not in names:
-        return None
-    table = hdus['CLASS_STAR'].data
-    columns = () if table is None else (table.dtype.names or ())
-    if not {'label', 'class_star'} <= set(columns):
-        msg = (f'{name}: extension CLASS_STAR must be a table with columns '
-               f'label, class_star, got {list(columns)}')
-        raise ValueError(msg)
-    return {int(row['label']): float(row['class_star']) for row in table}
-
-
-def _read_band_names(header, name):
-    text = header.get('BANDNAMS')
-    if text is None:
-        return None
-    try:
-        band_names = json.loads(text)
-    except (TypeError, ValueError):
-        band_names = None
-    if not isinstance(band_names, list) or not all(
-            isinstance(band, str) for band in band_names):
-        msg = (f'{name}: header card BANDNAMS must be a JSON list of '
-               f'strings, got {text!r:.60}')
-        raise ValueError(msg)
-    return tuple(band_names)
-
-
-def _wcs_cards(header):
-    """
-    The WCS cards of ``header`` (first two axes, SIP kept), as a new
-    `~astropy.io.fits.Header`; empty when ``header`` is None or holds no
-    WCS.
-    """
-    if header is None:
-        return fits.Header()
-    if not isinstance(header, fits.Header):
-        msg = ('header must be an astropy.io.fits.Header, got '
-               f'{type(header).__name__}')
-        raise TypeError(msg)
-    from astropy.wcs import WCS, FITSFixedWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', FITSFixedWarning)
-        wcs = WCS(header)
-        if wcs.naxis > 2:
-            wcs = wcs.sub(2)
-        if wcs.naxis < 2 or not any(wcs.wcs.ctype):
-            return fits.Header()
-        return wcs.to_header(relax=True)
+        return read_partial(cls, filename)
 
 
 def _consecutive(label_map):
