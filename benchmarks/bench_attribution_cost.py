@@ -68,8 +68,7 @@ def step_times(image):
         detection, prepared.mask, centers,
         threshold=deblender.footprint_threshold, n_pixels=5)
     extra, search = timed(pipeline.search_companions, prepared.data, centers,
-                          segments, noise, threshold=15.0,
-                          **pipeline.COMPANION_SEARCH)
+                          segments, noise, threshold=15.0)
     reduced = pcr.keep_top_slots(deblender.n_contributors)
     times = {'network pass': network, 'companion search': search}
     for method in ('network', 'templates'):

@@ -11,4 +11,4 @@ importing this subpackage is cheap.
 from .templates import *  # noqa: F401, F403
 
 __all__ = ['TemplateAttribution', 'attribute_with_templates',
-           'refine_centers', 'source_templates']
+           'refine_centers', 'source_templates', 'smoothed_noise_factor']

@@ -19,7 +19,7 @@ from ..utils._validation import (describe as _describe, as_image, as_positions,
                                  check_positive_int, check_same_shape)
 
 __all__ = ['TemplateAttribution', 'attribute_with_templates',
-           'refine_centers', 'source_templates']
+           'refine_centers', 'source_templates', 'smoothed_noise_factor']
 
 _BAND_TEMPLATES = ('per_band', 'sed')
 
@@ -432,8 +432,12 @@ def _as_noise(noise_sigma, n_bands):
     return noise
 
 
-def _smoothed_noise_factor(smoothing):
-    """Noise of Gaussian-smoothed white noise of unit sigma (at most 1)."""
+def smoothed_noise_factor(smoothing):
+    """
+    The noise of white noise of unit sigma after a Gaussian of
+    ``smoothing`` pixels, ``1 / (2 sqrt(pi) smoothing)``, at most 1 (no
+    smoothing: 1).
+    """
     if smoothing == 0:
         return 1.0
     return min(1.0, 1.0 / (2.0 * math.sqrt(math.pi) * smoothing))
@@ -504,7 +508,7 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
             detection += planes[b] / np.float32(noise[b])
     if refine and len(centers):
         centers = _refine(detection, centers, max_shift, segments)
-    factor = _smoothed_noise_factor(smoothing)
+    factor = smoothed_noise_factor(smoothing)
     # detection is S (one band) or sum_b S_b / noise_b (unit noise per band)
     detection_noise = (noise[0] * factor if n_bands == 1
                        else math.sqrt(n_bands) * factor)

@@ -35,7 +35,7 @@ __all__ = ['PipelineResult', 'run_pipeline', 'estimate_image_noise',
            'network_pass', 'detect_centers', 'detection_image',
            'footprint_from_flux', 'add_missing_centers', 'attribute',
            'star_probabilities', 'empty_result', 'ATTRIBUTION_METHODS',
-           'TEMPLATE_OPTIONS', 'COMPANION_SEARCH', 'search_companions',
+           'TEMPLATE_OPTIONS', 'search_companions',
            'CLASS_BOX_HALF_WIDTH']
 
 #: The ways a footprint pixel's flux can be shared among the detected
@@ -377,18 +377,8 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
                       labels), band_weights
 
 
-#: The options of the residual companion search (`search_companions`) as
-#: the pipeline runs it; its ``threshold`` is the Deblender's
-#: ``companion_threshold``. Chosen on the tuning suites (pairs and fields
-#: of master seed 5): one round, and a residual above 30 % of the image,
-#: keep the fields' precision while finding most close companions.
-COMPANION_SEARCH = {'fraction': 0.3, 'min_distance': 2.0,
-                    'min_center_of_mass': 0.0, 'max_rounds': 1}
-
-
 def search_companions(data, centers, segments, noise_sigma, *, threshold,
-                      fraction=0.5, min_distance=2.0, center_of_mass=None,
-                      min_center_of_mass=0.0, max_rounds=2):
+                      fraction=0.3, min_distance=2.0, max_rounds=1):
     """
     Sources the detection missed, found in what the templates of the
     detected ones leave unexplained.
@@ -400,10 +390,13 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
     the smoothed image there, at least ``min_distance`` pixels from every
     centre. The templates are then made again with the new source, up to
     ``max_rounds`` times, so that one unexplained galaxy gives one new
-    source rather than a piece for every bump of its residual. A close companion that the detection
-    merged with its neighbour breaks the neighbour's symmetry and stands
-    out there (the idea of the SDSS deblender's peak culling, used in
-    reverse).
+    source rather than a piece for every bump of its residual. A close
+    companion that the detection merged with its neighbour breaks the
+    neighbour's symmetry and stands out there (the idea of the SDSS
+    deblender's peak culling, used in reverse). The defaults were chosen
+    on the tuning suites (pairs and fields of master seed 5): one round,
+    and a residual above 30 % of the image, keep the fields' precision
+    while finding most close companions.
 
     Parameters
     ----------
@@ -415,11 +408,6 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
     threshold : float
         In units of the smoothed image's noise.
     fraction, min_distance : float, optional
-    center_of_mass : `~numpy.ndarray`, shape (h, w), optional
-        The network's centre-of-mass map: with it a new source must also
-        lie where the map reaches ``min_center_of_mass`` (the network
-        sees a source there, if too weakly to be a peak of its own).
-    min_center_of_mass : float, optional
     max_rounds : int, optional
 
     Returns
@@ -428,6 +416,8 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
         The new (y, x) centres, integer pixels.
     """
     from scipy import ndimage
+
+    from ..attribution import smoothed_noise_factor
 
     bands = data if data.ndim == 3 else data[..., np.newaxis]
     n_bands = bands.shape[2]
@@ -440,11 +430,8 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
     smoothing = TEMPLATE_OPTIONS['smoothing']
     smoothed = (ndimage.gaussian_filter(plane, smoothing, mode='constant')
                 if smoothing > 0 else plane)
-    smoothed_noise = (noise / (2 * math.sqrt(math.pi) * smoothing)
-                      if smoothing > 0 else noise)
+    smoothed_noise = noise * smoothed_noise_factor(smoothing)
     allowed = ((smoothed > threshold * smoothed_noise) & (segments > 0))
-    if center_of_mass is not None and min_center_of_mass > 0:
-        allowed &= center_of_mass >= min_center_of_mass
     current = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
     new = []
     for _ in range(max_rounds):
@@ -607,9 +594,7 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
         confine = True
     if companion_threshold is not None and len(centers):
         extra = search_companions(image.data, centers, segments,
-                                  noise_sigma, threshold=companion_threshold,
-                                  center_of_mass=pcr.center_of_mass,
-                                  **COMPANION_SEARCH)
+                                  noise_sigma, threshold=companion_threshold)
         centers = np.concatenate([centers, extra])
     footprint = segments > 0
     iy, ix = _pixel_of(centers, image.shape)
