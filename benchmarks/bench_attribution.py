@@ -46,7 +46,7 @@ import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
-from bench_deblend import f1_above
+from bench_deblend import close_pair_recall, f1_above, fainter_flags
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 from pais_deblend.deblend.pipeline import ATTRIBUTION_METHODS
@@ -75,32 +75,17 @@ class RecordingPaisMethod(PaisDeblendMethod):
 
     def run(self, image):
         output = super().run(image)
-        if image.true_source_images and output.segmentation is not None:
+        if image.true_source_images and output.is_partial:
             self.counts += partial_counts(output.segmentation, image)
         return output
 
 
-def true_largest_share(image):
-    """The largest true share of every pixel, (h, w); NaN where no
-    source has positive flux."""
-    shape = image.shape
-    total = np.zeros(shape)
-    largest = np.zeros(shape)
-    for cutout in image.true_source_images:
-        values = np.clip(np.asarray(cutout.data, np.float64), 0, None)
-        if values.ndim == 3:
-            values = values.sum(axis=2)
-        total[cutout.slices] += values
-        np.maximum(largest[cutout.slices], values,
-                   out=largest[cutout.slices])
-    with np.errstate(invalid='ignore', divide='ignore'):
-        return np.where(total > 0, largest / total, np.nan)
-
-
 def two_largest_sources(image):
     """The indices of the two sources with the most true flux at every
-    pixel, (h, w) each (-1: none)."""
+    pixel, (h, w) each (-1: none), and the largest true share of every
+    pixel (h, w) (NaN where no source has positive flux)."""
     shape = image.shape
+    total = np.zeros(shape)
     first = np.full(shape, -1)
     second = np.full(shape, -1)
     first_value = np.zeros(shape)
@@ -110,6 +95,7 @@ def two_largest_sources(image):
         if values.ndim == 3:
             values = values.sum(axis=2)
         region = cutout.slices
+        total[region] += values
         above_first = values > first_value[region]
         above_second = ~above_first & (values > second_value[region])
         second[region] = np.where(above_first, first[region],
@@ -121,7 +107,9 @@ def two_largest_sources(image):
         first[region] = np.where(above_first, index, first[region])
         first_value[region] = np.where(above_first, values,
                                        first_value[region])
-    return first, second
+    with np.errstate(invalid='ignore', divide='ignore'):
+        largest_share = np.where(total > 0, first_value / total, np.nan)
+    return first, second, largest_share
 
 
 def partial_counts(segmentation, image):
@@ -134,15 +122,14 @@ def partial_counts(segmentation, image):
     weights = segmentation.weights
     attributed = segmentation.contributors[..., 0] > 0
     decoded_partial = weights.max(axis=-1) < PARTIAL
-    truth = true_largest_share(image)
-    truly = attributed & (truth < PARTIAL)
+    first, second, largest_share = two_largest_sources(image)
+    truly = attributed & (largest_share < PARTIAL)
     centers = np.array([segmentation.centers[label]
                         for label in segmentation.partial_labels])
     matches = match_sources(centers.reshape(-1, 2), image.true_centers,
                             max_distance=image.psf_fwhm)
     detected = np.zeros(len(image.true_centers) + 1, dtype=bool)
     detected[np.asarray(matches.true_indices, dtype=int)] = True
-    first, second = two_largest_sources(image)
     both = truly & detected[first] & detected[second] & (second >= 0)
     return np.array([truly.sum(), (truly & decoded_partial).sum(),
                      attributed.sum(), (attributed & decoded_partial).sum(),
@@ -194,39 +181,21 @@ def both_members_detected(sources, method):
             for image, (total, found) in counts.items()}
 
 
-def pair_errors_by_separation(sources, images, methods):
+def pair_errors_by_separation(sources, methods):
     """Median |dF/F| of both members, per separation, on the pairs that
-    every one of ``methods`` detects completely."""
-    separation = {row['image']: float(row['separation'])
-                  for row in images[images['suite'] == 'pairs']}
+    every one of ``methods`` detects completely (``sources`` with the
+    pair columns of `bench_deblend.fainter_flags`)."""
     complete = [both_members_detected(sources, method)
                 for method in methods]
-    images_kept = {image for image in separation
-                   if all(flags.get(image, False) for flags in complete)}
     table = {}
     for method in methods:
         rows = sources[(sources['suite'] == 'pairs')
                        & (sources['method'] == method)]
         for row in rows:
-            if row['image'] in images_kept:
-                key = separation[row['image']]
-                table.setdefault(key, {}).setdefault(method, []).append(
-                    abs(float(row['flux_segment_error'])))
+            if all(flags.get(row['image'], False) for flags in complete):
+                table.setdefault(float(row['separation']), {}).setdefault(
+                    method, []).append(abs(float(row['flux_segment_error'])))
     return table
-
-
-def fainter_recall(sources, images, method, low, high, ratio=4.0):
-    """Recall of the fainter member of ``ratio``:1 pairs with
-    separations in [low, high] PSF FWHM."""
-    lookup = {(row['method'], row['image']): (float(row['separation']),
-                                              float(row['flux_ratio']))
-              for row in images[images['suite'] == 'pairs']}
-    rows = sources[(sources['suite'] == 'pairs')
-                   & (sources['method'] == method) & sources['fainter']]
-    found = [bool(row['detected']) for row in rows
-             if low <= lookup[(method, row['image'])][0] <= high
-             and lookup[(method, row['image'])][1] == ratio]
-    return float(np.mean(found)) if found else np.nan
 
 
 def print_row(method, other, row):
@@ -287,6 +256,7 @@ def main():
     if args.output_dir:
         results.write(args.output_dir, overwrite=True, figures=False)
     sources, images = results.sources, results.images
+    fainter_flags(sources, images)
     report = {'seed': args.seed, 'model': args.model, 'blended': {},
               'isolated': {}, 'partial': {}, 'time_s': {}}
 
@@ -302,8 +272,8 @@ def main():
     report['detection'] = {}
     for method in methods:
         f1, tp, fp, fn = f1_above(sources, images, method, 'field', 10.0)
-        close = fainter_recall(sources, images, method, 1.0, 1.5)
-        wide = fainter_recall(sources, images, method, 2.0, 3.0)
+        close = close_pair_recall(sources, method, low=1.0, high=1.5)[0]
+        wide = close_pair_recall(sources, method, low=2.0, high=3.0)[0]
         report['detection'][method] = {'f1': f1, 'tp': tp, 'fp': fp,
                                        'fn': fn, 'fainter_1_1.5': close,
                                        'fainter_2_3': wide}
@@ -323,8 +293,7 @@ def main():
     report['pairs_both_detected'] = {}
     reference = next(iter(pais))
     for other in [p for p in pais if p != reference] + peers:
-        by_separation = pair_errors_by_separation(sources, images,
-                                                  [reference, other])
+        by_separation = pair_errors_by_separation(sources, [reference, other])
         print(f'   {reference} against {other}:')
         for separation in sorted(by_separation):
             values = by_separation[separation]
