@@ -21,6 +21,7 @@ _LAZY_NAMES = {
     'PartialSegmentationImage': 'segmentation',
     'SourceCutout': 'segmentation',
     'PartialSourceCatalog': 'segmentation',
+    'SourceFlags': 'segmentation',
     'PCR': 'pcr',
     'encode_pcr': 'pcr',
     'decode_pcr': 'pcr',

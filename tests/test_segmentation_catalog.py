@@ -11,7 +11,7 @@ from photutils.segmentation import SegmentationImage, SourceCatalog
 import pais_deblend
 from pais_deblend.evaluation import blendedness, flux_radius
 from pais_deblend.segmentation import (PartialSegmentationImage,
-                                       PartialSourceCatalog)
+                                       PartialSourceCatalog, SourceFlags)
 from pais_deblend.segmentation.catalog import DEFAULT_COLUMNS
 
 from .conftest import random_partial_form
@@ -292,6 +292,59 @@ class TestPartialMeasurements:
         loose = PartialSourceCatalog(data, segm, contributor_threshold=0.05)
         np.testing.assert_array_equal(loose.n_significant_contributors,
                                       [1, 1, 0])
+
+    def test_segment_snr(self):
+        data, segm = blended_scene()
+        error = np.full(data.shape, 2.0)
+        catalog = PartialSourceCatalog(data, segm, error=error)
+        np.testing.assert_allclose(
+            catalog.segment_snr,
+            catalog.segment_flux / catalog.segment_flux_err)
+        # a source's S/N: its flux over the weighted noise
+        for row, label in enumerate(catalog.labels):
+            weight = np.where(segm.contributors == label, segm.weights,
+                              0).sum(axis=-1)
+            expected = ((weight * data).sum()
+                        / np.sqrt(((weight * 2.0) ** 2).sum()))
+            assert catalog.segment_snr[row] == pytest.approx(expected)
+        assert np.isnan(PartialSourceCatalog(data, segm).segment_snr).all()
+        zero = PartialSourceCatalog(data, segm, error=np.zeros(data.shape))
+        assert np.isnan(zero.segment_snr).all()
+
+    def test_flags(self):
+        # 1: alone, inside; 2 and 3: share pixels, 3 on the right edge;
+        # 4: alone, one pixel masked
+        contributors = np.zeros((6, 8, 2), dtype=np.int32)
+        weights = np.zeros((6, 8, 2), dtype=np.float32)
+        contributors[1:3, 1:3, 0] = 1
+        contributors[3:5, 4:8, 0] = 2
+        contributors[3:5, 6:8] = [3, 2]
+        contributors[3:5, 5, 0] = 3
+        weights[..., 0] = contributors[..., 0] > 0
+        weights[3:5, 6:8] = [0.5, 0.5]
+        contributors[1:2, 5:7, 0] = 4
+        weights[1:2, 5:7, 0] = 1.0
+        segm = PartialSegmentationImage(contributors, weights)
+        data = np.ones(segm.shape)
+        mask = np.zeros(segm.shape, dtype=bool)
+        mask[1, 6] = True
+        catalog = PartialSourceCatalog(data, segm, mask=mask)
+        blended = catalog.blendedness > 0.1
+        np.testing.assert_array_equal(blended, [False, True, True, False])
+        expected = [0, SourceFlags.BLENDED | SourceFlags.NEAR_EDGE,
+                    SourceFlags.BLENDED | SourceFlags.NEAR_EDGE,
+                    SourceFlags.MASKED]
+        np.testing.assert_array_equal(catalog.flags, expected)
+        assert catalog.flags.dtype == np.int64
+        assert catalog[3].flags & SourceFlags.MASKED
+        table = catalog.to_table()
+        np.testing.assert_array_equal(table['flags'], expected)
+        # a non-finite pixel counts as masked; masking a pixel the source
+        # does not own does not
+        data[1, 1] = np.nan
+        mask[0, 0] = True
+        flags = PartialSourceCatalog(data, segm, mask=mask).flags
+        assert flags[0] == SourceFlags.MASKED
 
     def test_background(self):
         data, segm = blended_scene()

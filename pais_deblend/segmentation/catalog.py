@@ -3,6 +3,7 @@ Photometry and shapes of the sources of a `PartialSegmentationImage`,
 with the column names of photutils' `~photutils.segmentation.SourceCatalog`.
 """
 
+import enum
 import functools
 import math
 import warnings
@@ -18,7 +19,7 @@ from ..utils._radial import flux_radius_sorted
 from ..utils._validation import check_finite_float, check_same_shape
 from .partial import PartialSegmentationImage
 
-__all__ = ['PartialSourceCatalog']
+__all__ = ['PartialSourceCatalog', 'SourceFlags']
 
 #: The columns of `PartialSourceCatalog.to_table` when none are named.
 DEFAULT_COLUMNS = ('label', 'x_centroid', 'y_centroid', 'sky_centroid',
@@ -27,7 +28,7 @@ DEFAULT_COLUMNS = ('label', 'x_centroid', 'y_centroid', 'sky_centroid',
                    'semiminor_axis', 'orientation', 'ellipticity',
                    'segment_flux', 'segment_flux_err', 'kron_radius',
                    'kron_flux', 'kron_flux_err', 'r90', 'blendedness',
-                   'n_significant_contributors')
+                   'n_significant_contributors', 'segment_snr', 'flags')
 
 # Every column `to_table` accepts (the per-source properties); multi-band
 # catalogs add ``segment_flux_<band>`` (and ``segment_flux_err_<band>``).
@@ -38,7 +39,39 @@ _COLUMNS = DEFAULT_COLUMNS + ('eccentricity', 'elongation', 'covariance_xx',
 _MEASURED = ('area', 'effective_area', 'segment_flux', 'segment_flux_err',
              'x_centroid', 'y_centroid', 'covariance_xx', 'covariance_yy',
              'covariance_xy', 'kron_radius', 'kron_flux', 'kron_flux_err',
-             'r90', 'blendedness', 'n_significant_contributors')
+             'r90', 'blendedness', 'n_significant_contributors',
+             'n_unusable')
+
+#: The blendedness above which a source is flagged `SourceFlags.BLENDED`
+#: (the "blended" cut of Bosch et al. 2018 and of the benchmarks page).
+BLENDED_THRESHOLD = 0.1
+
+
+class SourceFlags(enum.IntFlag):
+    """
+    The bits of `PartialSourceCatalog.flags`, in the spirit of
+    SourceExtractor's ``FLAGS``: a source's value is the sum of the bits
+    that apply, 0 for a clean measurement. Test a bit with
+    ``catalog.flags & SourceFlags.BLENDED``.
+
+    Attributes
+    ----------
+    BLENDED : 1
+        The blendedness exceeds 0.1: more than about a tenth of the light
+        in the source's pixels belongs to other sources, so its fluxes
+        depend on how the pixels were shared.
+    NEAR_EDGE : 2
+        The source's pixels reach the edge of the image: its light may
+        continue beyond it, and its fluxes and sizes are lower limits.
+    MASKED : 4
+        Some of the pixels the source has a share of are masked, not
+        finite, or have a non-finite error: they are left out of its
+        measurements.
+    """
+
+    BLENDED = 1
+    NEAR_EDGE = 2
+    MASKED = 4
 
 # The aperture scale (in units of the moment ellipse) inside which the
 # first-moment Kron radius is measured, as in SourceExtractor and photutils.
@@ -495,8 +528,8 @@ class PartialSourceCatalog:
                 band_flux[row], band_flux_err[row] = self._measure_bands(
                     label, slices)
         measured = dict(zip(_MEASURED, results.T, strict=True))
-        measured['n_significant_contributors'] = (
-            measured['n_significant_contributors'].astype(np.int64))
+        for name in ('n_significant_contributors', 'n_unusable'):
+            measured[name] = measured[name].astype(np.int64)
         if multi_band:
             measured['band_flux'] = band_flux
             measured['band_flux_err'] = band_flux_err
@@ -539,6 +572,7 @@ class PartialSourceCatalog:
             label, weight > 0, contributors, weights,
             self.contributor_threshold)
         n_good = int(np.count_nonzero(good))
+        values['n_unusable'] = int(np.count_nonzero(weight > 0)) - n_good
         if n_good == 0:
             return [values[key] for key in _MEASURED]
         values['area'] = n_good
@@ -853,6 +887,40 @@ class PartialSourceCatalog:
         """
         return self._output(
             self._measurements['n_significant_contributors'].copy())
+
+    @lazyproperty
+    def segment_snr(self):
+        """
+        The signal-to-noise ratio of each source's segment flux,
+        ``segment_flux / segment_flux_err`` (dimensionless): how
+        significant the source's share of the light is. NaN without an
+        ``error`` or where the error is 0.
+        """
+        flux = self._measurements['segment_flux']
+        flux_err = self._measurements['segment_flux_err']
+        with np.errstate(invalid='ignore', divide='ignore'):
+            snr = np.where(flux_err > 0, flux / flux_err, np.nan)
+        return self._output(snr)
+
+    @lazyproperty
+    def flags(self):
+        """
+        The quality flags of each source (int): the sum of the
+        `SourceFlags` bits that apply (BLENDED 1: blendedness above 0.1;
+        NEAR_EDGE 2: pixels on the image edge; MASKED 4: unusable pixels
+        among the source's own), 0 for a clean measurement.
+        """
+        flags = np.zeros(self._labels.size, dtype=np.int64)
+        with np.errstate(invalid='ignore'):
+            blended = self._measurements['blendedness'] > BLENDED_THRESHOLD
+        flags[blended] |= SourceFlags.BLENDED
+        height, width = self._segmentation_image.shape
+        for row, (rows, cols) in enumerate(self._slices):
+            if (rows.start == 0 or cols.start == 0 or rows.stop == height
+                    or cols.stop == width):
+                flags[row] |= SourceFlags.NEAR_EDGE
+        flags[self._measurements['n_unusable'] > 0] |= SourceFlags.MASKED
+        return self._output(flags)
 
     # --- flux radius (photutils definition) ----------------------------
 
