@@ -146,6 +146,27 @@ def test_search_companions_leaves_a_symmetric_source_alone():
     assert found.shape == (0, 2)
 
 
+@pytest.mark.parametrize('seed', range(20))
+def test_strongest_per_segment_matches_ndimage(seed):
+    from scipy import ndimage
+
+    from pais_deblend.deblend.pipeline import _strongest_per_segment
+
+    rng = np.random.default_rng(seed)
+    segments = rng.integers(0, 6, (20, 30))
+    residual = rng.normal(size=(20, 30)).astype(np.float32)
+    candidate = (rng.random((20, 30)) < 0.3) & (segments > 0)
+    labels = np.where(candidate, segments, 0)
+    present = np.flatnonzero(np.bincount(labels.ravel())[1:]) + 1
+    expected = np.asarray(ndimage.maximum_position(residual, labels,
+                                                   present),
+                          dtype=np.float64).reshape(-1, 2)
+    found = _strongest_per_segment(residual, candidate, segments)
+    np.testing.assert_array_equal(found, expected)
+    assert _strongest_per_segment(residual, np.zeros_like(candidate),
+                                  segments).shape == (0, 2)
+
+
 @pytest.mark.parametrize('value, error, match', [
     (-1.0, ValueError, r'companion_threshold must be > 0'),
     (float('nan'), ValueError, r'companion_threshold must be finite'),

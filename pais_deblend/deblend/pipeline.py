@@ -435,7 +435,8 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
     current = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
     new = []
     for _ in range(max_rounds):
-        residual = _template_model(plane, current, segments, noise)
+        residual = _template_model(smoothed, current, segments,
+                                   smoothed_noise)
         np.subtract(smoothed, residual, out=residual)
         candidate = (allowed & (residual > threshold * smoothed_noise)
                      & (residual > fraction * smoothed))
@@ -449,16 +450,21 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
     return (np.concatenate(new) if new else np.zeros((0, 2)))
 
 
-def _template_model(plane, centers, segments, noise):
-    """The sum of the templates of ``centers`` on ``plane`` (float32)."""
+def _template_model(smoothed, centers, segments, smoothed_noise):
+    """The sum of the templates of ``centers`` (float32) on a plane
+    already smoothed by ``TEMPLATE_OPTIONS['smoothing']``, whose noise is
+    ``smoothed_noise``."""
     from ..attribution import source_templates
 
-    model = np.zeros(plane.shape, dtype=np.float32)
+    model = np.zeros(smoothed.shape, dtype=np.float32)
     if len(centers) == 0:
         return model
-    options = dict(TEMPLATE_OPTIONS, band_templates='per_band')
+    # the same templates as on the unsmoothed plane, without smoothing
+    # the frame a second time
+    options = dict(TEMPLATE_OPTIONS, band_templates='per_band', smoothing=0)
     for rows, cols, values in source_templates(
-            plane, centers, segments, noise_sigma=[noise], **options):
+            smoothed, centers, segments, noise_sigma=[smoothed_noise],
+            **options):
         model[rows, cols] += values
     return model
 
@@ -481,15 +487,18 @@ def _clear_near(candidate, centers, min_distance):
 
 def _strongest_per_segment(residual, candidate, segments):
     """The (y, x) of the largest ``residual`` among the candidate pixels
-    of each segment that has any."""
-    from scipy import ndimage
-
-    labels = np.where(candidate, segments, 0)
-    present = np.flatnonzero(np.bincount(labels.ravel())[1:]) + 1
-    if present.size == 0:
+    of each segment that has any (the first in raster order on a tie)."""
+    # the candidates are few: sorting them beats a labelled maximum over
+    # the whole frame, which sorts every pixel's label
+    ys, xs = np.nonzero(candidate)
+    if ys.size == 0:
         return np.zeros((0, 2))
-    positions = ndimage.maximum_position(residual, labels, present)
-    return np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    labels = segments[ys, xs]
+    order = np.lexsort((-residual[ys, xs], labels))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = labels[order[1:]] != labels[order[:-1]]
+    strongest = order[first]
+    return np.column_stack([ys[strongest], xs[strongest]]).astype(np.float64)
 
 
 def _empty_result(shape, n, n_bands, heads):
