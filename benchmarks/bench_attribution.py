@@ -51,11 +51,11 @@ from bench_deblend import close_pair_recall, f1_above, fainter_flags
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 from pais_deblend.deblend.pipeline import ATTRIBUTION_METHODS
 from pais_deblend.evaluation import median_error_ratio
-from pais_deblend.evaluation.benchmark import (register_method,
+from pais_deblend.benchmark import (register_method,
                                                register_suite, run_benchmark)
-from pais_deblend.evaluation.benchmark.adapters import (PaisDeblendMethod,
+from pais_deblend.benchmark.adapters import (PaisDeblendMethod,
                                                         find_sextractor)
-from pais_deblend.evaluation.benchmark.suites import FieldSuite, PairsSuite
+from pais_deblend.benchmark.suites import FieldSuite, PairsSuite
 
 PEERS = ('photutils', 'sep', 'sextractor')
 

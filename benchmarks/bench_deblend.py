@@ -107,13 +107,13 @@ def _pais_ratio_interval(both):
 
 
 def run_quality(args):
-    from pais_deblend.evaluation.benchmark import run_benchmark
-    from pais_deblend.evaluation.benchmark.suites import (FieldSuite,
+    from pais_deblend.benchmark import run_benchmark
+    from pais_deblend.benchmark.suites import (FieldSuite,
                                                           PairsSuite,
                                                           register_suite)
 
-    from pais_deblend.evaluation.benchmark import register_method
-    from pais_deblend.evaluation.benchmark.adapters import PaisDeblendMethod
+    from pais_deblend.benchmark import register_method
+    from pais_deblend.benchmark.adapters import PaisDeblendMethod
 
     register_method(PaisDeblendMethod(model=args.model,
                                       **deblender_options(args)),
@@ -251,9 +251,9 @@ def _deblend_child(image, model, queue):
 
 
 def run_throughput(args):
-    from pais_deblend.evaluation.benchmark.adapters import (
+    from pais_deblend.benchmark.adapters import (
         PhotutilsMethod, SExtractorMethod, find_sextractor)
-    from pais_deblend.evaluation.benchmark import (preset_psf_image,
+    from pais_deblend.benchmark import (preset_psf_image,
                                                    scene_benchmark_image)
     from pais_deblend.simulation import SceneSimulator
 

@@ -29,7 +29,7 @@ from astropy.table import vstack
 
 from pais_deblend.evaluation import (PAPER_TABLE2, efficacy_summary,
                                      encoding_efficacy, flux_error_summary)
-from pais_deblend.evaluation._scenes import make_sersic_scene
+from pais_deblend.benchmark import make_sersic_scene
 
 CHOICES = ('nearest', 'most_flux')
 

@@ -144,8 +144,8 @@ def parse_args(argv=None):
 
 def simulate_scenes(args):
     """The held-out scenes and their truth, as dicts."""
-    from pais_deblend.evaluation.benchmark import BenchmarkImage
-    from pais_deblend.evaluation.benchmark import (detection_footprint,
+    from pais_deblend.benchmark import BenchmarkImage
+    from pais_deblend.benchmark import (detection_footprint,
                                                    matched_filter_snr)
     from pais_deblend.segmentation import SourceCutout
     from pais_deblend.simulation import SceneSimulator
@@ -192,7 +192,7 @@ def partial_band_fluxes(segmentation, data, labels):
     data[..., b] (the band-combined weights when there are no
     band_weights) and whether band_weights were used.
     """
-    from pais_deblend.evaluation.benchmark.registry import segment_fluxes
+    from pais_deblend.benchmark.registry import segment_fluxes
 
     band_weights = getattr(segmentation, 'band_weights', None)
     n_bands = data.shape[2]
@@ -252,7 +252,7 @@ def run_pais(deblender, entry):
 
 def run_peer(method, entry):
     """A harness adapter on the detection image; per-band segment fluxes."""
-    from pais_deblend.evaluation.benchmark.registry import segment_fluxes
+    from pais_deblend.benchmark.registry import segment_fluxes
 
     data = entry['scene'].image
     started = time.perf_counter()
@@ -447,7 +447,7 @@ def main(argv=None):
     from pais_deblend.evaluation import (MASK_RCNN_FIGURES,
                                          class_detection_metrics,
                                          class_mask_average_precision)
-    from pais_deblend.evaluation.benchmark.adapters import (
+    from pais_deblend.benchmark.adapters import (
         PhotutilsMethod, SepMethod, SExtractorMethod, find_sextractor,
         find_star_network)
 

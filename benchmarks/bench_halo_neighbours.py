@@ -62,9 +62,9 @@ def main():
     warnings.simplefilter('ignore')
 
     from pais_deblend import Deblender
-    from pais_deblend.evaluation.benchmark.adapters import (PhotutilsMethod,
+    from pais_deblend.benchmark.adapters import (PhotutilsMethod,
                                                             SepMethod)
-    from pais_deblend.evaluation.benchmark import (matched_filter_snr,
+    from pais_deblend.benchmark import (matched_filter_snr,
                                                    preset_psf_image,
                                                    scene_benchmark_image)
     from pais_deblend.simulation import get_preset, pair_grid

@@ -97,7 +97,7 @@ def main():
     from scipy import ndimage
 
     from pais_deblend.deblend import Deblender
-    from pais_deblend.evaluation.benchmark.adapters import SepMethod
+    from pais_deblend.benchmark.adapters import SepMethod
     from pais_deblend.simulation import get_preset
 
     scenes, fwhm = bench_ground.simulate_scenes(bench_ground.parse_args(

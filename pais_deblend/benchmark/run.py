@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table, vstack
 
-from pais_deblend.evaluation.benchmark.registry import (BLENDEDNESS_BINS,
+from pais_deblend.benchmark.registry import (BLENDEDNESS_BINS,
                                                         METHODS, Method,
                                                         get_method)
-from pais_deblend.evaluation.benchmark.suites import get_suite, SUITES
+from pais_deblend.benchmark.suites import get_suite, SUITES
 from pais_deblend.utils._progress import progress_bar as _progress_bar
 from pais_deblend.utils.exceptions import (OptionalDependencyWarning,
                                            PaisDeblendWarning)
@@ -76,20 +76,20 @@ class BenchmarkResults:
         -------
         paths : list of `pathlib.Path`
         """
-        from pais_deblend.evaluation.benchmark.report import write_results
+        from pais_deblend.benchmark.report import write_results
 
         return write_results(self, output_dir, overwrite=overwrite,
                              figures=figures)
 
     def to_markdown(self):
         """The summary and timing-ratio tables as Markdown."""
-        from pais_deblend.evaluation.benchmark.report import format_markdown
+        from pais_deblend.benchmark.report import format_markdown
 
         return format_markdown(self)
 
     def to_rst(self):
         """The summary and timing-ratio tables as reStructuredText."""
-        from pais_deblend.evaluation.benchmark.report import format_rst
+        from pais_deblend.benchmark.report import format_rst
 
         return format_rst(self)
 
@@ -170,8 +170,8 @@ def detection_footprint(image):
     """
     from scipy.ndimage import convolve
 
-    from pais_deblend.evaluation.benchmark.adapters import DetectionSettings
-    from pais_deblend.evaluation.benchmark.registry import gaussian_kernel
+    from pais_deblend.benchmark.adapters import DetectionSettings
+    from pais_deblend.benchmark.registry import gaussian_kernel
 
     settings = DetectionSettings()
     filtered = convolve(np.asarray(image.data, dtype=np.float64),
