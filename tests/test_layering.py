@@ -39,7 +39,6 @@ FORBIDDEN_IMPORTS = frozenset({
 # function is short; never add one.
 LONG_FUNCTIONS = frozenset({
     'attribution/templates.py:attribute_with_templates',
-    'benchmark/run.py:run_benchmark',
     'evaluation/classification.py:class_detection_metrics',
     'evaluation/classification.py:class_mask_average_precision',
     'evaluation/efficacy.py:encoding_efficacy',
