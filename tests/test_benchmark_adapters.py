@@ -10,7 +10,7 @@ from pais_deblend.benchmark import (
     BenchmarkImage, Method, MethodOutput, find_sextractor, get_method,
     partial_from_fraction_maps)
 from pais_deblend.benchmark.registry import (gaussian_kernel,
-                                                        segment_fluxes)
+                                             segment_fluxes)
 from pais_deblend.segmentation import PartialSegmentationImage, SourceCutout
 
 FWHM = 3.0

@@ -13,8 +13,8 @@ import numpy as np
 from astropy.table import Table, vstack
 
 from pais_deblend.benchmark.registry import (BLENDEDNESS_BINS,
-                                                        METHODS, Method,
-                                                        get_method)
+                                             METHODS, Method,
+                                             get_method)
 from pais_deblend.benchmark.suites import get_suite, SUITES
 from pais_deblend.utils._progress import progress_bar as _progress_bar
 from pais_deblend.utils.exceptions import (OptionalDependencyWarning,

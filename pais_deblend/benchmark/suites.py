@@ -17,7 +17,7 @@ yields `~pais_deblend.benchmark.BenchmarkImage`.
 import numpy as np
 
 from pais_deblend.benchmark.registry import (BenchmarkImage,
-                                                        lookup_registered)
+                                             lookup_registered)
 
 __all__ = ['Suite', 'PairsSuite', 'FieldSuite', 'HLFSuite', 'EncodingSuite',
            'SUITES', 'register_suite', 'get_suite', 'available_suites',
