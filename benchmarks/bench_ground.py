@@ -65,7 +65,7 @@ Usage::
 
     python benchmarks/bench_ground.py [--n-scenes 4] [--seed 7]
         [--model ground_grz | --model path.keras] [--density D]
-        [--companion-fraction F] [--output results.json]
+        [--companion-fraction F] [--json results.json]
 
 The default (4 scenes of 512 x 512) runs in a few minutes on 2 cores but
 holds only ~35 scored sources (~7 stars) and almost no blended galaxy
@@ -77,12 +77,12 @@ and for the colours add companions: ``--companion-fraction 0.3``.
 """
 
 import argparse
-import json
 import time
 import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401 (oneDNN setting before TensorFlow)
 
@@ -130,7 +130,7 @@ def parse_args(argv=None):
                         'footprint (harness convention) or not (default: '
                         '%(default)s)')
     add_deblender_options(parser)
-    parser.add_argument('--output', default=None, help='JSON results file')
+    add_json_option(parser)
     args = parser.parse_args(argv)
     if args.seed in TRAINING_SEEDS:
         parser.error(f'--seed {args.seed} was used for the training set; '
@@ -146,7 +146,7 @@ def simulate_scenes(args):
     """The held-out scenes and their truth, as dicts."""
     from pais_deblend.benchmark import BenchmarkImage
     from pais_deblend.benchmark import (detection_footprint,
-                                                   matched_filter_snr)
+                                        matched_filter_snr)
     from pais_deblend.segmentation import SourceCutout
     from pais_deblend.simulation import SceneSimulator
     from pais_deblend.simulation.dataset import scene_seed
@@ -632,9 +632,7 @@ def main(argv=None):
         'isolated_flux_errors': isolated,
         'times': times, 'total_time': total,
         'reference': MASK_RCNN_FIGURES, 'notes': notes}
-    if args.output:
-        with open(args.output, 'w') as handle:
-            json.dump(results, handle, indent=1, default=float)
+    write_json(args.json, results)
     if class_rows is not None:
         star, galaxy = class_rows
         star_mask, galaxy_mask = mask_rows
