@@ -39,23 +39,23 @@ Usage::
 """
 
 import argparse
-import json
 import os
 import time
 import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 from bench_deblend import close_pair_recall, f1_above, fainter_flags
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 from pais_deblend.deblend.pipeline import ATTRIBUTION_METHODS
 from pais_deblend.evaluation import median_error_ratio
-from pais_deblend.evaluation.benchmark import (register_method,
-                                               register_suite, run_benchmark)
-from pais_deblend.evaluation.benchmark.adapters import (PaisDeblendMethod,
-                                                        find_sextractor)
-from pais_deblend.evaluation.benchmark.suites import FieldSuite, PairsSuite
+from pais_deblend.benchmark import (register_method,
+                                    register_suite, run_benchmark)
+from pais_deblend.benchmark.adapters import (PaisDeblendMethod,
+                                             find_sextractor)
+from pais_deblend.benchmark.suites import FieldSuite, PairsSuite
 
 PEERS = ('photutils', 'sep', 'sextractor')
 
@@ -216,8 +216,7 @@ def main():
                         help='fields per density of the field suite')
     parser.add_argument('--pairs-per-cell', type=int, default=50)
     parser.add_argument('--quick', action='store_true')
-    parser.add_argument('--json', default=None,
-                        help='also write the figures to this JSON file')
+    add_json_option(parser)
     parser.add_argument('--output-dir', default=None,
                         help='also write the harness tables here')
     add_deblender_options(parser)
@@ -335,9 +334,7 @@ def main():
         report['time_s'][method] = float(np.median(times))
         print(f'   {method:16s} {np.median(times) * 1e3:8.1f} ms, '
               f'L1 {worst:.2e}')
-    if args.json:
-        with open(args.json, 'w') as stream:
-            json.dump(report, stream, indent=1, default=float)
+    write_json(args.json, report)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,6 @@ Usage::
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import resource
@@ -27,6 +26,8 @@ import time
 import numpy as np
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
+
+from _output import add_json_option, write_json
 
 CONFIGURATIONS = (('network', None), ('templates', None),
                   ('templates', 15.0))
@@ -96,7 +97,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--size', type=int, default=4096)
     parser.add_argument('--seed', type=int, default=2)
-    parser.add_argument('--json', default=None)
+    add_json_option(parser)
     args = parser.parse_args()
     image, n_sources = simulate(args.size, args.seed)
     print(f'cores: {os.cpu_count()}; {args.size}x{args.size} hst_f160w '
@@ -123,9 +124,7 @@ def main():
     for name, seconds in times.items():
         print(f'   {name:24s} {seconds:6.2f} s  ({seconds / network:.1%} of '
               'the network pass)')
-    if args.json:
-        with open(args.json, 'w') as stream:
-            json.dump(report, stream, indent=1)
+    write_json(args.json, report)
 
 
 if __name__ == '__main__':

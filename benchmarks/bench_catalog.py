@@ -29,6 +29,7 @@ import argparse
 import time
 
 import numpy as np
+from _output import add_json_option, write_json
 
 
 def gaussian_scene(size, n_sources, seed=0):
@@ -83,6 +84,7 @@ def main():
     parser.add_argument('--n-sources', type=int, default=5000)
     parser.add_argument('--footprint-threshold', type=float, default=1.0)
     parser.add_argument('--skip-photutils', action='store_true')
+    add_json_option(parser)
     args = parser.parse_args()
 
     from photutils.segmentation import SourceCatalog
@@ -100,6 +102,13 @@ def main():
     print(f'image {args.size} x {args.size}, {args.n_sources} sources, '
           f'n = {partial.n_contributors}; scene {scene_time:.1f} s, '
           f'PCR round trip {partial_time:.1f} s (not counted)')
+    figures = {'size': args.size, 'n_sources': args.n_sources,
+               'n_contributors': partial.n_contributors,
+               'scene_seconds': scene_time,
+               'pcr_round_trip_seconds': partial_time,
+               'labels_with_weight': len(partial.partial_labels),
+               'dominant_labels': partial.n_labels,
+               'box_pixels': box_pixels}
     print(f'  labels with weight: {len(partial.partial_labels)}, dominant '
           f'labels: {partial.n_labels}, total box area {box_pixels:,} px '
           f'({box_pixels / noisy.size:.2f} frames)')
@@ -115,6 +124,9 @@ def main():
                                                          error=error))
         table, table_time = timed(catalog.to_table)
         _, radius_time = timed(lambda: catalog.flux_radius(0.5))
+        figures['photutils'] = {'rows': len(table), 'init_seconds': init_time,
+                                'to_table_seconds': table_time,
+                                'flux_radius_seconds': radius_time}
         print(f'photutils SourceCatalog (dominant map, {len(table)} rows): '
               f'init {init_time:.1f} s, to_table (default columns) '
               f'{table_time:.1f} s, flux_radius(0.5) {radius_time:.1f} s')
@@ -129,6 +141,12 @@ def main():
           f's, all per-source measurements {measure_time:.1f} s, to_table '
           f'{table_time:.1f} s (total {total:.1f} s), flux_radius(0.5) '
           f'{radius_time:.1f} s')
+    figures['partial'] = {'rows': len(table), 'init_seconds': init_time,
+                          'measure_seconds': measure_time,
+                          'to_table_seconds': table_time,
+                          'total_seconds': total,
+                          'flux_radius_seconds': radius_time}
+    write_json(args.json, figures)
 
 
 if __name__ == '__main__':

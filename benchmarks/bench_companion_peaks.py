@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
@@ -59,6 +60,7 @@ def main():
     parser.add_argument('--n-per-cell', type=int, default=16)
     parser.add_argument('--seed', type=int, default=1)
     add_deblender_options(parser)
+    add_json_option(parser)
     args = parser.parse_args()
     warnings.simplefilter('ignore')
 
@@ -88,8 +90,17 @@ def main():
           f'threshold {threshold:g}')
     print('separation [FWHM]  median C^c primary  fainter  fainter above '
           'threshold')
+    figures = {'model': args.model, 'flux_ratio': args.flux_ratio,
+               'n_per_cell': args.n_per_cell, 'seed': args.seed,
+               'detection_threshold': threshold, 'peaks': [],
+               'profile_steps': PROFILE_STEPS, 'profiles': {}}
     for separation in SEPARATIONS:
         pairs = np.array(values[separation])
+        figures['peaks'].append({
+            'separation': separation,
+            'median_primary': np.median(pairs[:, 0]),
+            'median_fainter': np.median(pairs[:, 1]),
+            'fainter_above_threshold': np.mean(pairs[:, 1] > threshold)})
         print(f'{separation:17.1f}  {np.median(pairs[:, 0]):19.2f}  '
               f'{np.median(pairs[:, 1]):7.2f}  '
               f'{np.mean(pairs[:, 1] > threshold):24.2f}')
@@ -98,7 +109,9 @@ def main():
     print('separation [FWHM]  ' + ' '.join(f'{t:5.1f}' for t in PROFILE_STEPS))
     for separation in PROFILE_SEPARATIONS:
         median = np.median(np.array(profiles[separation]), axis=0)
+        figures['profiles'][separation] = median
         print(f'{separation:17.1f}  ' + ' '.join(f'{v:5.2f}' for v in median))
+    write_json(args.json, figures)
 
 
 if __name__ == '__main__':

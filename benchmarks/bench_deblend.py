@@ -41,6 +41,7 @@ import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
@@ -107,13 +108,13 @@ def _pais_ratio_interval(both):
 
 
 def run_quality(args):
-    from pais_deblend.evaluation.benchmark import run_benchmark
-    from pais_deblend.evaluation.benchmark.suites import (FieldSuite,
-                                                          PairsSuite,
-                                                          register_suite)
+    """Print the quality figures; return them as a dict."""
+    from pais_deblend.benchmark import run_benchmark
+    from pais_deblend.benchmark.suites import (FieldSuite, PairsSuite,
+                                               register_suite)
 
-    from pais_deblend.evaluation.benchmark import register_method
-    from pais_deblend.evaluation.benchmark.adapters import PaisDeblendMethod
+    from pais_deblend.benchmark import register_method
+    from pais_deblend.benchmark.adapters import PaisDeblendMethod
 
     register_method(PaisDeblendMethod(model=args.model,
                                       **deblender_options(args)),
@@ -131,18 +132,27 @@ def run_quality(args):
     if args.output_dir:
         results.write(args.output_dir, overwrite=True)
     fainter_flags(sources, images)
+    figures = {'f1_snr_above_10': {}, 'close_pair_recall': {},
+               'blended_flux_errors': {}, 'isolated_flux_errors': {},
+               'hlf': {}}
 
     print(f'\n1. detection F1, S/N > 10, field suite (seed {args.seed}):')
     for method in METHODS:
         f1, tp, fp, fn = f1_above(sources, images, method, 'field', 10.0)
+        figures['f1_snr_above_10'][method] = {'f1': f1, 'tp': tp, 'fp': fp,
+                                              'fn': fn}
         print(f'   {method:13s} F1 {f1:.3f}  (TP {tp}, FP {fp}, FN {fn})')
     print('\n2. fainter member of 4:1 pairs at 1.0-1.5 FWHM, recall:')
     for method in METHODS:
         recall, n = close_pair_recall(sources, method)
+        figures['close_pair_recall'][method] = {'recall': recall, 'n': n}
         print(f'   {method:13s} {recall:.3f}  ({n} pairs)')
     for suites in (('field',), ('pairs',), ('field', 'pairs')):
         errors, bias, n_both, interval = blended_flux_errors(sources,
                                                              suites)
+        figures['blended_flux_errors']['+'.join(suites)] = {
+            'n_sources': n_both, 'median_abs_error': errors,
+            'median_error': bias, 'pais_deblend_ratio_95': interval}
         print(f'\n3. median |rel. segment-flux error|, blendedness > 0.1, '
               f'suites {"+".join(suites)}, {n_both} sources found by '
               f'pais_deblend and photutils:')
@@ -155,6 +165,8 @@ def run_quality(args):
                   f'{bias[method]:+.3f}')
     errors, bias, n_both, _ = blended_flux_errors(
         sources, ('field',), min_blendedness=-1.0, max_blendedness=0.01)
+    figures['isolated_flux_errors'] = {
+        'n_sources': n_both, 'median_abs_error': errors, 'median_error': bias}
     print(f'\n3b. the same for isolated sources (blendedness < 0.01), '
           f'suite field, {n_both} sources:')
     for method in METHODS:
@@ -166,6 +178,10 @@ def run_quality(args):
         row = images[(images['method'] == method)
                      & (images['suite'] == 'hlf')]
         if len(row):
+            figures['hlf'][method] = {
+                'found': int(row['n_true_positive'][0]),
+                'detections': int(row['n_predicted'][0]),
+                'flux_conservation': float(row['flux_conservation'][0])}
             print(f"   {method:13s} {int(row['n_true_positive'][0])}/7 "
                   f"found, {int(row['n_predicted'][0])} detections, "
                   f"flux conservation L1 {row['flux_conservation'][0]:.2e}")
@@ -175,6 +191,9 @@ def run_quality(args):
                            'recall_fainter', 'segment_error',
                            'median_time_s') if c in summary.colnames]
     summary[columns].pprint(max_lines=-1, max_width=-1)
+    figures['summary'] = [dict(zip(columns, row)) for row in
+                          summary[columns].iterrows()]
+    return figures
 
 
 def band_peak_snr(flux, positions, smoothing=2.0, half_width=2):
@@ -251,10 +270,11 @@ def _deblend_child(image, model, queue):
 
 
 def run_throughput(args):
-    from pais_deblend.evaluation.benchmark.adapters import (
+    """Print the throughput figures; return them as a dict."""
+    from pais_deblend.benchmark.adapters import (
         PhotutilsMethod, SExtractorMethod, find_sextractor)
-    from pais_deblend.evaluation.benchmark import (preset_psf_image,
-                                                   scene_benchmark_image)
+    from pais_deblend.benchmark import (preset_psf_image,
+                                        scene_benchmark_image)
     from pais_deblend.simulation import SceneSimulator
 
     size = args.size
@@ -275,6 +295,9 @@ def run_throughput(args):
     elapsed, n_found, peak = queue.get()
     child.join()
     timings = {'pais_deblend': elapsed}
+    figures = {'size': size, 'n_sources': scene.n_sources,
+               'pais_deblend': {'seconds': elapsed, 'sources': n_found,
+                                'peak_rss_mib': peak}}
     print(f'   pais_deblend  {elapsed:7.1f} s  {megapixels / elapsed:.3f} '
           f'Mpix/s, {n_found} sources, peak RSS {peak:.0f} MiB')
     peers = [('photutils', PhotutilsMethod())]
@@ -286,6 +309,8 @@ def run_throughput(args):
             started = time.perf_counter()
             output = method.run(image)
             timings[name] = time.perf_counter() - started
+        figures[name] = {'seconds': timings[name],
+                         'sources': len(output.catalog)}
         print(f'   {name:13s} {timings[name]:7.1f} s  '
               f'{megapixels / timings[name]:.3f} Mpix/s, '
               f'{len(output.catalog)} sources')
@@ -293,6 +318,7 @@ def run_throughput(args):
         if name != 'pais_deblend':
             print(f'   pais_deblend / {name} time: '
                   f'{elapsed / timings[name]:.1f}x')
+    return figures
 
 
 def main():
@@ -310,12 +336,15 @@ def main():
     add_deblender_options(parser)
     parser.add_argument('--output-dir', default=None,
                         help='also write the harness tables here')
+    add_json_option(parser)
     args = parser.parse_args()
     print(f'cores: {os.cpu_count()}')
+    figures = {}
     if not args.skip_quality:
-        run_quality(args)
+        figures['quality'] = run_quality(args)
     if not args.skip_throughput:
-        run_throughput(args)
+        figures['throughput'] = run_throughput(args)
+    write_json(args.json, figures)
 
 
 if __name__ == '__main__':

@@ -25,11 +25,12 @@ import argparse
 import time
 
 import numpy as np
+from _output import add_json_option, write_json
 from astropy.table import vstack
 
 from pais_deblend.evaluation import (PAPER_TABLE2, efficacy_summary,
                                      encoding_efficacy, flux_error_summary)
-from pais_deblend.evaluation._scenes import make_sersic_scene
+from pais_deblend.benchmark import make_sersic_scene
 
 CHOICES = ('nearest', 'most_flux')
 
@@ -73,6 +74,7 @@ def main(argv=None):
     parser.add_argument('--max-sources', type=int, default=30)
     parser.add_argument('--n-contributors', type=int, default=3)
     parser.add_argument('--seed', type=int, default=2022)
+    add_json_option(parser)
     args = parser.parse_args(argv)
 
     results, n_total = run(args.n_scenes, args.size, args.min_sources,
@@ -135,6 +137,15 @@ def main(argv=None):
         label = f'{bins[k]:.2f}-{bins[k + 1]:.2f}'
         print(f"{label:<14}{binned['nearest']['n_sources'][k]:>7}"
               f'{cells[0]:>20}{cells[1]:>20}')
+    write_json(args.json, {
+        'n_scenes': args.n_scenes, 'size': args.size,
+        'n_sources': n_total, 'n_contributors': args.n_contributors,
+        'seed': args.seed,
+        'summary': {choice: dict(results[choice][0]) for choice in CHOICES},
+        'paper': dict(PAPER_TABLE2), 'blendedness_bins': bins,
+        'binned': {choice: {name: list(binned[choice][name])
+                            for name in binned[choice].colnames}
+                   for choice in CHOICES}})
 
 
 if __name__ == '__main__':

@@ -65,7 +65,7 @@ Usage::
 
     python benchmarks/bench_ground.py [--n-scenes 4] [--seed 7]
         [--model ground_grz | --model path.keras] [--density D]
-        [--companion-fraction F] [--output results.json]
+        [--companion-fraction F] [--json results.json]
 
 The default (4 scenes of 512 x 512) runs in a few minutes on 2 cores but
 holds only ~35 scored sources (~7 stars) and almost no blended galaxy
@@ -77,12 +77,12 @@ and for the colours add companions: ``--companion-fraction 0.3``.
 """
 
 import argparse
-import json
 import time
 import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401 (oneDNN setting before TensorFlow)
 
@@ -130,7 +130,7 @@ def parse_args(argv=None):
                         'footprint (harness convention) or not (default: '
                         '%(default)s)')
     add_deblender_options(parser)
-    parser.add_argument('--output', default=None, help='JSON results file')
+    add_json_option(parser)
     args = parser.parse_args(argv)
     if args.seed in TRAINING_SEEDS:
         parser.error(f'--seed {args.seed} was used for the training set; '
@@ -144,9 +144,9 @@ def parse_args(argv=None):
 
 def simulate_scenes(args):
     """The held-out scenes and their truth, as dicts."""
-    from pais_deblend.evaluation.benchmark import BenchmarkImage
-    from pais_deblend.evaluation.benchmark import (detection_footprint,
-                                                   matched_filter_snr)
+    from pais_deblend.benchmark import BenchmarkImage
+    from pais_deblend.benchmark import (detection_footprint,
+                                        matched_filter_snr)
     from pais_deblend.segmentation import SourceCutout
     from pais_deblend.simulation import SceneSimulator
     from pais_deblend.simulation.dataset import scene_seed
@@ -192,7 +192,7 @@ def partial_band_fluxes(segmentation, data, labels):
     data[..., b] (the band-combined weights when there are no
     band_weights) and whether band_weights were used.
     """
-    from pais_deblend.evaluation.benchmark.registry import segment_fluxes
+    from pais_deblend.benchmark.registry import segment_fluxes
 
     band_weights = getattr(segmentation, 'band_weights', None)
     n_bands = data.shape[2]
@@ -252,7 +252,7 @@ def run_pais(deblender, entry):
 
 def run_peer(method, entry):
     """A harness adapter on the detection image; per-band segment fluxes."""
-    from pais_deblend.evaluation.benchmark.registry import segment_fluxes
+    from pais_deblend.benchmark.registry import segment_fluxes
 
     data = entry['scene'].image
     started = time.perf_counter()
@@ -447,7 +447,7 @@ def main(argv=None):
     from pais_deblend.evaluation import (MASK_RCNN_FIGURES,
                                          class_detection_metrics,
                                          class_mask_average_precision)
-    from pais_deblend.evaluation.benchmark.adapters import (
+    from pais_deblend.benchmark.adapters import (
         PhotutilsMethod, SepMethod, SExtractorMethod, find_sextractor,
         find_star_network)
 
@@ -632,9 +632,7 @@ def main(argv=None):
         'isolated_flux_errors': isolated,
         'times': times, 'total_time': total,
         'reference': MASK_RCNN_FIGURES, 'notes': notes}
-    if args.output:
-        with open(args.output, 'w') as handle:
-            json.dump(results, handle, indent=1, default=float)
+    write_json(args.json, results)
     if class_rows is not None:
         star, galaxy = class_rows
         star_mask, galaxy_mask = mask_rows

@@ -28,6 +28,7 @@ import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
@@ -58,15 +59,15 @@ def main():
     parser.add_argument('--size', type=int, default=160,
                         help='scene size in pixels (default: %(default)s)')
     add_deblender_options(parser)
+    add_json_option(parser)
     args = parser.parse_args()
     warnings.simplefilter('ignore')
 
     from pais_deblend import Deblender
-    from pais_deblend.evaluation.benchmark.adapters import (PhotutilsMethod,
-                                                            SepMethod)
-    from pais_deblend.evaluation.benchmark import (matched_filter_snr,
-                                                   preset_psf_image,
-                                                   scene_benchmark_image)
+    from pais_deblend.benchmark.adapters import PhotutilsMethod, SepMethod
+    from pais_deblend.benchmark import (matched_filter_snr,
+                                        preset_psf_image,
+                                        scene_benchmark_image)
     from pais_deblend.simulation import get_preset, pair_grid
 
     deblender = Deblender(args.model, progress_bar=False,
@@ -119,13 +120,26 @@ def main():
     print('[FWHM]      r_half px  S/N        '
           + ' '.join(f'{m:>12}' for m in methods) + '  '
           + ' '.join(f'{m:>12}' for m in methods))
+    rows = []
     for separation in SEPARATIONS:
+        rows.append({
+            'separation': separation,
+            'primary_half_light_radius': np.median(radii[separation]),
+            'neighbour_snr': np.median(snr[separation]),
+            'recall': {m: np.mean(found[separation][m]) for m in methods},
+            'detections': {m: np.mean(counts[separation][m])
+                           for m in methods}})
         print(f'{separation:6.0f}      {np.median(radii[separation]):9.1f}  '
               f'{np.median(snr[separation]):9.0f}  '
               + ' '.join(f'{np.mean(found[separation][m]):12.2f}'
                          for m in methods) + '  '
               + ' '.join(f'{np.mean(counts[separation][m]):12.1f}'
                          for m in methods))
+    write_json(args.json, {'model': args.model, 'magnitude': args.magnitude,
+                           'flux_ratio': args.flux_ratio,
+                           'n_per_cell': args.n_per_cell, 'seed': args.seed,
+                           'fwhm_pixels': fwhm, 'separations': rows})
+
 
 if __name__ == '__main__':
     main()

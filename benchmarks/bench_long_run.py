@@ -32,6 +32,7 @@ import time
 import warnings
 
 import numpy as np
+from _output import add_json_option, write_json
 
 
 def rss_mib():
@@ -108,6 +109,7 @@ def main(argv=None):
     parser.add_argument('--threshold', type=float, default=None,
                         help='detection threshold (default: the model\'s)')
     parser.add_argument('--seed', type=int, default=0)
+    add_json_option(parser)
     args = parser.parse_args(argv)
     if not 0 < args.baseline < args.calls:
         parser.error('--baseline must lie between 0 and --calls')
@@ -149,6 +151,13 @@ def main(argv=None):
           f'{args.calls}: {last:.1f} MiB; growth {growth:+.2f} % '
           f'(peak after the baseline {peak:.1f} MiB, '
           f'{100 * (peak - base) / base:+.2f} %); limit {args.limit} %')
+    write_json(args.json, {
+        'model': deblender.model_name, 'calls': args.calls,
+        'sizes': args.sizes, 'seed': args.seed, 'seconds': elapsed,
+        'sources': counts['sources'], 'frames_without_source': counts['none'],
+        'rss_mib': samples, 'start_rss_mib': start_rss,
+        'baseline': args.baseline, 'growth_percent': growth,
+        'peak_after_baseline_mib': peak, 'limit_percent': args.limit})
     return 0 if growth <= args.limit else 1
 
 

@@ -27,6 +27,7 @@ import platform
 import time
 
 import numpy as np
+from _output import add_json_option, write_json
 
 # sets TF_ENABLE_ONEDNN_OPTS=0 unless already set, before TensorFlow loads
 import pais_deblend.model  # noqa: F401
@@ -49,6 +50,7 @@ def main():
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--threads', type=int, default=0,
                         help='TensorFlow intra-op threads (0: default)')
+    add_json_option(parser)
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -91,6 +93,17 @@ def main():
     print(f'predict_pcr (tile {args.tile}): {tile_wall:.3f} s wall, '
           f'{tile_cpu:.3f} s CPU -> {megapixels / tile_wall:.3f} Mpix/s '
           f'(wall)')
+    write_json(args.json, {
+        'tensorflow': tf.__version__, 'architecture': model.architecture,
+        'parameters': model.count_params(),
+        'receptive_field_radius': model.receptive_field_radius,
+        'default_overlap': default_overlap(model), 'size': args.size,
+        'repeat': args.repeat,
+        'forward': {'wall_seconds': wall, 'cpu_seconds': cpu,
+                    'mpix_per_second': megapixels / wall},
+        'predict_pcr': {'tile': args.tile, 'wall_seconds': tile_wall,
+                        'cpu_seconds': tile_cpu,
+                        'mpix_per_second': megapixels / tile_wall}})
 
 
 if __name__ == '__main__':

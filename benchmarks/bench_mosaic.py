@@ -29,13 +29,13 @@ Usage::
 
     # the full benchmark (about 30 min on 16 cores)
     python benchmarks/bench_mosaic.py --size 16384 --workers 8 \\
-        --identity-size 4096 --speedup-size 4096 --output results.json
+        --identity-size 4096 --speedup-size 4096 --json results.json
     # a quick check of the script (untrained network built in place)
     python benchmarks/bench_mosaic.py --size 1024 --block 512 \\
         --tile-size 256 --identity-size 512 --speedup-size 512 --model tiny
 
 ``--model`` is a bundled model name, the path of a ``.keras`` file, or
-``tiny``. Results are printed and, with ``--output``, written as JSON.
+``tiny``. Results are printed and, with ``--json``, written as JSON.
 """
 
 import argparse
@@ -47,6 +47,7 @@ import time
 import warnings
 
 import numpy as np
+from _output import add_json_option, write_json
 
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -265,7 +266,7 @@ def main(argv=None):
     parser.add_argument('--work-dir', default=None,
                         help='where the mosaic and the stores are written '
                         '(default: a temporary directory, removed)')
-    parser.add_argument('--output', default=None, help='JSON results file')
+    add_json_option(parser)
     args = parser.parse_args(argv)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
 
@@ -335,9 +336,7 @@ def main(argv=None):
             'speedup': round(times[1] / times[2], 2)}
         print(json.dumps(results['speedup'], indent=1), flush=True)
 
-    if args.output:
-        with open(args.output, 'w') as handle:
-            json.dump(results, handle, indent=1)
+    write_json(args.json, results)
     if cleanup is not None:
         cleanup.cleanup()
     return results

@@ -22,6 +22,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from _output import add_json_option, write_json
 
 
 def import_time(repeats=5):
@@ -53,9 +54,11 @@ def main():
     parser.add_argument('--size', type=int, default=4096)
     parser.add_argument('--n-sources', type=int, default=5000)
     parser.add_argument('--n-contributors', type=int, default=3)
+    add_json_option(parser)
     args = parser.parse_args()
 
-    print(f'import pais_deblend: {import_time():.3f} s (median of 5)')
+    seconds_to_import = import_time()
+    print(f'import pais_deblend: {seconds_to_import:.3f} s (median of 5)')
 
     from pais_deblend.pcr import decode_pcr
 
@@ -97,6 +100,15 @@ def main():
           f'bounding boxes: {len(slices)}, mean effective area '
           f'{areas.mean():.0f} px, cutout pixels {n_pixels_in_cutouts}')
     print(f'  wall time: {elapsed:.1f} s')
+    write_json(args.json, {
+        'import_seconds': seconds_to_import, 'size': args.size,
+        'n_sources': args.n_sources, 'n_contributors': args.n_contributors,
+        'partial_mib': partial_bytes / mib, 'peak_traced_mib': peak / mib,
+        'pcr_mib': pcr_bytes / mib,
+        'labels_with_weight': len(partial.partial_labels),
+        'bounding_boxes': len(slices),
+        'mean_effective_area': areas.mean(),
+        'cutout_pixels': n_pixels_in_cutouts, 'wall_seconds': elapsed})
 
 
 if __name__ == '__main__':

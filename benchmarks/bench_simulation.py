@@ -20,7 +20,6 @@ Usage::
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import shutil
@@ -28,6 +27,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from _output import add_json_option, write_json
 
 SHAPE = (256, 256)
 # hst_f160w at this density gives ~30 sources with centres in a 256 x 256
@@ -176,7 +177,7 @@ def main():
     parser.add_argument('--skip-efficacy', action='store_true')
     parser.add_argument('--tmpdir', default=None,
                         help='where the training set is written (deleted after)')
-    parser.add_argument('--json', default=None, help='also write the figures here')
+    add_json_option(parser)
     args = parser.parse_args()
     print(f'cpus: {os.cpu_count()}, load at start: {load()}')
     results = {}
@@ -188,9 +189,7 @@ def main():
     if not args.skip_write:
         with tempfile.TemporaryDirectory(dir=args.tmpdir) as directory:
             results['write'] = bench_write(args.n_write, args.processes, directory)
-    if args.json:
-        with open(args.json, 'w') as handle:
-            json.dump(results, handle, indent=2)
+    write_json(args.json, results)
 
 
 if __name__ == '__main__':

@@ -46,6 +46,7 @@ import time
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401 (oneDNN setting before TensorFlow)
 
@@ -66,6 +67,7 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=7)
     parser.add_argument('--companion-fraction', type=float, default=0.3)
     add_deblender_options(parser)
+    add_json_option(parser)
     args = parser.parse_args(argv)
     if args.seed in TRAINING_SEEDS:
         parser.error(f'--seed {args.seed} is used by the training recipes')
@@ -248,6 +250,7 @@ def main(argv=None):
           f'{result["both_same_center_slots"]:.3f}, on the two right '
           f'detections {result["both_right_centers"]:.3f}, decoded partial '
           f'(largest weight < 0.9) {result["both_partial_decoded"]:.3f}')
+    write_json(args.json, result)
     return result
 
 

@@ -34,6 +34,7 @@ import warnings
 
 import numpy as np
 from _deblender_options import add_deblender_options, deblender_options
+from _output import add_json_option, write_json
 
 import bench_ground
 
@@ -91,13 +92,14 @@ def main():
     parser.add_argument('--smoothing', type=float, default=1.0,
                         help='Gaussian sigma (px) of the weight profile')
     add_deblender_options(parser)
+    add_json_option(parser)
     args = parser.parse_args()
     warnings.simplefilter('ignore')
 
     from scipy import ndimage
 
     from pais_deblend.deblend import Deblender
-    from pais_deblend.evaluation.benchmark.adapters import SepMethod
+    from pais_deblend.benchmark.adapters import SepMethod
     from pais_deblend.simulation import get_preset
 
     scenes, fwhm = bench_ground.simulate_scenes(bench_ground.parse_args(
@@ -146,17 +148,29 @@ def main():
           f'and sep')
     print(f'median |true weighted - true total| g - r: '
           f'{np.nanmedian(np.abs(true_weighted - true)):.3f} mag')
+    figures = {'n_scenes': args.n_scenes, 'seed': args.seed,
+               'model': args.model, 'n_galaxies': true.size,
+               'true_weighted_vs_total': np.nanmedian(
+                   np.abs(true_weighted - true)),
+               'median_abs_color_error': {}, 'ratio_to_sep': {}}
     print('median |g - r error| (mag)    against true total  against true '
           'weighted')
     for key in keys:
         against_weighted = (f'{np.nanmedian(np.abs(colors[key] - true_weighted)):.3f}'
                             if 'weighted' in key else '--')
+        figures['median_abs_color_error'][key] = {
+            'against_true_total': np.nanmedian(np.abs(colors[key] - true)),
+            'against_true_weighted': (
+                np.nanmedian(np.abs(colors[key] - true_weighted))
+                if 'weighted' in key else None)}
         print(f'{key:<28}  {np.nanmedian(np.abs(colors[key] - true)):17.3f}  '
               f'{against_weighted:>21}')
     for kind, reference in (('total', true), ('weighted', true_weighted)):
         ours = np.nanmedian(np.abs(colors[f'pais {kind}'] - reference))
         theirs = np.nanmedian(np.abs(colors[f'sep {kind}'] - reference))
+        figures['ratio_to_sep'][kind] = ours / theirs
         print(f'pais_deblend / sep, {kind} colours: {ours / theirs:.2f}x')
+    write_json(args.json, figures)
 
 
 if __name__ == '__main__':

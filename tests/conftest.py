@@ -3,6 +3,10 @@
 import numpy as np
 import pytest
 
+# A script, not a test module: ``python tests/fuzz_public_api.py``.
+# Keep --doctest-modules from importing it.
+collect_ignore = ['fuzz_public_api.py']
+
 
 def random_partial_form(shape=(24, 30), n_slots=3, n_labels=6, seed=0,
                         empty_fraction=0.2):

@@ -6,11 +6,11 @@ import warnings
 import numpy as np
 import pytest
 
-from pais_deblend.evaluation.benchmark import (
+from pais_deblend.benchmark import (
     BenchmarkImage, Method, MethodOutput, find_sextractor, get_method,
     partial_from_fraction_maps)
-from pais_deblend.evaluation.benchmark.registry import (gaussian_kernel,
-                                                        segment_fluxes)
+from pais_deblend.benchmark.registry import (gaussian_kernel,
+                                             segment_fluxes)
 from pais_deblend.segmentation import PartialSegmentationImage, SourceCutout
 
 FWHM = 3.0
@@ -123,7 +123,7 @@ def test_sextractor_real_program_writes_its_files():
 
 
 def test_sextractor_absent_is_skipped_not_faked(monkeypatch):
-    from pais_deblend.evaluation.benchmark import adapters
+    from pais_deblend.benchmark import adapters
 
     monkeypatch.setattr(shutil, 'which', lambda name: None)
     method = get_method('sextractor')
@@ -255,7 +255,7 @@ def test_method_base_requires_and_programs():
 
 @needs_sextractor
 def test_sextractor_class_star_separates_point_and_extended():
-    from pais_deblend.evaluation.benchmark.adapters import (
+    from pais_deblend.benchmark.adapters import (
         SExtractorMethod, find_star_network)
 
     if find_star_network() is None:
@@ -273,7 +273,7 @@ def test_sextractor_class_star_separates_point_and_extended():
 
 
 def test_sextractor_class_star_needs_network(monkeypatch):
-    from pais_deblend.evaluation.benchmark import adapters
+    from pais_deblend.benchmark import adapters
 
     monkeypatch.setattr(adapters, '_STAR_NETWORKS', ('/nonexistent.nnw',))
     method = adapters.SExtractorMethod(class_star=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from pais_deblend.evaluation.benchmark import (
+from pais_deblend.benchmark import (
     METHODS, SUITES, Method, MethodOutput, Suite, available_methods,
     available_suites, evaluate_output, get_method, get_suite, measure_method,
     register_method, register_suite, run_benchmark)
@@ -42,7 +42,7 @@ class TruthMethod(Method):
         from photutils.segmentation import SegmentationImage
 
         from pais_deblend.evaluation import truth_masks
-        from pais_deblend.evaluation.benchmark.adapters import _catalog
+        from pais_deblend.benchmark.adapters import _catalog
 
         masks = truth_masks(image.true_source_images,
                             threshold=image.noise_sigma, mode='dominant',
@@ -173,7 +173,7 @@ def test_failing_method_is_recorded(registered):
 def test_evaluate_output_counts_misses_and_false_positives():
     from photutils.segmentation import SegmentationImage
 
-    from pais_deblend.evaluation.benchmark.adapters import _catalog
+    from pais_deblend.benchmark.adapters import _catalog
 
     image = gaussian_scene([(24.0, 16.0), (24.0, 32.0)], [60.0, 15.0])
     label_map = np.zeros(image.shape, dtype=np.int32)

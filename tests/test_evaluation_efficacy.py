@@ -12,7 +12,7 @@ from scipy.stats import kstwo
 from pais_deblend.evaluation import (PAPER_TABLE2, efficacy_summary,
                                      encoding_efficacy, flux_radius,
                                      r90_ks_test)
-from pais_deblend.evaluation._scenes import make_sersic_scene, sersic_profile
+from pais_deblend.benchmark import make_sersic_scene, sersic_profile
 
 
 def _gaussian(shape, center, sigma):

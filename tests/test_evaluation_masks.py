@@ -7,7 +7,7 @@ import pytest
 
 from pais_deblend.evaluation import (average_precision, predicted_masks,
                                      truth_masks)
-from pais_deblend.evaluation._scenes import make_sersic_scene
+from pais_deblend.benchmark import make_sersic_scene
 from pais_deblend.segmentation import PartialSegmentationImage
 
 pytest.importorskip('pycocotools')

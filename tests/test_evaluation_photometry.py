@@ -11,7 +11,7 @@ from pais_deblend.evaluation import (blendedness, flux_error_summary,
                                      median_error_ratio,
                                      reconstruction_error,
                                      relative_flux_error)
-from pais_deblend.evaluation._scenes import make_sersic_scene
+from pais_deblend.benchmark import make_sersic_scene
 from pais_deblend.segmentation import SourceCutout
 
 

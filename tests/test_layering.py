@@ -5,6 +5,9 @@
   for the whole package: their public names may be imported anywhere.
 * The subpackages do not import each other in a cycle at module level.
   Imports inside functions are lazy by design and are not counted.
+* The metrics sit below the harness and the simulation:
+  ``pais_deblend.evaluation`` imports neither ``pais_deblend.benchmark`` nor
+  ``pais_deblend.simulation``, not even inside functions.
 * No function is longer than `MAX_FUNCTION_LINES` lines, except the numba
   kernels and the functions of `LONG_FUNCTIONS`, which may only shrink.
 """
@@ -24,12 +27,18 @@ SHARED_SUBPACKAGE = 'utils'
 
 MAX_FUNCTION_LINES = 120
 
+# Subpackage imports that are never allowed, lazy ones included, as
+# (importer, imported).
+FORBIDDEN_IMPORTS = frozenset({
+    ('evaluation', 'benchmark'),
+    ('evaluation', 'simulation'),
+})
+
 # Functions longer than MAX_FUNCTION_LINES still waiting to be split, as
 # 'path/relative/to/package.py:qualified.name'.  Remove an entry once its
 # function is short; never add one.
 LONG_FUNCTIONS = frozenset({
     'attribution/templates.py:attribute_with_templates',
-    'evaluation/benchmark/run.py:run_benchmark',
     'evaluation/classification.py:class_detection_metrics',
     'evaluation/classification.py:class_mask_average_precision',
     'evaluation/efficacy.py:encoding_efficacy',
@@ -227,7 +236,7 @@ def long_functions():
 
 def test_modules_found():
     assert {'pais_deblend.segmentation.catalog',
-            'pais_deblend.evaluation.benchmark.run',
+            'pais_deblend.benchmark.run',
             'pais_deblend.utils._validation'} <= set(MODULES)
 
 
@@ -257,6 +266,13 @@ def test_no_module_level_cycles_between_subpackages():
     cycles = find_cycles(edges)
     assert not cycles, ('module-level import cycles between subpackages:\n'
                         + '\n'.join(_describe_cycle(c, edges) for c in cycles))
+
+
+def test_no_forbidden_imports_between_subpackages():
+    edges = subpackage_graph(module_level_only=False)
+    found = sorted(f'{a} imports {b} at {edges[a, b]}'
+                   for a, b in FORBIDDEN_IMPORTS if (a, b) in edges)
+    assert not found, 'forbidden imports:\n' + '\n'.join(found)
 
 
 def test_no_new_long_functions():

@@ -5,7 +5,7 @@ files) or a documented, tested behaviour; inputs are never modified; the
 partial form's invariants hold on generated inputs (hypothesis).
 
 The table of docs/robustness.rst lists the same cases. The long fuzzing run
-is benchmarks/fuzz_public_api.py.
+is tests/fuzz_public_api.py.
 """
 
 import os

@@ -82,7 +82,7 @@ print(f'pixels shared by two or more sources: {shared.sum()} of '
 # Gaussian kernel of the PSF's FWHM (0.18" = 3 pixels), detect the
 # connected pixels 1.5 sigma above the noise, then split the segments by
 # multi-thresholding. These are the settings of the benchmark's photutils
-# adapter (`pais_deblend.evaluation.benchmark.DetectionSettings`).
+# adapter (`pais_deblend.benchmark.DetectionSettings`).
 
 from astropy.convolution import convolve
 from astropy.stats import sigma_clipped_stats

@@ -85,7 +85,7 @@ print(f'fitted {len(labels.fraction_maps)} sources in '
 # network returns, with all its tools: weight maps, blended view, catalog.
 
 from pais_deblend import PartialSourceCatalog
-from pais_deblend.evaluation.benchmark import partial_from_fraction_maps
+from pais_deblend.benchmark import partial_from_fraction_maps
 from pais_deblend.segmentation import plot_blended
 
 image = data[..., 0]

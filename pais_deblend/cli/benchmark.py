@@ -43,7 +43,7 @@ def add_parser(subparsers):
 
 def run(args):
     from . import UserError
-    from ..evaluation.benchmark import METHODS, SUITES, run_benchmark
+    from ..benchmark import METHODS, SUITES, run_benchmark
 
     if args.list:
         print('methods:')

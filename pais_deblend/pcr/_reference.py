@@ -6,8 +6,7 @@ Robertson 2022, arXiv:2201.04714, section 2) as literally as possible, with brut
 distances to every centre, full-frame per-source images and no tiling.
 The tests compare each numba kernel (`._index`, `._encode_kernels`,
 `._decode_kernels`, `._peak_kernels`) with its reference on random
-inputs, and the speed benchmark reports the kernels' speed-up over
-`reference_decode`. Memory is O(h w n N): use them on small images only.
+inputs. Memory is O(h w n N): use them on small images only.
 """
 
 import numpy as np

@@ -11,13 +11,13 @@ Benchmark suites: the images the methods are compared on.
   of the paper's Table 2 is added there.
 
 A suite is registered in `SUITES` like a method; its ``images(quick=...)``
-yields `~pais_deblend.evaluation.benchmark.BenchmarkImage`.
+yields `~pais_deblend.benchmark.BenchmarkImage`.
 """
 
 import numpy as np
 
-from pais_deblend.evaluation.benchmark.registry import (BenchmarkImage,
-                                                        lookup_registered)
+from pais_deblend.benchmark.registry import (BenchmarkImage,
+                                             lookup_registered)
 
 __all__ = ['Suite', 'PairsSuite', 'FieldSuite', 'HLFSuite', 'EncodingSuite',
            'SUITES', 'register_suite', 'get_suite', 'available_suites',

@@ -5,7 +5,7 @@ base class and `register_method`.
 
 Adding a method is one call::
 
-    from pais_deblend.evaluation.benchmark import Method, register_method
+    from pais_deblend.benchmark import Method, register_method
 
     class MyMethod(Method):
         name = 'my_method'

@@ -10,7 +10,7 @@ import pathlib
 
 import numpy as np
 
-from pais_deblend.evaluation.benchmark.registry import BLENDEDNESS_BINS
+from pais_deblend.benchmark.registry import BLENDEDNESS_BINS
 
 __all__ = ['write_results', 'format_markdown', 'format_rst',
            'summary_rows_for_display', 'plot_recall_vs_separation',

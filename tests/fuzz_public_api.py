@@ -18,7 +18,7 @@ network on small arrays (only when TensorFlow is installed).
 
 Usage::
 
-    python benchmarks/fuzz_public_api.py --examples 10000 [--seed 0]
+    python tests/fuzz_public_api.py --examples 10000 [--seed 0]
         [--targets decode_pcr find_centers ...] [--no-deblender]
 
 Prints the examples run per target, how many returned and which

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table, vstack
 
-from pais_deblend.evaluation.benchmark.registry import (BLENDEDNESS_BINS,
-                                                        METHODS, Method,
-                                                        get_method)
-from pais_deblend.evaluation.benchmark.suites import get_suite, SUITES
+from pais_deblend.benchmark.registry import (BLENDEDNESS_BINS,
+                                             METHODS, Method,
+                                             get_method)
+from pais_deblend.benchmark.suites import get_suite, SUITES
 from pais_deblend.utils._progress import progress_bar as _progress_bar
 from pais_deblend.utils.exceptions import (OptionalDependencyWarning,
                                            PaisDeblendWarning)
@@ -76,20 +76,20 @@ class BenchmarkResults:
         -------
         paths : list of `pathlib.Path`
         """
-        from pais_deblend.evaluation.benchmark.report import write_results
+        from pais_deblend.benchmark.report import write_results
 
         return write_results(self, output_dir, overwrite=overwrite,
                              figures=figures)
 
     def to_markdown(self):
         """The summary and timing-ratio tables as Markdown."""
-        from pais_deblend.evaluation.benchmark.report import format_markdown
+        from pais_deblend.benchmark.report import format_markdown
 
         return format_markdown(self)
 
     def to_rst(self):
         """The summary and timing-ratio tables as reStructuredText."""
-        from pais_deblend.evaluation.benchmark.report import format_rst
+        from pais_deblend.benchmark.report import format_rst
 
         return format_rst(self)
 
@@ -170,8 +170,8 @@ def detection_footprint(image):
     """
     from scipy.ndimage import convolve
 
-    from pais_deblend.evaluation.benchmark.adapters import DetectionSettings
-    from pais_deblend.evaluation.benchmark.registry import gaussian_kernel
+    from pais_deblend.benchmark.adapters import DetectionSettings
+    from pais_deblend.benchmark.registry import gaussian_kernel
 
     settings = DetectionSettings()
     filtered = convolve(np.asarray(image.data, dtype=np.float64),
@@ -391,31 +391,8 @@ def run_benchmark(methods=None, suites=None, *, quick=False, output_dir=None,
     -------
     results : `BenchmarkResults`
     """
-    import pathlib
-
-    if output_dir is not None:
-        output_dir = pathlib.Path(output_dir)
-        existing = [name for name in _RESULT_FILES
-                    if (output_dir / name).exists()]
-        if existing and not overwrite:
-            msg = (f'output_dir {str(output_dir)!r} already holds benchmark '
-                   f'results ({existing[0]}); pass overwrite=True '
-                   '(--overwrite) to replace them')
-            raise FileExistsError(msg)
-    if isinstance(methods, (str, Method)):
-        methods = [methods]
-    if isinstance(suites, str):
-        suites = [suites]
-    if methods is not None:
-        methods = [get_method(name) for name in methods]
-        if not methods:
-            msg = 'methods must name at least one method'
-            raise ValueError(msg)
-    suite_objects = [get_suite(name) for name in
-                     (SUITES if suites is None else suites)]
-    if not suite_objects:
-        msg = 'suites must name at least one suite'
-        raise ValueError(msg)
+    output_dir = _check_output_dir(output_dir, overwrite)
+    methods, suite_objects = _resolve_selection(methods, suites)
 
     skipped = {}
     image_rows, source_rows, summary_rows, ratio_rows = [], [], [], []
@@ -428,77 +405,17 @@ def run_benchmark(methods=None, suites=None, *, quick=False, output_dir=None,
         suite_summary = []
         suite_sources = []
         for method in _select_methods(methods, suite):
-            if (quick and method.quick_suites is not None
-                    and suite.name not in method.quick_suites):
+            if not _method_runs(method, suite, quick, skipped):
                 continue
-            ok, reason = method.available()
-            if not ok:
-                if method.name not in skipped:
-                    skipped[method.name] = reason
-                    warnings.warn(f'benchmark method {method.name!r} skipped: '
-                                  f'{reason}', OptionalDependencyWarning)
-                continue
-            usable = [image for image in images if method.applicable(image)]
-            if quick and method.quick_max_images is not None and \
-                    len(usable) > method.quick_max_images:
-                step = len(usable) / method.quick_max_images
-                subset = [usable[int(k * step)]
-                          for k in range(method.quick_max_images)]
-                example = [i for i in usable if i.name == example_name]
-                if example and example[0] not in subset:
-                    subset[0] = example[0]
-                usable = subset
+            usable = _usable_images(method, images, quick, example_name)
             if not usable:
                 continue
-            method.configure(quick=quick)
-            try:
-                _, _, peak = measure_method(method, usable[0], memory=True)
-            except Exception as exc:  # noqa: BLE001 - recorded, not hidden
-                warnings.warn(f'benchmark method {method.name!r} failed on '
-                              f'{usable[0].name}: {exc!r}', PaisDeblendWarning)
-                peak = np.nan
-            times, externals, pooled = [], [], ([], [], [])
-            method_sources = []
-            n_failed = 0
-            for image in _progress_bar(usable, desc=f'{suite.name}/{method.name}',
-                                       enabled=progress_bar, unit='image'):
-                base = {'suite': suite.name, 'image': image.name,
-                        'method': method.name}
-                try:
-                    output, wall_time, _ = measure_method(method, image)
-                except Exception as exc:  # noqa: BLE001 - recorded, not hidden
-                    n_failed += 1
-                    warnings.warn(f'benchmark method {method.name!r} failed '
-                                  f'on {image.name}: {exc!r}',
-                                  PaisDeblendWarning)
-                    image_rows.append({**base, 'status': f'error: {exc!r}'[:200],
-                                       'time': np.nan})
-                    continue
-                times.append(wall_time)
-                external = output.meta.get('external_peak_memory')
-                if external is not None:
-                    externals.append(external)
-                row, rows, masks = evaluate_output(
-                    image, output, profile_metrics=suite.profile_metrics)
-                image_rows.append({**base, 'status': 'ok', 'time': wall_time,
-                                   **row, **_meta_columns(image.meta)})
-                for source in rows:
-                    source.update(base)
-                    source.update(_meta_columns(image.meta))
-                    source['fainter'] = bool(
-                        'flux_ratio' in image.meta and source['source'] == 1)
-                method_sources.extend(rows)
-                if masks is not None:
-                    for store, value in zip(pooled, masks):
-                        store.append(value)
-                if image.name == example_name:
-                    example_outputs[method.name] = output
+            method_sources, summary = _run_method(
+                suite, method, usable, quick=quick,
+                progress_bar=progress_bar, example_name=example_name,
+                image_rows=image_rows, example_outputs=example_outputs)
             suite_sources.extend(method_sources)
-            suite_summary.append(_summarise(
-                suite, method, method_sources,
-                [r for r in image_rows if r['suite'] == suite.name
-                 and r['method'] == method.name and r['status'] == 'ok'],
-                pooled, times, peak, externals, n_failed))
+            suite_summary.append(summary)
         _add_time_ratios(suite_summary)
         summary_rows.extend(suite_summary)
         ratio_rows.extend(_ratio_rows(suite.name, suite_summary))
@@ -521,6 +438,141 @@ def run_benchmark(methods=None, suites=None, *, quick=False, output_dir=None,
     if output_dir is not None:
         results.write(output_dir, overwrite=True, figures=figures)
     return results
+
+
+def _check_output_dir(output_dir, overwrite):
+    """The output directory as a path (None stays None); refuse to replace
+    earlier results there without *overwrite*."""
+    import pathlib
+
+    if output_dir is None:
+        return None
+    output_dir = pathlib.Path(output_dir)
+    existing = [name for name in _RESULT_FILES
+                if (output_dir / name).exists()]
+    if existing and not overwrite:
+        msg = (f'output_dir {str(output_dir)!r} already holds benchmark '
+               f'results ({existing[0]}); pass overwrite=True '
+               '(--overwrite) to replace them')
+        raise FileExistsError(msg)
+    return output_dir
+
+
+def _resolve_selection(methods, suites):
+    """The chosen `Method` objects (None for the defaults) and suites."""
+    if isinstance(methods, (str, Method)):
+        methods = [methods]
+    if isinstance(suites, str):
+        suites = [suites]
+    if methods is not None:
+        methods = [get_method(name) for name in methods]
+        if not methods:
+            msg = 'methods must name at least one method'
+            raise ValueError(msg)
+    suite_objects = [get_suite(name) for name in
+                     (SUITES if suites is None else suites)]
+    if not suite_objects:
+        msg = 'suites must name at least one suite'
+        raise ValueError(msg)
+    return methods, suite_objects
+
+
+def _method_runs(method, suite, quick, skipped):
+    """Whether *method* runs on *suite*; record (and warn once about) a
+    method whose dependency is missing in *skipped*."""
+    if (quick and method.quick_suites is not None
+            and suite.name not in method.quick_suites):
+        return False
+    ok, reason = method.available()
+    if not ok:
+        if method.name not in skipped:
+            skipped[method.name] = reason
+            warnings.warn(f'benchmark method {method.name!r} skipped: '
+                          f'{reason}', OptionalDependencyWarning)
+        return False
+    return True
+
+
+def _usable_images(method, images, quick, example_name):
+    """The images *method* runs on: those it applies to, thinned evenly to
+    its quick-run limit (keeping the example image) when *quick*."""
+    usable = [image for image in images if method.applicable(image)]
+    if quick and method.quick_max_images is not None and \
+            len(usable) > method.quick_max_images:
+        step = len(usable) / method.quick_max_images
+        subset = [usable[int(k * step)]
+                  for k in range(method.quick_max_images)]
+        example = [i for i in usable if i.name == example_name]
+        if example and example[0] not in subset:
+            subset[0] = example[0]
+        usable = subset
+    return usable
+
+
+def _warm_up(method, image):
+    """Run *method* once, untimed, on *image*; its peak memory (NaN when
+    it fails, with a warning)."""
+    try:
+        _, _, peak = measure_method(method, image, memory=True)
+    except Exception as exc:  # noqa: BLE001 - recorded, not hidden
+        warnings.warn(f'benchmark method {method.name!r} failed on '
+                      f'{image.name}: {exc!r}', PaisDeblendWarning)
+        peak = np.nan
+    return peak
+
+
+def _run_method(suite, method, usable, *, quick, progress_bar, example_name,
+                image_rows, example_outputs):
+    """Run and measure one method on the usable images of one suite.
+
+    Appends a row per image to *image_rows* and the method's output on the
+    example image to *example_outputs*; returns the per-source rows and
+    the suite summary row of the method.
+    """
+    method.configure(quick=quick)
+    peak = _warm_up(method, usable[0])
+    times, externals, pooled = [], [], ([], [], [])
+    method_sources = []
+    n_failed = 0
+    for image in _progress_bar(usable, desc=f'{suite.name}/{method.name}',
+                               enabled=progress_bar, unit='image'):
+        base = {'suite': suite.name, 'image': image.name,
+                'method': method.name}
+        try:
+            output, wall_time, _ = measure_method(method, image)
+        except Exception as exc:  # noqa: BLE001 - recorded, not hidden
+            n_failed += 1
+            warnings.warn(f'benchmark method {method.name!r} failed '
+                          f'on {image.name}: {exc!r}',
+                          PaisDeblendWarning)
+            image_rows.append({**base, 'status': f'error: {exc!r}'[:200],
+                               'time': np.nan})
+            continue
+        times.append(wall_time)
+        external = output.meta.get('external_peak_memory')
+        if external is not None:
+            externals.append(external)
+        row, rows, masks = evaluate_output(
+            image, output, profile_metrics=suite.profile_metrics)
+        image_rows.append({**base, 'status': 'ok', 'time': wall_time,
+                           **row, **_meta_columns(image.meta)})
+        for source in rows:
+            source.update(base)
+            source.update(_meta_columns(image.meta))
+            source['fainter'] = bool(
+                'flux_ratio' in image.meta and source['source'] == 1)
+        method_sources.extend(rows)
+        if masks is not None:
+            for store, value in zip(pooled, masks):
+                store.append(value)
+        if image.name == example_name:
+            example_outputs[method.name] = output
+    summary = _summarise(
+        suite, method, method_sources,
+        [r for r in image_rows if r['suite'] == suite.name
+         and r['method'] == method.name and r['status'] == 'ok'],
+        pooled, times, peak, externals, n_failed)
+    return method_sources, summary
 
 
 def _meta_columns(meta):

@@ -3,15 +3,15 @@ Method adapters of the comparison harness: photutils, sep, the SExtractor
 program, scarlet2 (at sep-detected and at true positions) and the PCR
 encoding ceiling.
 
-Every adapter takes a `~pais_deblend.evaluation.benchmark.BenchmarkImage`
-and returns a `~pais_deblend.evaluation.benchmark.MethodOutput`. The three
+Every adapter takes a `~pais_deblend.benchmark.BenchmarkImage`
+and returns a `~pais_deblend.benchmark.MethodOutput`. The three
 detection codes share one set of settings (`DetectionSettings`): the same
 Gaussian filter (FWHM of the PSF, normalised), the same absolute threshold
 on the filtered image (``threshold_sigma`` times the per-pixel noise), the
 same minimum area and the same multi-threshold deblending parameters, so
 that differences come from the codes, not from their defaults.
 
-All adapters are registered in `~pais_deblend.evaluation.benchmark.METHODS`
+All adapters are registered in `~pais_deblend.benchmark.METHODS`
 when this module is imported, the PAIS network (`PaisDeblendMethod`)
 among them.
 """
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
-from pais_deblend.evaluation.benchmark.registry import (
+from pais_deblend.benchmark.registry import (
     Method, MethodOutput, empty_catalog, gaussian_kernel, register_method,
     segment_fluxes)
 from pais_deblend.segmentation.cutout import SourceCutout
