@@ -93,7 +93,7 @@ def test_registry_errors():
 
 
 def test_one_line_registration_runs_in_the_harness(registered, tmp_path):
-    # the mechanism issue 4 uses for the PAIS network
+    # the mechanism the PAIS network adapter uses
     results = run_benchmark(['truth_test_method', 'sep'], ['tiny_test_suite'],
                             progress_bar=False, output_dir=tmp_path)
     summary = results.summary

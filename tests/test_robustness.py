@@ -1,5 +1,5 @@
 """
-Robustness of the public entry points (issue 7): every bad input gets a
+Robustness of the public entry points: every bad input gets a
 clear `TypeError` / `ValueError` (or `FileNotFoundError` / `OSError` for
 files) or a documented, tested behaviour; inputs are never modified; the
 partial form's invariants hold on generated inputs (hypothesis).
