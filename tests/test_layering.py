@@ -30,7 +30,6 @@ MAX_FUNCTION_LINES = 120
 LONG_FUNCTIONS = frozenset({
     'attribution/templates.py:attribute_with_templates',
     'evaluation/benchmark/run.py:run_benchmark',
-    'model/training.py:train',
     'mosaic/core.py:deblend_mosaic',
     'simulation/dataset.py:write_training_set',
 })
