@@ -31,7 +31,6 @@ LONG_FUNCTIONS = frozenset({
     'attribution/templates.py:attribute_with_templates',
     'evaluation/benchmark/run.py:run_benchmark',
     'mosaic/core.py:deblend_mosaic',
-    'simulation/dataset.py:write_training_set',
 })
 
 
