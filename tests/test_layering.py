@@ -39,13 +39,7 @@ FORBIDDEN_IMPORTS = frozenset({
 # function is short; never add one.
 LONG_FUNCTIONS = frozenset({
     'attribution/templates.py:attribute_with_templates',
-    'evaluation/classification.py:class_detection_metrics',
-    'evaluation/classification.py:class_mask_average_precision',
-    'evaluation/efficacy.py:encoding_efficacy',
-    'evaluation/masks.py:average_precision',
-    'model/training.py:train',
     'mosaic/core.py:deblend_mosaic',
-    'simulation/dataset.py:write_training_set',
 })
 
 

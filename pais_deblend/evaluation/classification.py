@@ -330,6 +330,78 @@ def _outcomes(predicted, scores, true, ignore, max_distance, matching):
     return outcome
 
 
+def _ignore_flags(skip, n_true, noun):
+    """The ``ignore`` flags of one image, all False when not given."""
+    if skip is None:
+        return np.zeros(n_true, dtype=bool)
+    skip = _as_vector(skip, 'ignore', kind='bool')
+    if skip.shape != (n_true,):
+        msg = (f'ignore has shape {skip.shape} but there are '
+               f'{n_true} {noun}')
+        raise ValueError(msg)
+    return skip
+
+
+def _detection_images(predicted_centers, predicted_star_probability,
+                      true_centers, true_is_star, ignore):
+    """The inputs of `class_detection_metrics`, one tuple per image."""
+    # a list of 2-D items is one item per image; a list of (y, x) pairs is
+    # one image
+    n_images = (len(predicted_centers)
+                if isinstance(predicted_centers, list) and predicted_centers
+                and all(np.ndim(item) == 2 for item in predicted_centers)
+                else None)
+    return list(zip(
+        _per_image(predicted_centers, n_images, 'predicted_centers'),
+        _per_image(predicted_star_probability, n_images,
+                   'predicted_star_probability'),
+        _per_image(true_centers, n_images, 'true_centers'),
+        _per_image(true_is_star, n_images, 'true_is_star'),
+        _per_image(ignore, n_images, 'ignore')))
+
+
+def _checked_detections(predicted, probability, true, is_star, skip):
+    """One image's detections and truth as arrays of matching lengths."""
+    predicted = as_positions(predicted, 'predicted_centers')
+    probability = _as_probabilities(probability,
+                                    'predicted_star_probability')
+    if probability.shape != (len(predicted),):
+        msg = (f'predicted_star_probability has shape {probability.shape}'
+               f' but there are {len(predicted)} predicted_centers')
+        raise ValueError(msg)
+    true = as_positions(true, 'true_centers')
+    is_star = _as_vector(is_star, 'true_is_star', kind='bool')
+    if is_star.shape != (len(true),):
+        msg = (f'true_is_star has shape {is_star.shape} but there are '
+               f'{len(true)} true_centers')
+        raise ValueError(msg)
+    skip = _ignore_flags(skip, len(true), 'true_centers')
+    return predicted, probability, true, is_star, skip
+
+
+def _class_detection_row(name, scores, matched, count, *, recall,
+                         interpolated, score_threshold):
+    """The row of one class of `class_detection_metrics`."""
+    true_positives = int(matched.sum())
+    precision = precision_at_recall(scores, matched, count, recall=recall,
+                                    interpolated=interpolated)
+    score_at = np.nan
+    if np.isfinite(precision):
+        _, _, thresholds, curve_tp = _threshold_curve(scores, matched, count)
+        needed = recall * count
+        score_at = float(thresholds[np.argmax(
+            curve_tp >= needed - 1e-9 * max(needed, 1.0))])
+    above = scores >= score_threshold
+    n_above = int(above.sum())
+    tp_above = int(matched[above].sum())
+    return (name, count, int(scores.size), true_positives,
+            true_positives / count if count else np.nan,
+            precision, score_at,
+            ranked_average_precision(scores, matched, count),
+            tp_above / n_above if n_above else np.nan,
+            tp_above / count if count else np.nan)
+
+
 def class_detection_metrics(predicted_centers, predicted_star_probability,
                             true_centers, true_is_star, *, max_distance,
                             recall=0.8, ignore=None, matching='greedy',
@@ -415,45 +487,13 @@ def class_detection_metrics(predicted_centers, predicted_star_probability,
                                          minimum=0.0, maximum=1.0,
                                          include_minimum=True)
     check_in(matching, ('greedy', 'optimal'), 'matching')
-    # a list of 2-D items is one item per image; a list of (y, x) pairs is
-    # one image
-    n_images = (len(predicted_centers)
-                if isinstance(predicted_centers, list) and predicted_centers
-                and all(np.ndim(item) == 2 for item in predicted_centers)
-                else None)
-    images = list(zip(
-        _per_image(predicted_centers, n_images, 'predicted_centers'),
-        _per_image(predicted_star_probability, n_images,
-                   'predicted_star_probability'),
-        _per_image(true_centers, n_images, 'true_centers'),
-        _per_image(true_is_star, n_images, 'true_is_star'),
-        _per_image(ignore, n_images, 'ignore')))
-
+    images = _detection_images(predicted_centers, predicted_star_probability,
+                               true_centers, true_is_star, ignore)
     pooled = {name: ([], []) for name in CLASSES}
     n_true = dict.fromkeys(CLASSES, 0)
     n_ignored = dict.fromkeys(CLASSES, 0)
-    for predicted, probability, true, is_star, skip in images:
-        predicted = as_positions(predicted, 'predicted_centers')
-        probability = _as_probabilities(probability,
-                                        'predicted_star_probability')
-        if probability.shape != (len(predicted),):
-            msg = (f'predicted_star_probability has shape {probability.shape}'
-                   f' but there are {len(predicted)} predicted_centers')
-            raise ValueError(msg)
-        true = as_positions(true, 'true_centers')
-        is_star = _as_vector(is_star, 'true_is_star', kind='bool')
-        if is_star.shape != (len(true),):
-            msg = (f'true_is_star has shape {is_star.shape} but there are '
-                   f'{len(true)} true_centers')
-            raise ValueError(msg)
-        if skip is None:
-            skip = np.zeros(len(true), dtype=bool)
-        else:
-            skip = _as_vector(skip, 'ignore', kind='bool')
-            if skip.shape != (len(true),):
-                msg = (f'ignore has shape {skip.shape} but there are '
-                       f'{len(true)} true_centers')
-                raise ValueError(msg)
+    for predicted, probability, true, is_star, skip in (
+            _checked_detections(*image) for image in images):
         for name in CLASSES:
             member = is_star if name == 'star' else ~is_star
             scores = probability if name == 'star' else 1.0 - probability
@@ -465,31 +505,12 @@ def class_detection_metrics(predicted_centers, predicted_star_probability,
             n_true[name] += int(np.sum(member & ~skip))
             n_ignored[name] += int(np.sum(~kept))
 
-    rows = []
-    for name in CLASSES:
-        scores = np.concatenate(pooled[name][0])
-        matched = np.concatenate(pooled[name][1])
-        count = n_true[name]
-        true_positives = int(matched.sum())
-        precision = precision_at_recall(scores, matched, count,
-                                        recall=recall,
-                                        interpolated=interpolated)
-        score_at = np.nan
-        if np.isfinite(precision):
-            _, _, thresholds, curve_tp = _threshold_curve(scores, matched,
-                                                          count)
-            needed = recall * count
-            score_at = float(thresholds[np.argmax(
-                curve_tp >= needed - 1e-9 * max(needed, 1.0))])
-        above = scores >= score_threshold
-        n_above = int(above.sum())
-        tp_above = int(matched[above].sum())
-        rows.append((name, count, int(scores.size), true_positives,
-                     true_positives / count if count else np.nan,
-                     precision, score_at,
-                     ranked_average_precision(scores, matched, count),
-                     tp_above / n_above if n_above else np.nan,
-                     tp_above / count if count else np.nan))
+    rows = [_class_detection_row(name, np.concatenate(pooled[name][0]),
+                                 np.concatenate(pooled[name][1]),
+                                 n_true[name], recall=recall,
+                                 interpolated=interpolated,
+                                 score_threshold=score_threshold)
+            for name in CLASSES]
     table = Table(rows=rows, names=(
         'class', 'n_true', 'n_predicted', 'n_true_positive', 'max_recall',
         'precision_at_recall', 'score_at_recall', 'AP',
@@ -525,6 +546,67 @@ def _label_probabilities(segmentation, labels, star_probability):
         values.append(star_probability[int(label)])
     return _as_probabilities(np.array(values, dtype=np.float64).reshape(-1),
                              'star_probability')
+
+
+def _check_segmentation(segmentation, prediction_mode):
+    from photutils.segmentation import SegmentationImage
+
+    if not isinstance(segmentation, SegmentationImage):
+        msg = (f'segmentation_images must be a PartialSegmentationImage '
+               f'or a photutils SegmentationImage (or a list of them), '
+               f'got {type(segmentation).__name__}')
+        raise TypeError(msg)
+    if prediction_mode == 'weight' and not hasattr(segmentation,
+                                                   'weight_map'):
+        msg = ("prediction_mode='weight' needs a PartialSegmentationImage"
+               f', got {type(segmentation).__name__}')
+        raise TypeError(msg)
+
+
+def _class_truth(segmentation, sources, is_star, skip, *, threshold,
+                 truth_mode):
+    """One image's true masks, star flags and ignore flags."""
+    shape = tuple(segmentation.shape)
+    cutouts, _ = as_source_cutouts(sources, 'true_source_images',
+                                   shape=shape)
+    true = truth_masks(cutouts, threshold=threshold, mode=truth_mode,
+                       shape=shape)
+    is_star = _as_vector(is_star, 'true_is_star', kind='bool')
+    if is_star.shape != (true.shape[0],):
+        msg = (f'true_is_star has shape {is_star.shape} but there are '
+               f'{true.shape[0]} true_source_images')
+        raise ValueError(msg)
+    skip = _ignore_flags(skip, true.shape[0], 'true_source_images')
+    return true, is_star, skip
+
+
+def _class_predictions(segmentation, cut, skip_labels, *, prediction_mode,
+                       weight_threshold):
+    """One image's predicted labels and masks, less ``ignore_labels`` and
+    cut to the footprint."""
+    shape = tuple(segmentation.shape)
+    labels, predicted = predicted_masks(segmentation, mode=prediction_mode,
+                                        weight_threshold=weight_threshold)
+    if skip_labels is not None:
+        skip_labels = np.asarray(skip_labels)
+        if skip_labels.size and (skip_labels.ndim != 1
+                                 or skip_labels.dtype.kind not in 'iu'):
+            msg = (f'ignore_labels must be a 1-D sequence of integer '
+                   f'labels, got {skip_labels!r}')
+            raise TypeError(msg)
+        keep = ~np.isin(labels, skip_labels)
+        labels, predicted = labels[keep], predicted[keep]
+    if cut is not None:
+        cut = np.asarray(cut)
+        if cut.dtype.kind != 'b':
+            msg = f'footprint must be boolean, got dtype {cut.dtype}'
+            raise TypeError(msg)
+        if cut.shape != shape:
+            msg = (f'footprint has shape {cut.shape} but the segmentation '
+                   f'has shape {shape}; they must match')
+            raise ValueError(msg)
+        predicted = predicted & cut[None, :, :]
+    return labels, predicted
 
 
 def class_mask_average_precision(segmentation_images, true_source_images,
@@ -590,8 +672,6 @@ def class_mask_average_precision(segmentation_images, true_source_images,
         ``AP50``, ``AP75``, ``n_true`` (non-empty true masks) and
         ``n_predicted`` (non-empty predicted masks).
     """
-    from photutils.segmentation import SegmentationImage
-
     threshold = check_finite_float(threshold, 'threshold', minimum=0.0,
                                    include_minimum=True)
     check_in(truth_mode, ('dominant', 'footprint'), 'truth_mode')
@@ -610,56 +690,13 @@ def class_mask_average_precision(segmentation_images, true_source_images,
     pooled = {name: ([], [], []) for name in CLASSES}
     for (segmentation, sources, is_star, probability, cut, skip,
          skip_labels) in images:
-        if not isinstance(segmentation, SegmentationImage):
-            msg = (f'segmentation_images must be a PartialSegmentationImage '
-                   f'or a photutils SegmentationImage (or a list of them), '
-                   f'got {type(segmentation).__name__}')
-            raise TypeError(msg)
-        if prediction_mode == 'weight' and not hasattr(segmentation,
-                                                       'weight_map'):
-            msg = ("prediction_mode='weight' needs a PartialSegmentationImage"
-                   f', got {type(segmentation).__name__}')
-            raise TypeError(msg)
-        shape = tuple(segmentation.shape)
-        cutouts, _ = as_source_cutouts(sources, 'true_source_images',
-                                       shape=shape)
-        true = truth_masks(cutouts, threshold=threshold, mode=truth_mode,
-                           shape=shape)
-        is_star = _as_vector(is_star, 'true_is_star', kind='bool')
-        if is_star.shape != (true.shape[0],):
-            msg = (f'true_is_star has shape {is_star.shape} but there are '
-                   f'{true.shape[0]} true_source_images')
-            raise ValueError(msg)
-        if skip is None:
-            skip = np.zeros(true.shape[0], dtype=bool)
-        else:
-            skip = _as_vector(skip, 'ignore', kind='bool')
-            if skip.shape != (true.shape[0],):
-                msg = (f'ignore has shape {skip.shape} but there are '
-                       f'{true.shape[0]} true_source_images')
-                raise ValueError(msg)
-        labels, predicted = predicted_masks(segmentation,
-                                            mode=prediction_mode,
-                                            weight_threshold=weight_threshold)
-        if skip_labels is not None:
-            skip_labels = np.asarray(skip_labels)
-            if skip_labels.size and (skip_labels.ndim != 1
-                                     or skip_labels.dtype.kind not in 'iu'):
-                msg = (f'ignore_labels must be a 1-D sequence of integer '
-                       f'labels, got {skip_labels!r}')
-                raise TypeError(msg)
-            keep = ~np.isin(labels, skip_labels)
-            labels, predicted = labels[keep], predicted[keep]
-        if cut is not None:
-            cut = np.asarray(cut)
-            if cut.dtype.kind != 'b':
-                msg = f'footprint must be boolean, got dtype {cut.dtype}'
-                raise TypeError(msg)
-            if cut.shape != shape:
-                msg = (f'footprint has shape {cut.shape} but the segmentation '
-                       f'has shape {shape}; they must match')
-                raise ValueError(msg)
-            predicted = predicted & cut[None, :, :]
+        _check_segmentation(segmentation, prediction_mode)
+        true, is_star, skip = _class_truth(
+            segmentation, sources, is_star, skip, threshold=threshold,
+            truth_mode=truth_mode)
+        labels, predicted = _class_predictions(
+            segmentation, cut, skip_labels, prediction_mode=prediction_mode,
+            weight_threshold=weight_threshold)
         p = _label_probabilities(segmentation, labels, probability)
         for name in CLASSES:
             member = (is_star if name == 'star' else ~is_star) & ~skip

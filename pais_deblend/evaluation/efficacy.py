@@ -199,6 +199,92 @@ def _r90_window(r90, center, shape):
     return (slice(y0, y1), slice(x0, x1))
 
 
+def _efficacy_inputs(source_images, centers, data, shape):
+    """The checked image (None without ``data``), cutouts, frame shape
+    and centres of `encoding_efficacy`."""
+    image = None
+    if data is not None:
+        image = as_image(data, 'data')
+        if not np.all(np.isfinite(image)):
+            msg = 'data must be finite, got non-finite pixels'
+            raise ValueError(msg)
+        if shape is not None and tuple(shape) != image.shape:
+            msg = (f'data has shape {image.shape} but shape is '
+                   f'{tuple(shape)}; they must match')
+            raise ValueError(msg)
+        shape = image.shape
+    cutouts, shape = as_source_cutouts(source_images, 'source_images',
+                                       shape=shape)
+    centers = as_positions(centers, 'centers')
+    if len(centers) != len(cutouts):
+        msg = (f'centers has {len(centers)} rows but source_images has '
+               f'{len(cutouts)} sources; they must match')
+        raise ValueError(msg)
+    return image, cutouts, shape, centers
+
+
+def _reference_images(cutouts, image, shape):
+    """
+    The image I (``sum_i S_i`` when ``image`` is None) and the reference
+    source images ``R_i = M_i * I``, M_i the positive fraction maps.
+    """
+    positive_total = np.zeros(shape)
+    for cutout in cutouts:
+        positive_total[cutout.slices] += np.maximum(cutout.data, 0.0)
+    if image is None:
+        image = np.zeros(shape)
+        for cutout in cutouts:
+            image[cutout.slices] += cutout.data
+    references = []
+    for cutout in cutouts:
+        total = positive_total[cutout.slices]
+        fraction = np.divide(np.maximum(cutout.data, 0.0), total,
+                             out=np.zeros_like(total), where=total > 0)
+        references.append(SourceCutout(fraction * image[cutout.slices],
+                                       cutout.slices))
+    return image, references
+
+
+def _source_efficacy(reference, decoded_cutout, center, shape):
+    """
+    The columns of `encoding_efficacy` for one source, as a dict; the
+    relative difference, r90 and KS columns only where they are defined.
+    """
+    true_flux = float(reference.data.sum())
+    decoded_flux = float(np.asarray(decoded_cutout.data,
+                                    dtype=np.float64).sum())
+    values = {'true_flux': true_flux, 'decoded_flux': decoded_flux,
+              'flux_difference': decoded_flux - true_flux,
+              'abs_flux_difference': abs(decoded_flux - true_flux)}
+    if not true_flux > 0 or reference.data.size == 0:
+        return values
+    values['relative_flux_difference'] = ((decoded_flux - true_flux)
+                                          / true_flux)
+    # r90 from the reference cutout (zero outside it), then the KS test
+    # on a window holding every frame pixel within r90
+    origin = np.array([reference.slices[0].start,
+                       reference.slices[1].start], dtype=np.float64)
+    radius, order = _radial_sort(reference.data.shape, center - origin)
+    r90 = flux_radius_sorted(radius, reference.data.ravel()[order], 0.9)
+    if not np.isfinite(r90):
+        return values
+    window = _r90_window(r90, center, shape)
+    window_origin = np.array([window[0].start, window[1].start],
+                             dtype=np.float64)
+    reference_window = paste(reference, window)
+    decoded_window = paste(
+        SourceCutout(np.asarray(decoded_cutout.data, dtype=np.float64),
+                     decoded_cutout.slices), window)
+    radius, order = _radial_sort(reference_window.shape,
+                                 center - window_origin)
+    statistic, pvalue, n_pixels = _ks_within(
+        radius, reference_window.ravel()[order],
+        decoded_window.ravel()[order], r90)
+    values.update(r90=r90, ks_statistic=statistic, ks_pvalue=pvalue,
+                  n_pixels_r90=n_pixels)
+    return values
+
+
 def encoding_efficacy(source_images, centers, *, data=None, shape=None,
                       n_contributors=3, sigma=8.0,
                       contributor_choice='most_flux', **encode_kwargs):
@@ -270,38 +356,9 @@ def encoding_efficacy(source_images, centers, *, data=None, shape=None,
 
     check_in(contributor_choice, ('nearest', 'most_flux'),
              'contributor_choice')
-    if data is not None:
-        image = as_image(data, 'data')
-        if not np.all(np.isfinite(image)):
-            msg = 'data must be finite, got non-finite pixels'
-            raise ValueError(msg)
-        if shape is not None and tuple(shape) != image.shape:
-            msg = (f'data has shape {image.shape} but shape is '
-                   f'{tuple(shape)}; they must match')
-            raise ValueError(msg)
-        shape = image.shape
-    cutouts, shape = as_source_cutouts(source_images, 'source_images',
-                                       shape=shape)
-    centers = as_positions(centers, 'centers')
-    if len(centers) != len(cutouts):
-        msg = (f'centers has {len(centers)} rows but source_images has '
-               f'{len(cutouts)} sources; they must match')
-        raise ValueError(msg)
-
-    positive_total = np.zeros(shape)
-    for cutout in cutouts:
-        positive_total[cutout.slices] += np.maximum(cutout.data, 0.0)
-    if data is None:
-        image = np.zeros(shape)
-        for cutout in cutouts:
-            image[cutout.slices] += cutout.data
-    references = []
-    for cutout in cutouts:
-        total = positive_total[cutout.slices]
-        fraction = np.divide(np.maximum(cutout.data, 0.0), total,
-                             out=np.zeros_like(total), where=total > 0)
-        references.append(SourceCutout(fraction * image[cutout.slices],
-                                       cutout.slices))
+    image, cutouts, shape, centers = _efficacy_inputs(source_images, centers,
+                                                      data, shape)
+    image, references = _reference_images(cutouts, image, shape)
 
     n_sources = len(cutouts)
     pcr = encode_pcr(cutouts, centers, n_contributors=n_contributors,
@@ -317,43 +374,11 @@ def encoding_efficacy(source_images, centers, *, data=None, shape=None,
     n_pixels_r90 = np.zeros(n_sources, dtype=np.int64)
     empty = SourceCutout(np.zeros((0, 0)), (slice(0, 0), slice(0, 0)))
     for i, reference in enumerate(references):
-        decoded_cutout = decoded.get(i + 1, empty)
-        true_flux = float(reference.data.sum())
-        decoded_flux = float(np.asarray(decoded_cutout.data,
-                                        dtype=np.float64).sum())
-        columns['true_flux'][i] = true_flux
-        columns['decoded_flux'][i] = decoded_flux
-        columns['flux_difference'][i] = decoded_flux - true_flux
-        columns['abs_flux_difference'][i] = abs(decoded_flux - true_flux)
-        if not true_flux > 0 or reference.data.size == 0:
-            continue
-        columns['relative_flux_difference'][i] = ((decoded_flux - true_flux)
-                                                  / true_flux)
-        # r90 from the reference cutout (zero outside it), then the KS test
-        # on a window holding every frame pixel within r90
-        origin = np.array([reference.slices[0].start,
-                           reference.slices[1].start], dtype=np.float64)
-        radius, order = _radial_sort(reference.data.shape,
-                                     centers[i] - origin)
-        r90 = flux_radius_sorted(radius, reference.data.ravel()[order], 0.9)
-        if not np.isfinite(r90):
-            continue
-        window = _r90_window(r90, centers[i], shape)
-        window_origin = np.array([window[0].start, window[1].start],
-                                 dtype=np.float64)
-        reference_window = paste(reference, window)
-        decoded_window = paste(
-            SourceCutout(np.asarray(decoded_cutout.data, dtype=np.float64),
-                         decoded_cutout.slices), window)
-        radius, order = _radial_sort(reference_window.shape,
-                                     centers[i] - window_origin)
-        statistic, pvalue, n_pixels = _ks_within(
-            radius, reference_window.ravel()[order],
-            decoded_window.ravel()[order], r90)
-        columns['r90'][i] = r90
-        columns['ks_statistic'][i] = statistic
-        columns['ks_pvalue'][i] = pvalue
-        n_pixels_r90[i] = n_pixels
+        values = _source_efficacy(reference, decoded.get(i + 1, empty),
+                                  centers[i], shape)
+        n_pixels_r90[i] = values.pop('n_pixels_r90', 0)
+        for name, value in values.items():
+            columns[name][i] = value
 
     table = Table()
     table['label'] = np.arange(1, n_sources + 1, dtype=np.int64)

@@ -147,6 +147,105 @@ def _encode(mask_utils, stack):
         np.moveaxis(stack, 0, -1).astype(np.uint8)))
 
 
+def _mask_images(true_masks, predicted_masks, scores):
+    """The ``(truth, prediction, score)`` of each image."""
+    if isinstance(true_masks, list) != isinstance(predicted_masks, list):
+        msg = ('true_masks and predicted_masks must both be lists (one item '
+               'per image) or both single images')
+        raise TypeError(msg)
+    if not isinstance(true_masks, list):
+        return [(true_masks, predicted_masks, scores)]
+    if len(true_masks) != len(predicted_masks):
+        msg = (f'true_masks has {len(true_masks)} images but '
+               f'predicted_masks has {len(predicted_masks)}; they must '
+               'match')
+        raise ValueError(msg)
+    if scores is None:
+        scores = [None] * len(true_masks)
+    elif not isinstance(scores, list) or len(scores) != len(true_masks):
+        msg = 'scores must be a list with one item per image'
+        raise TypeError(msg)
+    return list(zip(true_masks, predicted_masks, scores))
+
+
+def _nonempty_masks(truth, prediction, score):
+    """One image's checked mask stacks and scores, less the empty masks."""
+    truth = _as_mask_stack(truth, 'true_masks')
+    prediction = _as_mask_stack(prediction, 'predicted_masks')
+    if score is not None:
+        score = np.asarray(score, dtype=np.float64)
+        if score.shape != (prediction.shape[0],):
+            msg = (f'scores has shape {score.shape} but there are '
+                   f'{prediction.shape[0]} predicted masks')
+            raise ValueError(msg)
+    else:
+        score = np.ones(prediction.shape[0])
+    if not np.all(np.isfinite(score)):
+        msg = 'scores must be finite'
+        raise ValueError(msg)
+    # an empty mask can neither be found nor be right: ignore it
+    predicted_area = prediction.any(axis=(1, 2))
+    truth = truth[truth.any(axis=(1, 2))]
+    prediction, score = prediction[predicted_area], score[predicted_area]
+    if truth.shape[1:] != prediction.shape[1:]:
+        msg = (f'predicted_masks has image shape {prediction.shape[1:]} '
+               f'but true_masks has {truth.shape[1:]}; they must match')
+        raise ValueError(msg)
+    return truth, prediction, score
+
+
+def _coco_inputs(mask_utils, images):
+    """The COCO ground-truth dataset and the detections of ``images``."""
+    dataset = {'images': [], 'annotations': [], 'categories': [{'id': 1}]}
+    detections = []
+    for image_id, (truth, prediction, score) in enumerate(images, start=1):
+        truth, prediction, score = _nonempty_masks(truth, prediction, score)
+        height, width = truth.shape[1:]
+        dataset['images'].append({'id': image_id, 'height': int(height),
+                                  'width': int(width)})
+        for rle, mask in zip(_encode(mask_utils, truth), truth):
+            dataset['annotations'].append({
+                'id': len(dataset['annotations']) + 1,
+                'image_id': image_id, 'category_id': 1, 'segmentation': rle,
+                'area': float(mask.sum()),
+                'bbox': list(mask_utils.toBbox(rle)), 'iscrowd': 0})
+        for rle, value in zip(_encode(mask_utils, prediction), score):
+            detections.append({'image_id': image_id, 'category_id': 1,
+                               'segmentation': rle, 'score': float(value)})
+    return dataset, detections
+
+
+def _coco_average_precision(dataset, detections, n_images):
+    """AP, AP50 and AP75 of `pycocotools.cocoeval.COCOeval`, quietly."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        ground_truth = COCO()
+        ground_truth.dataset = dataset
+        ground_truth.createIndex()
+        predicted = ground_truth.loadRes(detections)
+        evaluation = COCOeval(ground_truth, predicted, iouType='segm')
+        max_per_image = max(
+            [100] + [sum(d['image_id'] == i for d in detections)
+                     for i in range(1, n_images + 1)])
+        evaluation.params.maxDets = [1, 10, int(max_per_image)]
+        evaluation.evaluate()
+        evaluation.accumulate()
+    # precision: [iou threshold, recall, class, area range, max dets]
+    precision = evaluation.eval['precision'][:, :, 0, 0, -1]
+    iou_thresholds = evaluation.params.iouThrs
+
+    def mean_precision(rows):
+        values = precision[rows]
+        values = values[values > -1]
+        return float(values.mean()) if values.size else 0.0
+
+    return {'AP': mean_precision(slice(None)),
+            'AP50': mean_precision(np.isclose(iou_thresholds, 0.5)),
+            'AP75': mean_precision(np.isclose(iou_thresholds, 0.75))}
+
+
 def average_precision(true_masks, predicted_masks, *, scores=None):
     """
     COCO-style mask average precision of predicted against true instances.
@@ -190,65 +289,9 @@ def average_precision(true_masks, predicted_masks, *, scores=None):
     """
     require('pycocotools')
     from pycocotools import mask as mask_utils
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
 
-    if isinstance(true_masks, list) != isinstance(predicted_masks, list):
-        msg = ('true_masks and predicted_masks must both be lists (one item '
-               'per image) or both single images')
-        raise TypeError(msg)
-    if isinstance(true_masks, list):
-        if len(true_masks) != len(predicted_masks):
-            msg = (f'true_masks has {len(true_masks)} images but '
-                   f'predicted_masks has {len(predicted_masks)}; they must '
-                   'match')
-            raise ValueError(msg)
-        if scores is None:
-            scores = [None] * len(true_masks)
-        elif not isinstance(scores, list) or len(scores) != len(true_masks):
-            msg = 'scores must be a list with one item per image'
-            raise TypeError(msg)
-        images = list(zip(true_masks, predicted_masks, scores))
-    else:
-        images = [(true_masks, predicted_masks, scores)]
-
-    dataset = {'images': [], 'annotations': [], 'categories': [{'id': 1}]}
-    detections = []
-    for image_id, (truth, prediction, score) in enumerate(images, start=1):
-        truth = _as_mask_stack(truth, 'true_masks')
-        prediction = _as_mask_stack(prediction, 'predicted_masks')
-        if score is not None:
-            score = np.asarray(score, dtype=np.float64)
-            if score.shape != (prediction.shape[0],):
-                msg = (f'scores has shape {score.shape} but there are '
-                       f'{prediction.shape[0]} predicted masks')
-                raise ValueError(msg)
-        else:
-            score = np.ones(prediction.shape[0])
-        if not np.all(np.isfinite(score)):
-            msg = 'scores must be finite'
-            raise ValueError(msg)
-        # an empty mask can neither be found nor be right: ignore it
-        predicted_area = prediction.any(axis=(1, 2))
-        truth = truth[truth.any(axis=(1, 2))]
-        prediction, score = prediction[predicted_area], score[predicted_area]
-        if truth.shape[1:] != prediction.shape[1:]:
-            msg = (f'predicted_masks has image shape {prediction.shape[1:]} '
-                   f'but true_masks has {truth.shape[1:]}; they must match')
-            raise ValueError(msg)
-        height, width = truth.shape[1:]
-        dataset['images'].append({'id': image_id, 'height': int(height),
-                                  'width': int(width)})
-        for rle, mask in zip(_encode(mask_utils, truth), truth):
-            dataset['annotations'].append({
-                'id': len(dataset['annotations']) + 1,
-                'image_id': image_id, 'category_id': 1, 'segmentation': rle,
-                'area': float(mask.sum()),
-                'bbox': list(mask_utils.toBbox(rle)), 'iscrowd': 0})
-        for rle, value in zip(_encode(mask_utils, prediction), score):
-            detections.append({'image_id': image_id, 'category_id': 1,
-                               'segmentation': rle, 'score': float(value)})
-
+    images = _mask_images(true_masks, predicted_masks, scores)
+    dataset, detections = _coco_inputs(mask_utils, images)
     n_true = len(dataset['annotations'])
     n_predicted = len(detections)
     result = {'n_true': n_true, 'n_predicted': n_predicted}
@@ -256,30 +299,5 @@ def average_precision(true_masks, predicted_masks, *, scores=None):
         return {'AP': np.nan, 'AP50': np.nan, 'AP75': np.nan, **result}
     if n_predicted == 0:
         return {'AP': 0.0, 'AP50': 0.0, 'AP75': 0.0, **result}
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        ground_truth = COCO()
-        ground_truth.dataset = dataset
-        ground_truth.createIndex()
-        predicted = ground_truth.loadRes(detections)
-        evaluation = COCOeval(ground_truth, predicted,
-                                              iouType='segm')
-        max_per_image = max(
-            [100] + [sum(d['image_id'] == i for d in detections)
-                     for i in range(1, len(images) + 1)])
-        evaluation.params.maxDets = [1, 10, int(max_per_image)]
-        evaluation.evaluate()
-        evaluation.accumulate()
-    # precision: [iou threshold, recall, class, area range, max dets]
-    precision = evaluation.eval['precision'][:, :, 0, 0, -1]
-    iou_thresholds = evaluation.params.iouThrs
-
-    def mean_precision(rows):
-        values = precision[rows]
-        values = values[values > -1]
-        return float(values.mean()) if values.size else 0.0
-
-    return {'AP': mean_precision(slice(None)),
-            'AP50': mean_precision(np.isclose(iou_thresholds, 0.5)),
-            'AP75': mean_precision(np.isclose(iou_thresholds, 0.75)),
+    return {**_coco_average_precision(dataset, detections, len(images)),
             **result}

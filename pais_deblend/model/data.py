@@ -31,13 +31,17 @@ resumed training run sees exactly the batches an uninterrupted run would.
 """
 
 import glob
-import json
 import os
 from collections import OrderedDict
 
 import numpy as np
 
-from ..utils._io import npz_headers, read_npz
+from ..utils._io import read_npz
+# KEY_ALIASES stays importable from here (the module docstring names it)
+from ..utils._shards import KEY_ALIASES  # noqa: F401
+from ..utils._shards import (HEAD_LABEL_KEYS, MANIFEST_NAME, PCR_LABEL_KEYS,
+                             canonical_shapes, check_shard_shapes,
+                             load_manifest, read_canonical, seed_array_names)
 from ..utils._validation import (check_finite_float, check_in,
                                  check_nonnegative_int, check_positive_int)
 from .augmentation import augment_sample, random_transform
@@ -50,14 +54,13 @@ __all__ = ['LABEL_KEYS', 'OPTIONAL_LABEL_KEYS', 'stack_labels',
            'ShardDataset', 'BatchStream']
 
 #: The label keys of a sample, besides ``image``.
-LABEL_KEYS = ('center_of_mass', 'contribution_vectors', 'contribution_maps',
-              'pixel_weight')
+LABEL_KEYS = PCR_LABEL_KEYS + ('pixel_weight',)
 
 #: Labels of the optional heads: ``star_probability`` (h, w), the share of
 #: a pixel's true flux from stars (star/galaxy head), and
 #: ``band_contribution_maps`` (h, w, b, n), the fractions of each band
 #: (per-band C^m). Used when every sample of a batch has them.
-OPTIONAL_LABEL_KEYS = ('star_probability', 'band_contribution_maps')
+OPTIONAL_LABEL_KEYS = HEAD_LABEL_KEYS
 
 
 def stack_labels(samples):
@@ -71,19 +74,6 @@ def stack_labels(samples):
     return {key: np.stack([s[key] for s in samples]).astype(np.float32)
             for key in keys}
 
-
-#: Alternative key names accepted in shards -> the names used here.
-KEY_ALIASES = {
-    'images': 'image',
-    'contribution_vector': 'contribution_vectors',
-    'contribution_map': 'contribution_maps',
-    'weight': 'pixel_weight',
-    'weights': 'pixel_weight',
-    'flux_weight': 'pixel_weight',
-    'seeds': 'seed',
-    'scene_index': 'seed',
-    'noiseless': 'noiseless_image',
-}
 
 #: Default flux threshold for ``pixel_weight``, in units of the noise sigma.
 DEFAULT_FLUX_THRESHOLD = 0.5
@@ -206,11 +196,6 @@ def write_shard(filename, samples, *, compress=True):
     save(filename, **arrays)
 
 
-def _npz_shapes(filename):
-    """{key: shape} of the arrays in an .npz file, reading headers only."""
-    return {name: shape for name, (shape, _) in npz_headers(filename).items()}
-
-
 class ShardDataset:
     """
     Random access to the samples of a directory of ``.npz`` shards.
@@ -264,15 +249,9 @@ class ShardDataset:
             source = os.fspath(source)
             if os.path.isdir(source):
                 files = sorted(glob.glob(os.path.join(source, '*.npz')))
-                manifest = os.path.join(source, 'manifest.json')
+                manifest = os.path.join(source, MANIFEST_NAME)
                 if os.path.exists(manifest):
-                    with open(manifest) as handle:
-                        try:
-                            self.manifest = json.load(handle)
-                        except ValueError as error:
-                            msg = (f'{manifest!r} is not valid JSON: '
-                                   f'{error}')
-                            raise ValueError(msg) from None
+                    self.manifest = load_manifest(manifest)
             elif os.path.isfile(source):
                 files = [source]
             else:
@@ -288,20 +267,8 @@ class ShardDataset:
         self.flux_threshold = flux_threshold
         self.counts = []
         for filename in files:
-            shapes = {KEY_ALIASES.get(k, k): v
-                      for k, v in _npz_shapes(filename).items()}
-            missing = [k for k in ('image', 'center_of_mass',
-                                   'contribution_vectors',
-                                   'contribution_maps') if k not in shapes]
-            if missing:
-                msg = (f'shard {filename!r} lacks the arrays {missing}; it '
-                       f'holds {sorted(shapes)}')
-                raise ValueError(msg)
-            if len(shapes['image']) < 3:
-                msg = (f'shard {filename!r} has an image array of shape '
-                       f"{shapes['image']}; expected (S, h, w[, b])")
-                raise ValueError(msg)
-            self.counts.append(int(shapes['image'][0]))
+            self.counts.append(check_shard_shapes(
+                filename, canonical_shapes(filename)))
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
         self._cache = OrderedDict()
 
@@ -317,8 +284,7 @@ class ShardDataset:
         if index in self._cache:
             self._cache.move_to_end(index)
             return self._cache[index]
-        arrays = {KEY_ALIASES.get(k, k): v
-                  for k, v in read_npz(self.files[index]).items()}
+        arrays = read_canonical(self.files[index])
         image = arrays['image']
         if image.ndim == 3:
             arrays['image'] = image[..., np.newaxis]
@@ -373,8 +339,7 @@ class ShardDataset:
         """
         per_shard = []
         for filename in self.files:
-            names = [k for k in npz_headers(filename)
-                     if KEY_ALIASES.get(k, k) == 'seed']
+            names = seed_array_names(filename)
             if not names:
                 return None
             seeds = read_npz(filename, keys=names[:1])[names[0]]

@@ -266,228 +266,327 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
     model_card : dict
         The content written to ``model_card.json``.
     """
-    import keras
-    import tensorflow as tf
+    # without keras and tensorflow nothing else is checked
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
 
-    from ..version import version as package_version
-    from .losses import PAISLoss
-    from .network import build_pais_model
+    run = _TrainingRun(
+        dataset_dir, output_dir, steps=steps, batch_size=batch_size,
+        seed=seed, validation_dir=validation_dir,
+        validation_fraction=validation_fraction,
+        validation_samples=validation_samples,
+        checkpoint_every=checkpoint_every, resume=resume,
+        progress_bar=progress_bar, learning_rate=learning_rate,
+        crop_size=crop_size, augment=augment, model_options=model_options,
+        loss_weights=loss_weights, preset=preset, softening=softening,
+        name=name, schedule=schedule, jit_compile=jit_compile,
+        initial_model=initial_model, normalization=normalization,
+        source_balance=source_balance)
+    run.build()
+    run.fit()
+    return run.write_model(run.evaluate_validation())
 
-    steps = check_positive_int(steps, 'steps')
-    batch_size = check_positive_int(batch_size, 'batch_size')
-    seed = check_nonnegative_int(seed, 'seed')
-    checkpoint_every = check_nonnegative_int(checkpoint_every,
-                                             'checkpoint_every')
-    learning_rate = check_finite_float(learning_rate, 'learning_rate',
-                                       minimum=0)
-    validation_samples = check_nonnegative_int(validation_samples,
-                                               'validation_samples')
-    check_in(schedule, ('constant', 'cosine'), 'schedule')
-    check_in(normalization, NORMALIZATION_METHODS, 'normalization')
-    source_balance = check_finite_float(source_balance, 'source_balance',
-                                        minimum=0, include_minimum=True)
 
-    initial = (None if initial_model is None
-               else _initial_model(initial_model))
-    dataset = ShardDataset(dataset_dir)
-    if validation_dir is not None:
-        train_indices = np.arange(len(dataset))
-        validation_dataset = ShardDataset(validation_dir)
-        validation_indices = np.arange(len(validation_dataset))
-    else:
-        train_indices, validation_indices = dataset.split(
-            validation_fraction)
-        validation_dataset = dataset
-    validation_indices = validation_indices[:validation_samples]
+class _TrainingRun:
+    """
+    One call of `train`, stage by stage: the checked arguments and the
+    data (construction), the model and optimiser, resumed from the
+    checkpoint when there is one (`build`), the training loop (`fit`),
+    and the model with its card (`write_model`).
+    """
 
-    first = dataset[int(train_indices[0])]
-    options = {'n_bands': int(first['image'].shape[-1]),
-               'n_contributors': int(first['contribution_maps'].shape[-1])}
-    if 'band_contribution_maps' in first and options['n_bands'] > 1:
-        options['band_maps'] = True
-    options.update(model_options or {})
-    loss = PAISLoss(**(loss_weights or {}))
-    if preset is None and dataset.manifest is not None:
-        preset = dataset.manifest.get('preset')
+    def __init__(self, dataset_dir, output_dir, *, steps, batch_size, seed,
+                 validation_dir, validation_fraction, validation_samples,
+                 checkpoint_every, resume, progress_bar, learning_rate,
+                 crop_size, augment, model_options, loss_weights, preset,
+                 softening, name, schedule, jit_compile, initial_model,
+                 normalization, source_balance):
+        from .losses import PAISLoss
 
-    config = {
-        'model_options': {k: (list(v) if isinstance(v, tuple) else v)
-                          for k, v in options.items()},
-        'loss_weights': loss.get_config(),
-        'batch_size': batch_size, 'seed': seed,
-        'learning_rate': learning_rate, 'schedule': schedule,
-        'crop_size': crop_size,
-        'augment': bool(augment), 'softening': float(softening),
-        'normalization': normalization,
-        'n_training_samples': int(len(train_indices)),
-    }
-    if initial is not None:
-        config['initial_model'] = initial['description']
-    if source_balance:
-        # only when used, so that older checkpoints still resume
-        config['source_balance'] = source_balance
+        self.steps = check_positive_int(steps, 'steps')
+        self.batch_size = check_positive_int(batch_size, 'batch_size')
+        self.seed = check_nonnegative_int(seed, 'seed')
+        self.checkpoint_every = check_nonnegative_int(checkpoint_every,
+                                                      'checkpoint_every')
+        self.learning_rate = check_finite_float(learning_rate,
+                                                'learning_rate', minimum=0)
+        validation_samples = check_nonnegative_int(validation_samples,
+                                                   'validation_samples')
+        self.schedule = check_in(schedule, ('constant', 'cosine'),
+                                 'schedule')
+        self.normalization = check_in(normalization, NORMALIZATION_METHODS,
+                                      'normalization')
+        self.source_balance = check_finite_float(
+            source_balance, 'source_balance', minimum=0,
+            include_minimum=True)
+        self.dataset_dir, self.validation_dir = dataset_dir, validation_dir
+        self.resume, self.progress_bar = resume, progress_bar
+        self.crop_size, self.augment = crop_size, augment
+        self.softening, self.name = softening, name
+        self.jit_compile, self.initial_model = jit_compile, initial_model
 
-    output_dir = os.fspath(output_dir)
-    checkpoint_dir = os.path.join(output_dir, _CHECKPOINT_DIR)
-    os.makedirs(checkpoint_dir, exist_ok=True)
-    state_file = os.path.join(checkpoint_dir, _STATE_FILENAME)
+        self.initial = (None if initial_model is None
+                        else _initial_model(initial_model))
+        self._load_data(validation_fraction, validation_samples)
+        self.options = self._model_options(model_options)
+        self.loss = PAISLoss(**(loss_weights or {}))
+        if preset is None and self.dataset.manifest is not None:
+            preset = self.dataset.manifest.get('preset')
+        self.preset = preset
+        self.config = self._config()
+        self.output_dir = os.fspath(output_dir)
+        self.checkpoint_dir = os.path.join(self.output_dir, _CHECKPOINT_DIR)
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        self.state_file = os.path.join(self.checkpoint_dir, _STATE_FILENAME)
 
-    model = build_pais_model(**options, seed=seed)
-    if initial is not None:
-        _copy_weights(initial['model'], model, initial_model)
-    if schedule == 'cosine':
-        rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=steps, alpha=0.05)
-    else:
-        rate = learning_rate
-    optimizer = keras.optimizers.Adam(learning_rate=rate,
-                                      beta_1=0.9, beta_2=0.9999,
-                                      epsilon=1e-7)
-    state = {'step': 0, 'elapsed_s': 0.0, 'history': [], 'config': config}
-    if resume and os.path.exists(state_file):
-        with open(state_file) as handle:
+    def _load_data(self, validation_fraction, validation_samples):
+        """The training set and the held-out samples."""
+        self.dataset = ShardDataset(self.dataset_dir)
+        if self.validation_dir is not None:
+            self.train_indices = np.arange(len(self.dataset))
+            self.validation_dataset = ShardDataset(self.validation_dir)
+            validation_indices = np.arange(len(self.validation_dataset))
+        else:
+            self.train_indices, validation_indices = self.dataset.split(
+                validation_fraction)
+            self.validation_dataset = self.dataset
+        self.validation_indices = validation_indices[:validation_samples]
+
+    def _model_options(self, model_options):
+        """`build_pais_model` options: the data's, then the caller's."""
+        first = self.dataset[int(self.train_indices[0])]
+        options = {'n_bands': int(first['image'].shape[-1]),
+                   'n_contributors': int(first['contribution_maps'].shape[-1])}
+        if 'band_contribution_maps' in first and options['n_bands'] > 1:
+            options['band_maps'] = True
+        options.update(model_options or {})
+        return options
+
+    def _config(self):
+        """What a checkpoint must match to be resumed."""
+        config = {
+            'model_options': {k: (list(v) if isinstance(v, tuple) else v)
+                              for k, v in self.options.items()},
+            'loss_weights': self.loss.get_config(),
+            'batch_size': self.batch_size, 'seed': self.seed,
+            'learning_rate': self.learning_rate, 'schedule': self.schedule,
+            'crop_size': self.crop_size,
+            'augment': bool(self.augment), 'softening': float(self.softening),
+            'normalization': self.normalization,
+            'n_training_samples': int(len(self.train_indices)),
+        }
+        if self.initial is not None:
+            config['initial_model'] = self.initial['description']
+        if self.source_balance:
+            # only when used, so that older checkpoints still resume
+            config['source_balance'] = self.source_balance
+        return config
+
+    def build(self):
+        """The model and optimiser, from the checkpoint when resuming."""
+        import keras
+
+        from .network import build_pais_model
+
+        self.model = build_pais_model(**self.options, seed=self.seed)
+        if self.initial is not None:
+            _copy_weights(self.initial['model'], self.model,
+                          self.initial_model)
+        if self.schedule == 'cosine':
+            rate = keras.optimizers.schedules.CosineDecay(
+                self.learning_rate, decay_steps=self.steps, alpha=0.05)
+        else:
+            rate = self.learning_rate
+        self.optimizer = keras.optimizers.Adam(learning_rate=rate,
+                                               beta_1=0.9, beta_2=0.9999,
+                                               epsilon=1e-7)
+        self.state = {'step': 0, 'elapsed_s': 0.0, 'history': [],
+                      'config': self.config}
+        if self.resume and os.path.exists(self.state_file):
+            self._restore_checkpoint()
+
+    def _restore_checkpoint(self):
+        with open(self.state_file) as handle:
             saved = json.load(handle)
         # checkpoints written before the option existed used 'asinh'
         saved['config'].setdefault('normalization', 'asinh')
-        if saved['config'] != json.loads(json.dumps(config)):
-            msg = (f'the checkpoint in {checkpoint_dir!r} was made with a '
-                   f'different configuration ({saved["config"]}) than this '
-                   f'call ({config}); pass resume=False to start afresh')
+        if saved['config'] != json.loads(json.dumps(self.config)):
+            msg = (f'the checkpoint in {self.checkpoint_dir!r} was made with '
+                   f'a different configuration ({saved["config"]}) than '
+                   f'this call ({self.config}); pass resume=False to start '
+                   f'afresh')
             raise ValueError(msg)
-        state = saved
-        model.load_weights(os.path.join(checkpoint_dir,
-                                        state['weights_file']))
-        _restore_optimizer(optimizer, model,
-                           os.path.join(checkpoint_dir,
-                                        state['optimizer_file']))
+        self.state = saved
+        self.model.load_weights(os.path.join(self.checkpoint_dir,
+                                             saved['weights_file']))
+        _restore_optimizer(self.optimizer, self.model,
+                           os.path.join(self.checkpoint_dir,
+                                        saved['optimizer_file']))
 
-    stream = BatchStream(dataset, indices=train_indices,
-                         batch_size=batch_size, seed=seed, augment=augment,
-                         crop_size=crop_size, softening=softening,
-                         normalization=normalization,
-                         source_balance=source_balance)
+    def _train_step(self):
+        """The compiled optimisation step."""
+        import tensorflow as tf
 
-    # create the optimizer's slots before tracing, so the step traces once
-    optimizer.build(model.trainable_variables)
+        model, loss, optimizer = self.model, self.loss, self.optimizer
+        # create the optimizer's slots before tracing, so the step traces
+        # once
+        optimizer.build(model.trainable_variables)
 
-    @tf.function(reduce_retracing=True, autograph=False,
-                 jit_compile=bool(jit_compile))
-    def train_step(images, labels):
-        with tf.GradientTape() as tape:
-            predictions = model(images, training=True)
-            total, terms = loss(labels, predictions)
-        gradients = tape.gradient(total, model.trainable_variables)
-        optimizer.apply(gradients, model.trainable_variables)
-        return total, terms
+        @tf.function(reduce_retracing=True, autograph=False,
+                     jit_compile=bool(self.jit_compile))
+        def train_step(images, labels):
+            with tf.GradientTape() as tape:
+                predictions = model(images, training=True)
+                total, terms = loss(labels, predictions)
+            gradients = tape.gradient(total, model.trainable_variables)
+            optimizer.apply(gradients, model.trainable_variables)
+            return total, terms
 
-    def save_checkpoint(step, elapsed):
+        return train_step
+
+    def _save_checkpoint(self, step, elapsed):
+        """Write weights, optimiser and state; drop the previous ones."""
         stem = f'ckpt-{step:08d}'
         weights_file = f'{stem}.weights.h5'
         optimizer_file = f'{stem}.optimizer.npz'
-        model.save_weights(os.path.join(checkpoint_dir, weights_file),
-                           overwrite=True)
-        np.savez(os.path.join(checkpoint_dir, optimizer_file),
-                 **_optimizer_arrays(optimizer))
-        old = (state.get('weights_file'), state.get('optimizer_file'))
-        state.update(step=step, elapsed_s=elapsed,
-                     weights_file=weights_file,
-                     optimizer_file=optimizer_file)
-        _write_json(state_file, state)
+        self.model.save_weights(os.path.join(self.checkpoint_dir,
+                                             weights_file), overwrite=True)
+        np.savez(os.path.join(self.checkpoint_dir, optimizer_file),
+                 **_optimizer_arrays(self.optimizer))
+        old = (self.state.get('weights_file'),
+               self.state.get('optimizer_file'))
+        self.state.update(step=step, elapsed_s=elapsed,
+                          weights_file=weights_file,
+                          optimizer_file=optimizer_file)
+        _write_json(self.state_file, self.state)
         for filename in old:
             if filename and filename not in (weights_file, optimizer_file):
-                path = os.path.join(checkpoint_dir, filename)
+                path = os.path.join(self.checkpoint_dir, filename)
                 if os.path.exists(path):
                     os.remove(path)
 
-    start_step = int(state['step'])
-    elapsed_before = float(state['elapsed_s'])
-    started = time.perf_counter()
-    bar = _progress_bar(range(start_step, steps), desc='training',
-                        total=max(steps - start_step, 0),
-                        enabled=progress_bar, unit='step')
-    for step in bar:
-        images, labels = stream.batch(step)
-        total, terms = train_step(images, labels)
-        done = step + 1
-        if progress_bar and hasattr(bar, 'set_postfix'):
-            bar.set_postfix(loss=f'{_as_float(total):.4g}')
-        if done % max(1, min(checkpoint_every or steps, 50)) == 0 or (
-                done == steps):
-            state['history'].append(
-                {'step': done, 'loss': _as_float(total),
-                 **{k: _as_float(v) for k, v in terms.items()}})
-        if checkpoint_every and done % checkpoint_every == 0 and (
-                done != steps):
-            save_checkpoint(done, elapsed_before + time.perf_counter()
-                            - started)
-    elapsed = elapsed_before + time.perf_counter() - started
-    if steps > start_step or 'weights_file' not in state:
-        save_checkpoint(max(steps, start_step), elapsed)
+    def fit(self):
+        """Run the steps left, recording the loss and checkpointing."""
+        steps, checkpoint_every = self.steps, self.checkpoint_every
+        stream = BatchStream(self.dataset, indices=self.train_indices,
+                             batch_size=self.batch_size, seed=self.seed,
+                             augment=self.augment, crop_size=self.crop_size,
+                             softening=self.softening,
+                             normalization=self.normalization,
+                             source_balance=self.source_balance)
+        train_step = self._train_step()
+        self.start_step = start_step = int(self.state['step'])
+        elapsed_before = float(self.state['elapsed_s'])
+        started = time.perf_counter()
+        bar = _progress_bar(range(start_step, steps), desc='training',
+                            total=max(steps - start_step, 0),
+                            enabled=self.progress_bar, unit='step')
+        for step in bar:
+            images, labels = stream.batch(step)
+            total, terms = train_step(images, labels)
+            done = step + 1
+            if self.progress_bar and hasattr(bar, 'set_postfix'):
+                bar.set_postfix(loss=f'{_as_float(total):.4g}')
+            if done % max(1, min(checkpoint_every or steps, 50)) == 0 or (
+                    done == steps):
+                self.state['history'].append(
+                    {'step': done, 'loss': _as_float(total),
+                     **{k: _as_float(v) for k, v in terms.items()}})
+            if checkpoint_every and done % checkpoint_every == 0 and (
+                    done != steps):
+                self._save_checkpoint(done, elapsed_before
+                                      + time.perf_counter() - started)
+        self.elapsed = elapsed_before + time.perf_counter() - started
+        if steps > start_step or 'weights_file' not in self.state:
+            self._save_checkpoint(max(steps, start_step), self.elapsed)
 
-    validation = evaluate(model, validation_dataset, validation_indices,
-                          batch_size=batch_size, loss=loss,
-                          softening=softening, normalization=normalization)
-    model_file = os.path.join(output_dir, MODEL_FILENAME)
-    with atomic_output(model_file, overwrite=True) as temporary:
-        model.save(temporary)
+    def evaluate_validation(self):
+        """The loss terms on the held-out samples (`evaluate`)."""
+        return evaluate(self.model, self.validation_dataset,
+                        self.validation_indices, batch_size=self.batch_size,
+                        loss=self.loss, softening=self.softening,
+                        normalization=self.normalization)
 
-    def seeds_of(ds, indices):
-        seeds = ds.seeds(indices)
-        if not seeds:
-            return None
-        return {'min': int(min(seeds)), 'max': int(max(seeds)),
-                'count': len(seeds)}
+    def write_model(self, validation):
+        """Save the model, then write and return its card."""
+        model_file = os.path.join(self.output_dir, MODEL_FILENAME)
+        with atomic_output(model_file, overwrite=True) as temporary:
+            self.model.save(temporary)
+        card = self._model_card(validation, file_sha256(model_file))
+        _write_json(os.path.join(self.output_dir, MODEL_CARD_FILENAME), card)
+        return card
 
-    card = {
-        'name': name,
-        'created_utc': datetime.datetime.now(
-            datetime.timezone.utc).isoformat(timespec='seconds'),
-        'package_version': package_version,
-        'tensorflow_version': tf.__version__,
-        'keras_version': keras.__version__,
-        'python_version': platform.python_version(),
-        'preset': preset,
-        'dataset': {
-            'directory': os.path.abspath(os.fspath(dataset_dir)),
-            'n_shards': len(dataset.files),
-            'n_training_samples': int(len(train_indices)),
-            'training_seeds': seeds_of(dataset, train_indices),
-            'manifest': dataset.manifest,
-        },
-        'validation': {
-            'directory': (None if validation_dir is None else
-                          os.path.abspath(os.fspath(validation_dir))),
-            'n_samples': int(len(validation_indices)),
-            'seeds': (seeds_of(validation_dataset, validation_indices)
-                      if len(validation_indices) else None),
-            'metrics': validation,
-        },
-        'training': {
-            'steps': int(max(steps, start_step)),
-            'seed': seed,
-            'batch_size': batch_size,
-            'learning_rate': learning_rate,
-            'schedule': schedule,
-            'jit_compile': bool(jit_compile),
+    def _model_card(self, validation, model_sha256):
+        import keras
+        import tensorflow as tf
+
+        from ..version import version as package_version
+
+        return {
+            'name': self.name,
+            'created_utc': datetime.datetime.now(
+                datetime.timezone.utc).isoformat(timespec='seconds'),
+            'package_version': package_version,
+            'tensorflow_version': tf.__version__,
+            'keras_version': keras.__version__,
+            'python_version': platform.python_version(),
+            'preset': self.preset,
+            'dataset': self._dataset_section(),
+            'validation': {
+                'directory': (None if self.validation_dir is None else
+                              os.path.abspath(os.fspath(self.validation_dir))),
+                'n_samples': int(len(self.validation_indices)),
+                'seeds': (_seed_range(self.validation_dataset,
+                                      self.validation_indices)
+                          if len(self.validation_indices) else None),
+                'metrics': validation,
+            },
+            'training': self._training_section(),
+            'architecture': self.model.architecture,
+            'receptive_field_radius': self.model.receptive_field_radius,
+            'loss_weights': self.loss.get_config(),
+            'normalization': {
+                'method': self.normalization,
+                'formula': _NORMALIZATION_FORMULAS[self.normalization],
+                'noise_estimate': '1.4826 * MAD per band',
+                'softening': float(self.softening)},
+            'model_file': MODEL_FILENAME,
+            'model_sha256': model_sha256,
+        }
+
+    def _dataset_section(self):
+        return {
+            'directory': os.path.abspath(os.fspath(self.dataset_dir)),
+            'n_shards': len(self.dataset.files),
+            'n_training_samples': int(len(self.train_indices)),
+            'training_seeds': _seed_range(self.dataset, self.train_indices),
+            'manifest': self.dataset.manifest,
+        }
+
+    def _training_section(self):
+        history = self.state['history']
+        return {
+            'steps': int(max(self.steps, self.start_step)),
+            'seed': self.seed,
+            'batch_size': self.batch_size,
+            'learning_rate': self.learning_rate,
+            'schedule': self.schedule,
+            'jit_compile': bool(self.jit_compile),
             'optimizer': 'Adam(beta_1=0.9, beta_2=0.9999, epsilon=1e-7)',
-            'crop_size': crop_size,
-            'augment': bool(augment),
-            'source_balance': source_balance,
-            'wall_time_s': round(elapsed, 3),
-            'resumed_from_step': start_step or None,
-            'initial_model': config.get('initial_model'),
-            'final_training_loss': (state['history'][-1]
-                                    if state['history'] else None),
-        },
-        'architecture': model.architecture,
-        'receptive_field_radius': model.receptive_field_radius,
-        'loss_weights': loss.get_config(),
-        'normalization': {'method': normalization,
-                          'formula': _NORMALIZATION_FORMULAS[normalization],
-                          'noise_estimate': '1.4826 * MAD per band',
-                          'softening': float(softening)},
-        'model_file': MODEL_FILENAME,
-        'model_sha256': file_sha256(model_file),
-    }
-    _write_json(os.path.join(output_dir, MODEL_CARD_FILENAME), card)
-    return card
+            'crop_size': self.crop_size,
+            'augment': bool(self.augment),
+            'source_balance': self.source_balance,
+            'wall_time_s': round(self.elapsed, 3),
+            'resumed_from_step': self.start_step or None,
+            'initial_model': self.config.get('initial_model'),
+            'final_training_loss': history[-1] if history else None,
+        }
+
+
+def _seed_range(dataset, indices):
+    """The smallest and largest seed of the samples, and their number."""
+    seeds = dataset.seeds(indices)
+    if not seeds:
+        return None
+    return {'min': int(min(seeds)), 'max': int(max(seeds)),
+            'count': len(seeds)}

@@ -506,6 +506,140 @@ def _move_into_place(temporary, output, overwrite):
         os.rename(temporary, output)
 
 
+def _resolved_deblender(model, client, *, network_tile_size, **settings):
+    """
+    The key of the workers' `Deblender` and the deblender itself, its
+    settings resolved (the model's defaults filled in).
+    """
+    from ..deblend.core import LIMITS as DEBLENDER_LIMITS
+
+    network_tile_size = check_at_most(
+        check_positive_int(network_tile_size, 'network_tile_size'),
+        DEBLENDER_LIMITS['tile_size'][0], 'network_tile_size',
+        DEBLENDER_LIMITS['tile_size'][1])
+    key = (_model_key(model, client), settings['n_contributors'],
+           settings['detection_threshold'], settings['min_separation'],
+           settings['footprint_threshold'], settings['footprint_smoothing'],
+           network_tile_size, None, settings['attribution'],
+           settings['companion_threshold'])
+    deblender = _deblender(key, None if isinstance(
+        model, (str, os.PathLike)) else model)
+    # the settings the workers use are the resolved ones, whatever their
+    # defaults would be
+    key = key[:1] + (deblender.n_contributors, deblender.detection_threshold,
+                     deblender.min_separation, deblender.footprint_threshold,
+                     deblender.footprint_smoothing, deblender.tile_size,
+                     deblender.normalization, deblender.attribution,
+                     deblender.companion_threshold)
+    _DEBLENDERS.setdefault(key, deblender)
+    return key, deblender
+
+
+def _band_maps(deblender):
+    """Whether the model has the per-band head."""
+    return bool(getattr(deblender.model, 'band_maps', False))
+
+
+def _classifies(deblender):
+    """Whether the model has the star/galaxy head."""
+    return bool(getattr(deblender.model, 'classify', False))
+
+
+def _has_heads(deblender):
+    return _band_maps(deblender) or _classifies(deblender)
+
+
+def _check_bands(source, deblender):
+    n_bands = deblender.n_bands
+    if len(source.shape) == 3 and source.shape[2] != n_bands or (
+            len(source.shape) == 2 and n_bands != 1):
+        msg = (f'data must have {n_bands} band(s) for model '
+               f'{deblender.model_name!r}, got shape {source.shape}')
+        raise ValueError(msg)
+
+
+def _mosaic_plan(source, deblender, plan, tile_size, margin):
+    """
+    The checked tile plan (made from ``tile_size`` and ``margin`` unless
+    given) and the guard that the exact zone of a tile keeps from its
+    edges.
+    """
+    from ..model.inference import default_overlap
+
+    factor = int(getattr(deblender.model, 'downsampling_factor', 1))
+    overlap = default_overlap(deblender.model)
+    guard = overlap + deblender.min_separation + 1
+    minimum_margin = math.ceil(guard / factor) * factor
+    shape = tuple(source.shape[:2])
+    if plan is None:
+        if margin is None:
+            margin = minimum_margin + DEFAULT_EXTRA_MARGIN
+        plan = TilePlan(shape, tile_size, margin=margin, multiple_of=factor)
+    _check_plan(plan, shape, factor, minimum_margin)
+    return plan, guard
+
+
+def _write_store(job, deblender, plan, source, client, progress_bar):
+    """
+    Deblend the tiles into the store of ``job``, make the labels unique,
+    write the source table and the store's attributes; return the number
+    of sources.
+    """
+    band_maps, classify = _band_maps(deblender), _classifies(deblender)
+    group = create_store(job.store, job.shape, deblender.n_contributors,
+                         plan.tile_size,
+                         n_bands=deblender.n_bands if band_maps else None)
+
+    def first_pass_calls():
+        for tile in plan:
+            region = None if source.portable else source.read(tile.extended)
+            yield job, tile, region
+
+    results = _run_tasks(_deblend_tile_task, first_pass_calls(),
+                         client=client, progress_bar=progress_bar,
+                         desc='tiles', total=len(plan))
+    label_maps, centers, class_star = _unify(results, plan, job.n_pixels)
+    sums = _run_tasks(
+        _relabel_tile_task,
+        ((job.store, tile.core, label_maps[tile.index], band_maps)
+         for tile in plan),
+        client=client, progress_bar=progress_bar, desc='labels',
+        total=len(plan))
+    effective_areas = np.zeros(len(centers) + 1)
+    for labels, values in sums:
+        np.add.at(effective_areas, labels, values)
+    n_sources = len(centers)
+    write_sources(group, np.arange(1, n_sources + 1, dtype=np.int32),
+                  centers, effective_areas[1:],
+                  class_star=(np.zeros(0) if classify and class_star
+                              is None else class_star))
+    group.attrs.update(_store_attributes(job, deblender, plan, n_sources))
+    if band_maps:
+        names = deblender.band_names
+        group.attrs['band_names'] = (None if names is None
+                                     else [str(n) for n in names])
+    return n_sources
+
+
+def _store_attributes(job, deblender, plan, n_sources):
+    """The attributes of a mosaic store: its format and the settings."""
+    return {
+        'format': FORMAT, 'format_version': FORMAT_VERSION,
+        'shape': list(job.shape),
+        'n_contributors': deblender.n_contributors,
+        'n_sources': n_sources, 'plan': plan.to_dict(),
+        'model': deblender.model_name,
+        'noise_sigma': list(job.noise_sigma),
+        'detection_noise': job.detection_noise,
+        'detection_threshold': deblender.detection_threshold,
+        'min_separation': deblender.min_separation,
+        'footprint_threshold': deblender.footprint_threshold,
+        'footprint_smoothing': deblender.footprint_smoothing,
+        'n_pixels': job.n_pixels, 'connectivity': job.connectivity,
+        'network_tile_size': deblender.tile_size,
+        **integrity_attributes()}
+
+
 def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
                    plan=None, model='hst_f160w', client=None,
                    noise_sigma=None, detection_noise=None,
@@ -636,109 +770,35 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         require('distributed')
     output = _prepare_output(output, overwrite)
     source = open_source(data, hdu=hdu)
-    from ..deblend.core import LIMITS as DEBLENDER_LIMITS
     from ..deblend.core import check_limit
 
     n_pixels = check_limit(check_positive_int(n_pixels, 'n_pixels'),
                            'n_pixels')
     check_in(connectivity, (4, 8), 'connectivity')
-    network_tile_size = check_at_most(
-        check_positive_int(network_tile_size, 'network_tile_size'),
-        DEBLENDER_LIMITS['tile_size'][0], 'network_tile_size',
-        DEBLENDER_LIMITS['tile_size'][1])
-    key = (_model_key(model, client), n_contributors, detection_threshold,
-           min_separation, footprint_threshold, footprint_smoothing,
-           network_tile_size, None, attribution, companion_threshold)
-    deblender = _deblender(key, None if isinstance(
-        model, (str, os.PathLike)) else model)
-    # the settings the workers use are the resolved ones, whatever their
-    # defaults would be
-    key = key[:1] + (deblender.n_contributors, deblender.detection_threshold,
-                     deblender.min_separation, deblender.footprint_threshold,
-                     deblender.footprint_smoothing, deblender.tile_size,
-                     deblender.normalization, deblender.attribution,
-                     deblender.companion_threshold)
-    _DEBLENDERS.setdefault(key, deblender)
-    n_bands = deblender.n_bands
-    band_maps = bool(getattr(deblender.model, 'band_maps', False))
-    classify = bool(getattr(deblender.model, 'classify', False))
-    if len(source.shape) == 3 and source.shape[2] != n_bands or (
-            len(source.shape) == 2 and n_bands != 1):
-        msg = (f'data must have {n_bands} band(s) for model '
-               f'{deblender.model_name!r}, got shape {source.shape}')
-        raise ValueError(msg)
-
-    from ..model.inference import default_overlap
-
-    factor = int(getattr(deblender.model, 'downsampling_factor', 1))
-    overlap = default_overlap(deblender.model)
-    guard = overlap + deblender.min_separation + 1
-    minimum_margin = math.ceil(guard / factor) * factor
-    shape = tuple(source.shape[:2])
-    if plan is None:
-        if margin is None:
-            margin = minimum_margin + DEFAULT_EXTRA_MARGIN
-        plan = TilePlan(shape, tile_size, margin=margin, multiple_of=factor)
-    _check_plan(plan, shape, factor, minimum_margin)
+    key, deblender = _resolved_deblender(
+        model, client, network_tile_size=network_tile_size,
+        n_contributors=n_contributors,
+        detection_threshold=detection_threshold,
+        min_separation=min_separation,
+        footprint_threshold=footprint_threshold,
+        footprint_smoothing=footprint_smoothing, attribution=attribution,
+        companion_threshold=companion_threshold)
+    _check_bands(source, deblender)
+    plan, guard = _mosaic_plan(source, deblender, plan, tile_size, margin)
     noise_sigma, detection_noise = _estimate_noise_levels(
         source, plan, deblender, noise_sigma, detection_noise, progress_bar)
 
     temporary = _temporary_store(output)
     try:
-        group = create_store(temporary, shape, deblender.n_contributors,
-                             plan.tile_size,
-                             n_bands=n_bands if band_maps else None)
         job = _Job(store=temporary, deblender_key=key,
                    noise_sigma=tuple(float(s) for s in noise_sigma),
                    detection_noise=float(detection_noise), n_pixels=n_pixels,
-                   connectivity=connectivity, guard=guard, shape=shape,
-                   plan=plan.to_dict(),
+                   connectivity=connectivity, guard=guard,
+                   shape=tuple(source.shape[:2]), plan=plan.to_dict(),
                    source=source if source.portable else None,
-                   heads=band_maps or classify)
-
-        def first_pass_calls():
-            for tile in plan:
-                region = None if source.portable else source.read(
-                    tile.extended)
-                yield job, tile, region
-
-        results = _run_tasks(_deblend_tile_task, first_pass_calls(),
-                             client=client, progress_bar=progress_bar,
-                             desc='tiles', total=len(plan))
-        label_maps, centers, class_star = _unify(results, plan, n_pixels)
-        sums = _run_tasks(
-            _relabel_tile_task,
-            ((temporary, tile.core, label_maps[tile.index], band_maps)
-             for tile in plan),
-            client=client, progress_bar=progress_bar, desc='labels',
-            total=len(plan))
-        effective_areas = np.zeros(len(centers) + 1)
-        for labels, values in sums:
-            np.add.at(effective_areas, labels, values)
-        n_sources = len(centers)
-        write_sources(group, np.arange(1, n_sources + 1, dtype=np.int32),
-                      centers, effective_areas[1:],
-                      class_star=(np.zeros(0) if classify and class_star
-                                  is None else class_star))
-        group.attrs.update({
-            'format': FORMAT, 'format_version': FORMAT_VERSION,
-            'shape': list(shape),
-            'n_contributors': deblender.n_contributors,
-            'n_sources': n_sources, 'plan': plan.to_dict(),
-            'model': deblender.model_name,
-            'noise_sigma': [float(s) for s in noise_sigma],
-            'detection_noise': float(detection_noise),
-            'detection_threshold': deblender.detection_threshold,
-            'min_separation': deblender.min_separation,
-            'footprint_threshold': deblender.footprint_threshold,
-            'footprint_smoothing': deblender.footprint_smoothing,
-            'n_pixels': n_pixels, 'connectivity': connectivity,
-            'network_tile_size': deblender.tile_size,
-            **integrity_attributes()})
-        if band_maps:
-            names = deblender.band_names
-            group.attrs['band_names'] = (None if names is None
-                                         else [str(n) for n in names])
+                   heads=_has_heads(deblender))
+        n_sources = _write_store(job, deblender, plan, source, client,
+                                 progress_bar)
         _move_into_place(temporary, output, overwrite)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

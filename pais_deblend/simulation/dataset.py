@@ -42,8 +42,15 @@ import warnings
 
 import numpy as np
 
-from ..utils._io import read_npz
 from ..utils._progress import progress_bar
+# _FORMAT stays importable from here
+from ..utils._shards import (FORMAT as _FORMAT, FORMAT_VERSION,
+                             MANIFEST_NAME, PCR_LABEL_KEYS,
+                             array_descriptions, check_shard_name,
+                             holds_shards, read_manifest, read_shard,
+                             remove_training_set, shard_entry, shard_name,
+                             shard_n_sources, shard_number, write_manifest,
+                             write_shard_arrays)
 from ..utils._validation import (check_finite_float, check_in,
                                  check_nonnegative_int, check_positive_int)
 from ..utils.exceptions import PaisDeblendWarning
@@ -55,12 +62,6 @@ from .presets import get_preset
 __all__ = ['write_training_set', 'TrainingSetReader', 'read_training_set',
            'scene_seed', 'MANIFEST_NAME']
 
-MANIFEST_NAME = 'manifest.json'
-_FORMAT = 'pais_deblend.training_set'
-_FORMAT_VERSION = 1
-_LABEL_KEYS = ('center_of_mass', 'contribution_vectors', 'contribution_maps')
-#: Labels of the optional heads (older sets lack them).
-_EXTRA_LABEL_KEYS = ('star_probability', 'band_contribution_maps')
 _THREAD_VARIABLES = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')
 _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
@@ -72,26 +73,6 @@ _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
 def scene_seed(seed, index):
     """The `numpy.random.SeedSequence` of scene ``index`` of a training set."""
     return np.random.SeedSequence([int(seed), int(index)])
-
-
-def _shard_name(shard):
-    return f'shard_{shard:05d}.npz'
-
-
-def _atomic_write(path, write):
-    temporary = f'{path}.tmp-{os.getpid()}'
-    try:
-        with open(temporary, 'wb') as handle:
-            write(handle)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def _write_json(path, content):
-    _atomic_write(path, lambda handle: handle.write(
-        json.dumps(content, indent=2, sort_keys=True).encode()))
 
 
 #: ``type_code`` of stars (index into SOURCE_TYPES).
@@ -165,7 +146,7 @@ def _make_shard(config, shard):
     label_dtype = np.dtype(config['label_dtype'])
     multi_band = simulator.preset.n_bands > 1
     keys = ('image', 'scene_index', 'n_sources', 'pixel_weight',
-            'star_probability') + _LABEL_KEYS
+            'star_probability') + PCR_LABEL_KEYS
     arrays = {key: [] for key in keys + (('band_contribution_maps',)
                                          if multi_band else ())}
     noise_sigma = [band.noise_sigma for band in simulator.preset.bands]
@@ -221,14 +202,9 @@ def _make_shard(config, shard):
         -1, simulator.preset.n_bands)
     content['magnitude'] = np.concatenate(sources['magnitude'])
     content['type_code'] = np.concatenate(sources['type_code']).astype(np.int8)
-    path = os.path.join(config['output_dir'], _shard_name(shard))
-    _atomic_write(path, lambda handle: np.savez(handle, **content))
-    return _shard_entry(shard, first, last, int(content['n_sources'].sum()))
-
-
-def _shard_entry(shard, first, last, n_sources):
-    return {'file': _shard_name(shard), 'first_scene': first,
-            'n_scenes': last - first, 'n_sources': n_sources}
+    write_shard_arrays(os.path.join(config['output_dir'], shard_name(shard)),
+                       content)
+    return shard_entry(shard, first, last, int(content['n_sources'].sum()))
 
 
 def _worker_init():
@@ -335,6 +311,47 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         raise TypeError(msg)
     output_dir = os.fspath(output_dir)
     preset = get_preset(preset)
+    config, n_workers = _checked_config(
+        preset, n_scenes=n_scenes, seed=seed, shape=shape, density=density,
+        scenes_per_shard=scenes_per_shard, n_contributors=n_contributors,
+        sigma=sigma, contributor_choice=contributor_choice,
+        label_dtype=label_dtype, star_fraction=star_fraction,
+        clumpy_fraction=clumpy_fraction,
+        companion_fraction=companion_fraction, n_workers=n_workers,
+        center_min_snr=center_min_snr,
+        contributor_min_snr=contributor_min_snr)
+    os.makedirs(output_dir, exist_ok=True)
+    manifest_path = os.path.join(output_dir, MANIFEST_NAME)
+    _claim_directory(output_dir, config, preset, overwrite)
+    manifest = _new_manifest(config, preset)
+    config['output_dir'] = output_dir
+    # the workers draw with this very preset (a custom one has no name to
+    # look up); the manifest keeps its name and parameters
+    config['preset'] = preset
+    write_manifest(manifest_path, manifest)
+
+    entries, todo = _shards_present(config, manifest['n_shards'])
+    for entry in _write_shards(config, todo, n_workers,
+                               progress_bar_enabled):
+        entries[shard_number(entry['file'])] = entry
+    manifest['shards'] = [entries[shard]
+                          for shard in range(manifest['n_shards'])]
+    manifest['n_sources'] = int(sum(e['n_sources'] for e in manifest['shards']))
+    manifest['complete'] = True
+    manifest['finished'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    write_manifest(manifest_path, manifest)
+    return manifest
+
+
+def _checked_config(preset, *, n_scenes, seed, shape, density,
+                    scenes_per_shard, n_contributors, sigma,
+                    contributor_choice, label_dtype, star_fraction,
+                    clumpy_fraction, companion_fraction, n_workers,
+                    center_min_snr, contributor_min_snr):
+    """
+    The checked arguments of `write_training_set` as the configuration
+    that its manifest records (``_CONFIG_KEYS``), and ``n_workers``.
+    """
     n_scenes = check_positive_int(n_scenes, 'n_scenes')
     seed = check_nonnegative_int(seed, 'seed')
     as_generator(seed)
@@ -368,11 +385,18 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
             check_finite_float(contributor_min_snr, 'contributor_min_snr',
                                minimum=0, include_minimum=True)),
     }
-    os.makedirs(output_dir, exist_ok=True)
+    return config, n_workers
+
+
+def _claim_directory(output_dir, config, preset, overwrite):
+    """
+    Make ``output_dir`` ready for the training set of ``config``: keep a
+    set of the same configuration (to resume it), remove another one
+    with ``overwrite``, else refuse.
+    """
     manifest_path = os.path.join(output_dir, MANIFEST_NAME)
-    existing = _read_manifest(manifest_path) if os.path.exists(manifest_path) else None
-    n_shards = -(-n_scenes // scenes_per_shard)
-    if existing is not None:
+    if os.path.exists(manifest_path):
+        existing = read_manifest(manifest_path)
         same = all(existing.get(key) == config[key] for key in _CONFIG_KEYS)
         # a custom preset may carry a built-in name with other parameters
         same = same and existing.get('preset_parameters') in (
@@ -383,131 +407,89 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                    f'overwrite=True (--overwrite) to replace it')
             raise FileExistsError(msg)
         if overwrite:
-            _remove_training_set(output_dir)
-    elif any(name.startswith('shard_') for name in os.listdir(output_dir)):
+            remove_training_set(output_dir)
+    elif holds_shards(output_dir):
         if not overwrite:
             msg = (f'output_dir {output_dir!r} holds shard files but no '
                    f'manifest; pass overwrite=True (--overwrite) to replace '
                    f'them')
             raise FileExistsError(msg)
-        _remove_training_set(output_dir)
+        remove_training_set(output_dir)
 
-    manifest = {
-        'format': _FORMAT, 'format_version': _FORMAT_VERSION,
+
+def _new_manifest(config, preset):
+    """The manifest of a training set not yet written."""
+    return {
+        'format': _FORMAT, 'format_version': FORMAT_VERSION,
         **config,
         'preset_parameters': preset.to_dict(),
         'seed_scheme': 'scene j uses numpy.random.SeedSequence([seed, j])',
         'package_version': package_version,
         'n_bands': preset.n_bands, 'bands': list(preset.band_names),
         'flux_unit': preset.unit,
-        'arrays': {
-            'image': 'float32 (n, h, w, b)',
-            'center_of_mass': f'{label_dtype} (n, h, w)',
-            'contribution_vectors': f'{label_dtype} (n, h, w, k, 2) (dy, dx)',
-            'contribution_maps': f'{label_dtype} (n, h, w, k) fractions',
-            'star_probability': f'{label_dtype} (n, h, w) star flux share',
-            'pixel_weight': 'uint8 (n, h, w) 1 where the noiseless flux '
-                            'exceeds 0.5 noise sigma (loss weight)',
-        },
-        'n_shards': n_shards, 'complete': False, 'shards': [],
+        'arrays': array_descriptions(config['label_dtype'], preset.n_bands),
+        'n_shards': -(-config['n_scenes'] // config['scenes_per_shard']),
+        'complete': False, 'shards': [],
         'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
     }
-    if preset.n_bands > 1:
-        manifest['arrays']['band_contribution_maps'] = (
-            f'{label_dtype} (n, h, w, b, k) fractions per band')
-    config['output_dir'] = output_dir
-    # the workers draw with this very preset (a custom one has no name to
-    # look up); the manifest keeps its name and parameters
-    config['preset'] = preset
-    _write_json(manifest_path, manifest)
 
+
+def _shards_present(config, n_shards):
+    """
+    The manifest entries of the shards already written (complete, as
+    they are written atomically), by number, and the numbers of the
+    shards still to write (missing or damaged).
+    """
+    per_shard = config['scenes_per_shard']
     entries = {}
     todo = []
     for shard in range(n_shards):
-        path = os.path.join(output_dir, _shard_name(shard))
+        path = os.path.join(config['output_dir'], shard_name(shard))
         n_sources = None
         if os.path.exists(path):
             try:
-                n_sources = int(read_npz(path, keys=['n_sources'])
-                                ['n_sources'].sum())
+                n_sources = shard_n_sources(path)
             except OSError as error:  # damaged (e.g. copied in part)
                 warnings.warn(f'{error}; rewriting it', PaisDeblendWarning)
         if n_sources is not None:
-            first = shard * scenes_per_shard
-            last = min(first + scenes_per_shard, n_scenes)
-            entries[shard] = _shard_entry(shard, first, last, n_sources)
+            first = shard * per_shard
+            last = min(first + per_shard, config['n_scenes'])
+            entries[shard] = shard_entry(shard, first, last, n_sources)
         else:
             todo.append(shard)
-    bar_total = len(todo)
+    return entries, todo
+
+
+def _write_shards(config, todo, n_workers, progress_bar_enabled):
+    """Write the shards ``todo``, yielding their manifest entries as they
+    are done (in any order with several workers)."""
     if n_workers == 1 or len(todo) <= 1:
         results = (_make_shard(config, shard) for shard in todo)
-        for entry in progress_bar(results, desc='shards', total=bar_total,
-                                  enabled=progress_bar_enabled, unit='shard'):
-            entries[int(entry['file'][6:11])] = entry
-    else:
-        import multiprocessing
+        yield from progress_bar(results, desc='shards', total=len(todo),
+                                enabled=progress_bar_enabled, unit='shard')
+        return
+    import multiprocessing
 
-        # 'spawn': forking a process whose numba thread pool is running
-        # can deadlock the children
-        context = multiprocessing.get_context('spawn')
-        # one BLAS thread per worker: idle BLAS threads spin and steal the
-        # cores the other workers need
-        saved = {key: os.environ.get(key) for key in _THREAD_VARIABLES}
-        os.environ.update({key: '1' for key in _THREAD_VARIABLES})
-        try:
-            pool = context.Pool(min(n_workers, len(todo)), initializer=_worker_init)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-        with pool:
-            results = pool.imap_unordered(_run_shard,
-                                          [(config, shard) for shard in todo])
-            for entry in progress_bar(results, desc='shards', total=bar_total,
-                                      enabled=progress_bar_enabled, unit='shard'):
-                entries[int(entry['file'][6:11])] = entry
-    manifest['shards'] = [entries[shard] for shard in range(n_shards)]
-    manifest['n_sources'] = int(sum(e['n_sources'] for e in manifest['shards']))
-    manifest['complete'] = True
-    manifest['finished'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-    _write_json(manifest_path, manifest)
-    return manifest
-
-
-def _read_manifest(path):
-    with open(path) as handle:
-        try:
-            manifest = json.load(handle)
-        except ValueError as error:
-            msg = f'{path!r} is not valid JSON: {error}'
-            raise ValueError(msg) from None
-    if manifest.get('format') != _FORMAT:
-        msg = f'{path!r} is not a pais_deblend training-set manifest'
-        raise ValueError(msg)
-    return manifest
-
-
-def _check_shard_name(name, manifest_path):
-    """
-    Refuse a shard of the manifest that is not a file of the set's own
-    directory (an absolute path, a '..', a sub-directory): the manifest
-    never leads the reader elsewhere.
-    """
-    if (not isinstance(name, str) or name in ('', '.', '..')
-            or os.path.basename(name) != name or os.path.isabs(name)
-            or (os.altsep and os.altsep in name)):
-        msg = (f'{manifest_path!r} names shard {name!r} outside its '
-               f'directory; shards must be plain file names there (as '
-               f'write_training_set writes them)')
-        raise ValueError(msg)
-
-
-def _remove_training_set(directory):
-    for name in os.listdir(directory):
-        if (name.startswith('shard_') and '.npz' in name) or name == MANIFEST_NAME:
-            os.remove(os.path.join(directory, name))
+    # 'spawn': forking a process whose numba thread pool is running
+    # can deadlock the children
+    context = multiprocessing.get_context('spawn')
+    # one BLAS thread per worker: idle BLAS threads spin and steal the
+    # cores the other workers need
+    saved = {key: os.environ.get(key) for key in _THREAD_VARIABLES}
+    os.environ.update({key: '1' for key in _THREAD_VARIABLES})
+    try:
+        pool = context.Pool(min(n_workers, len(todo)), initializer=_worker_init)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    with pool:
+        results = pool.imap_unordered(_run_shard,
+                                      [(config, shard) for shard in todo])
+        yield from progress_bar(results, desc='shards', total=len(todo),
+                                enabled=progress_bar_enabled, unit='shard')
 
 
 class TrainingSetReader:
@@ -547,15 +529,15 @@ class TrainingSetReader:
         if not os.path.exists(path):
             msg = f'directory {self.directory!r} has no {MANIFEST_NAME}'
             raise FileNotFoundError(msg)
-        self.manifest = _read_manifest(path)
+        self.manifest = read_manifest(path)
         if require_complete and not self.manifest.get('complete'):
             msg = (f'the training set in {self.directory!r} is incomplete; '
                    f'rerun write_training_set with the same arguments to '
                    f'finish it')
             raise ValueError(msg)
         for entry in self.manifest.get('shards', []):
-            _check_shard_name(entry.get('file') if isinstance(entry, dict)
-                              else entry, path)
+            check_shard_name(entry.get('file') if isinstance(entry, dict)
+                             else entry, path)
 
     def __len__(self):
         return sum(entry['n_scenes'] for entry in self.manifest['shards'])
@@ -577,14 +559,7 @@ class TrainingSetReader:
             (n + 1,) so that scene k's sources are rows
             ``source_offsets[k]:source_offsets[k + 1]`` of ``centers`` etc.
         """
-        path = self.shard_files[shard]
-        arrays = read_npz(path)  # OSError naming the shard if damaged
-        for key in _LABEL_KEYS + _EXTRA_LABEL_KEYS:
-            if key in arrays:
-                arrays[key] = arrays[key].astype(np.float32)
-        arrays['source_offsets'] = np.concatenate(
-            [[0], np.cumsum(arrays['n_sources'])])
-        return arrays
+        return read_shard(self.shard_files[shard])
 
     def iter_shards(self, *, shuffle=False, seed=None):
         """Yield each shard's arrays (see `read_shard`)."""
@@ -624,7 +599,7 @@ class TrainingSetReader:
         """
         batch_size = check_positive_int(batch_size, 'batch_size')
         rng = as_generator(seed)
-        keys = ('image', 'scene_index') + _LABEL_KEYS
+        keys = ('image', 'scene_index') + PCR_LABEL_KEYS
         for arrays in self.iter_shards(shuffle=shuffle, seed=rng):
             order = np.arange(len(arrays['image']))
             if shuffle:
