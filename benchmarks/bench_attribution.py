@@ -35,7 +35,7 @@ Usage::
 
     python benchmarks/bench_attribution.py [--seed 13] [--n-fields 4]
         [--pairs-per-cell 50] [--quick] [--model hst_f160w]
-        [--json results.json]
+        [--preset hst_f160w] [--json results.json]
 """
 
 import argparse
@@ -216,6 +216,10 @@ def main():
                         help='fields per density of the field suite')
     parser.add_argument('--pairs-per-cell', type=int, default=50)
     parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--preset', default='hst_f160w',
+                        help='simulation preset of the pairs and fields '
+                             '(e.g. hst_f160w_irregular: irregular, '
+                             'clumpy galaxies)')
     add_json_option(parser)
     parser.add_argument('--output-dir', default=None,
                         help='also write the harness tables here')
@@ -238,13 +242,14 @@ def main():
             name, args.model, attribution=attribution,
             companion_threshold=threshold, **options)
         register_method(pais[name], overwrite=True)
-    register_suite(FieldSuite(n_per_density=args.n_fields), overwrite=True)
-    register_suite(PairsSuite(n_per_cell=args.pairs_per_cell),
-                   overwrite=True)
+    register_suite(FieldSuite(n_per_density=args.n_fields,
+                              preset=args.preset), overwrite=True)
+    register_suite(PairsSuite(n_per_cell=args.pairs_per_cell,
+                              preset=args.preset), overwrite=True)
     peers = [p for p in PEERS if p != 'sextractor' or find_sextractor()]
     methods = list(pais) + peers
-    print(f'cores: {os.cpu_count()}, seed {args.seed}, methods: '
-          f'{", ".join(methods)}')
+    print(f'cores: {os.cpu_count()}, preset {args.preset}, seed '
+          f'{args.seed}, methods: {", ".join(methods)}')
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -256,7 +261,8 @@ def main():
         results.write(args.output_dir, overwrite=True, figures=False)
     sources, images = results.sources, results.images
     fainter_flags(sources, images)
-    report = {'seed': args.seed, 'model': args.model, 'blended': {},
+    report = {'seed': args.seed, 'model': args.model,
+              'preset': args.preset, 'blended': {},
               'isolated': {}, 'partial': {}, 'time_s': {}}
 
     print('\n1. blended sources (blendedness > 0.1), pairs + field, median '
@@ -266,17 +272,20 @@ def main():
             row = compare(sources, name, other, 0.1, np.inf)
             report['blended'][f'{name}/{other}'] = row
             print_row(name, other, row)
-    print('\n1c. detection: F1 of sources with S/N > 10 (field), recall '
-          'of the fainter member of 4:1 pairs (pairs):')
+    print('\n1c. detection: F1 and precision of sources with S/N > 10 '
+          '(field), recall of the fainter member of 4:1 pairs (pairs):')
     report['detection'] = {}
     for method in methods:
         f1, tp, fp, fn = f1_above(sources, images, method, 'field', 10.0)
         close = close_pair_recall(sources, method, low=1.0, high=1.5)[0]
         wide = close_pair_recall(sources, method, low=2.0, high=3.0)[0]
-        report['detection'][method] = {'f1': f1, 'tp': tp, 'fp': fp,
-                                       'fn': fn, 'fainter_1_1.5': close,
+        precision = tp / (tp + fp) if tp + fp else np.nan
+        report['detection'][method] = {'f1': f1, 'precision': precision,
+                                       'tp': tp, 'fp': fp, 'fn': fn,
+                                       'fainter_1_1.5': close,
                                        'fainter_2_3': wide}
-        print(f'   {method:16s} F1 {f1:.3f} (TP {tp}, FP {fp}, FN {fn}); '
+        print(f'   {method:16s} F1 {f1:.3f}, precision {precision:.3f} '
+              f'(TP {tp}, FP {fp}, FN {fn}); '
               f'fainter at 1.0-1.5 FWHM {close:.3f}, at 2-3 FWHM '
               f'{wide:.3f}')
     print('\n2. isolated sources (blendedness < 0.01):')
