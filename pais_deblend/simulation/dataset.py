@@ -66,7 +66,7 @@ _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
                 'contributor_choice', 'label_dtype', 'star_fraction',
                 'clumpy_fraction', 'companion_fraction', 'center_min_snr',
-                'contributor_min_snr')
+                'contributor_min_snr', 'irregular_fraction')
 
 
 def scene_seed(seed, index):
@@ -158,7 +158,9 @@ def _make_shard(config, shard):
                                star_fraction=config['star_fraction'],
                                clumpy_fraction=config['clumpy_fraction'],
                                companion_fraction=config.get(
-                                   'companion_fraction'))
+                                   'companion_fraction'),
+                               irregular_fraction=config.get(
+                                   'irregular_fraction'))
     per_shard = config['scenes_per_shard']
     first = shard * per_shard
     last = min(first + per_shard, config['n_scenes'])
@@ -252,7 +254,7 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                        star_fraction=None, clumpy_fraction=None, n_workers=1,
                        overwrite=False, progress_bar_enabled=True,
                        companion_fraction=None, center_min_snr=None,
-                       contributor_min_snr=None):
+                       contributor_min_snr=None, irregular_fraction=None):
     """
     Simulate scenes and write model inputs and PCR labels as shards.
 
@@ -289,7 +291,7 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         (``benchmarks/bench_simulation.py``).
     label_dtype : {'float16', 'float32'}, optional
         Storage type of the labels.
-    star_fraction, clumpy_fraction : float, optional
+    star_fraction, clumpy_fraction, irregular_fraction : float, optional
         Override the preset's population fractions.
     companion_fraction : float, optional
         Probability that a source gets a close, fainter companion
@@ -349,7 +351,8 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
 
     SceneSimulator(preset, shape=shape, density=density,
                    star_fraction=star_fraction, clumpy_fraction=clumpy_fraction,
-                   companion_fraction=companion_fraction)
+                   companion_fraction=companion_fraction,
+                   irregular_fraction=irregular_fraction)
 
     config = {
         'preset': preset.name, 'seed': seed, 'n_scenes': n_scenes,
@@ -359,6 +362,7 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         'label_dtype': label_dtype, 'star_fraction': star_fraction,
         'clumpy_fraction': clumpy_fraction,
         'companion_fraction': companion_fraction,
+        'irregular_fraction': irregular_fraction,
         'center_min_snr': (None if center_min_snr is None else
                            check_finite_float(center_min_snr,
                                               'center_min_snr', minimum=0,

@@ -17,7 +17,7 @@ from .scene import SceneSimulator
 __all__ = ['simulate_pair', 'pair_grid']
 
 _DEFAULT_PRIMARY_MAGNITUDE = {'hst_f160w': 23.0, 'hst_hlf': 23.0,
-                              'ground_grz': 20.0}
+                              'hst_f160w_irregular': 23.0, 'ground_grz': 20.0}
 
 
 def _check_types(source_type):
@@ -60,8 +60,8 @@ def simulate_pair(preset='hst_f160w', *, separation, flux_ratio,
         Primary's reference-band AB magnitude (default 23 for the HST
         presets, 20 for ``ground_grz``).
     source_type : str or pair of str, optional
-        ``'galaxy'``, ``'clumpy'`` or ``'star'``, for both or for (primary,
-        secondary).
+        ``'galaxy'``, ``'clumpy'``, ``'irregular'`` or ``'star'``, for both
+        or for (primary, secondary).
     angle : float, optional
         Orientation of the pair axis in degrees from +x (default random).
     seed : int, `numpy.random.Generator` or None, optional
