@@ -120,7 +120,11 @@ def irregular_structure(n_clumps, clump_seed, asymmetry, size):
       :math:`\phi_0`.
 
     The renderers dilate the positions by the disk size and shear them
-    like the disk; the clumps themselves stay round.
+    like the disk; the clumps themselves stay round. The :math:`L^{-2}`
+    slope is that of local H II region luminosity functions (Kennicutt,
+    Edgar & Hodge 1989, ApJ 337, 761) and of the clump mass function of
+    lensed star-forming galaxies at z = 1-3 (Dessauges-Zavadsky & Adamo
+    2018, MNRAS 479, L118); see :ref:`simulation-irregular`.
 
     Parameters
     ----------
