@@ -56,8 +56,11 @@ def test_preset():
     for name in ('hst_f160w', 'hst_hlf', 'ground_grz'):
         assert get_preset(name).irregular_fraction == 0.0
         # older manifests (without the key) still match these presets
+        assert get_preset(name).pair_source_type == 'galaxy'
         assert 'irregular_fraction' not in get_preset(name).to_dict()
+        assert 'pair_source_type' not in get_preset(name).to_dict()
     assert preset.to_dict()['irregular_fraction'] == 0.6
+    assert preset.to_dict()['pair_source_type'] == 'irregular'
     population = sample_population(preset, shape=(256, 256), seed=2,
                                    density=3000, margin=0)
     shares = np.bincount(population.type_code, minlength=4) / len(population)
@@ -197,6 +200,13 @@ def test_pairs_and_catalog():
                          source_type='irregular', seed=2)
     assert list(both.catalog['type']) == ['irregular', 'irregular']
     assert np.all(both.population.n_clumps >= 3)
+    # pairs of the irregular preset are irregular unless told otherwise,
+    # those of the other presets stay bulge+disk galaxies
+    default = simulate_pair('hst_f160w_irregular', separation=1.5,
+                            flux_ratio=1.0, seed=2)
+    np.testing.assert_array_equal(default.image, both.image)
+    assert list(simulate_pair('hst_f160w', separation=1.5, flux_ratio=1.0,
+                              seed=2).catalog['type']) == ['galaxy', 'galaxy']
 
 
 def test_population_without_the_new_arrays():

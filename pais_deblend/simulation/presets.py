@@ -103,6 +103,11 @@ class Preset:
     irregular_fraction : float
         Fraction of the sources that are irregular (asymmetric, clumpy)
         star-forming galaxies; 0 except for ``hst_f160w_irregular``.
+    pair_source_type : str
+        The source type of both members of a `simulate_pair` pair when
+        none is given: ``'galaxy'`` except ``'irregular'`` for
+        ``hst_f160w_irregular``, so that pair benchmarks that take a preset
+        name draw irregular pairs for it.
     """
 
     name: str
@@ -121,6 +126,7 @@ class Preset:
     references: str = ''
     reference_band: int = 0
     irregular_fraction: float = 0.0
+    pair_source_type: str = 'galaxy'
 
     @property
     def n_bands(self):
@@ -209,6 +215,8 @@ class Preset:
         # only when used, so that older manifests still match their preset
         if self.irregular_fraction:
             description['irregular_fraction'] = self.irregular_fraction
+        if self.pair_source_type != 'galaxy':
+            description['pair_source_type'] = self.pair_source_type
         return description
 
 
@@ -301,6 +309,7 @@ PRESETS = {
                      'clumpy) and 20 per cent clumpy star-forming galaxies, '
                      'for benchmarks on irregular morphologies'),
         bands=(_hlf_band('F160W'),),
+        pair_source_type='irregular',
         **dict(_HST_COMMON, clumpy_fraction=0.2, irregular_fraction=0.6)),
     'ground_grz': Preset(
         name='ground_grz',
