@@ -87,7 +87,9 @@ def test_population_counts_and_types():
     expected = 3000 * area
     assert abs(len(population) - expected) < 5 * np.sqrt(expected)
     types = set(population.types)
-    assert types == set(SOURCE_TYPES)
+    # irregular galaxies only where asked for (preset hst_f160w_irregular or
+    # irregular_fraction)
+    assert types == set(SOURCE_TYPES) - {'irregular'}
     magnitudes = population.magnitude
     low, high = preset.magnitude_range
     assert magnitudes.min() >= low and magnitudes.max() <= high
@@ -247,7 +249,8 @@ def test_noise_level_and_correlation():
 def test_fourier_renderer_matches_galsim():
     """The batched renderer agrees with GalSim's drawImage (reference)."""
     preset = get_preset('hst_f160w')
-    for source_type, seed in (('galaxy', 1), ('star', 2), ('clumpy', 3)):
+    for source_type, seed in (('galaxy', 1), ('star', 2), ('clumpy', 3),
+                              ('irregular', 4), ('irregular', 5)):
         scene = simulate_pair(preset, separation=20, flux_ratio=1.0,
                               shape=(96, 96), source_type=source_type,
                               seed=seed, noise=False, magnitude=22.0)
@@ -260,11 +263,13 @@ def test_fourier_renderer_matches_galsim():
             assert cutout.data.sum() == pytest.approx(reference.sum(), rel=0.01)
 
 
-def test_fourier_renderer_matches_galsim_multiband():
+@pytest.mark.parametrize('source_type', [('galaxy', 'clumpy'),
+                                         ('irregular', 'irregular')])
+def test_fourier_renderer_matches_galsim_multiband(source_type):
     preset = get_preset('ground_grz')
     scene = simulate_pair(preset, separation=6, flux_ratio=1.0, shape=(64, 64),
-                          source_type=('galaxy', 'clumpy'), seed=4,
-                          noise=False, magnitude=19.0)
+                          source_type=source_type, seed=4, noise=False,
+                          magnitude=19.0)
     for i, cutout in enumerate(scene.source_images):
         reference = draw_with_galsim(scene.population, i, preset, cutout.slices)
         for band in range(3):

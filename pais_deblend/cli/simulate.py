@@ -15,8 +15,9 @@ def add_parser(subparsers):
                      'manifest.json. Resumable: rerunning with the same '
                      'arguments skips the shards already written.'))
     parser.add_argument('--preset', default='hst_f160w',
-                        help='instrument preset: hst_f160w, hst_hlf or '
-                        'ground_grz (default: %(default)s)')
+                        help='instrument preset: hst_f160w, hst_hlf, '
+                        'hst_f160w_irregular or ground_grz (default: '
+                        '%(default)s)')
     parser.add_argument('--n-scenes', type=int, required=True,
                         help='number of scenes')
     parser.add_argument('--output-dir', required=True,

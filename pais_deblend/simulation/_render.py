@@ -6,7 +6,8 @@ per-object overhead and FFT set-up, far too slow for 50 scenes per second.
 This module draws the *same* models in batches: GalSim supplies the Fourier
 transforms of the unit profiles (exponential disk, truncated Sersic bulges
 on a quantised grid of n, truncated Moffat PSF) as radial tables computed
-once, and the knot positions of `galsim.RandomKnots`; NumPy evaluates every
+once, and the knot positions of `galsim.RandomKnots`; the Gaussian clumps of
+irregular galaxies have an analytic transform. NumPy evaluates every
 source's transform on its stamp's frequency grid (shear, dilation, shift,
 pixel response) and inverse-FFTs all stamps of one size at once.
 `draw_with_galsim` is the slow reference (GalSim ``drawImage``) that the
@@ -24,6 +25,8 @@ import math
 import numpy as np
 
 from ._galsim import require_galsim
+from .population import (IRREGULAR_LOPSIDED_SIZE, SOURCE_TYPES,
+                         irregular_structure)
 
 __all__ = []
 
@@ -35,6 +38,7 @@ _FFT_SIZES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
               1536, 2048)
 
 _TABLES = {}
+_IRREGULAR = SOURCE_TYPES.index('irregular')
 _LOG_K = np.linspace(math.log(1e-3), math.log(3e4), 3000)
 
 
@@ -232,6 +236,17 @@ class FourierRenderer:
         profile = np.empty((n_bands,) + phase.shape, dtype=np.float32)
         profile[...] = flux['star'].T[:, :, None, None]
         disk_rows = np.flatnonzero(flux['disk'].any(axis=1))
+        irregular_rows = np.flatnonzero(population.type_code[index] == _IRREGULAR)
+        structures = {row: irregular_structure(
+            population.n_clumps[index[row]], population.clump_seed[index[row]],
+            population.asymmetry[index[row]], population.size[index[row]])
+            for row in irregular_rows}
+        disk_total = flux['disk']
+        if structures:
+            # the lopsided share of an irregular disk is drawn with its clumps
+            flux['disk'] = disk_total.copy()
+            for row, structure in structures.items():
+                flux['disk'][row] *= 1.0 - structure.lopsided_fraction
         if disk_rows.size:
             k2 = self._transformed_k2(
                 kx, ky, population.size[index[disk_rows]],
@@ -259,6 +274,8 @@ class FourierRenderer:
             profile[:, rows] += flux['bulge'][rows].T[:, :, None, None] * bulge
         spectrum = profile * phase
         for row in np.flatnonzero(flux['knots'].any(axis=1)):
+            if row in structures:
+                continue
             i = index[row]
             matrix = shear_matrix(population.axis_ratio[i],
                                   population.position_angle[i])
@@ -273,10 +290,46 @@ class FourierRenderer:
                               np.exp(-2j * math.pi * knot_x[:, None] * ux[None, :]))
             knots = knots.astype(np.complex64) * (phase[row] / len(points))
             spectrum[:, row] += flux['knots'][row][:, None, None] * knots
+        for row, structure in structures.items():
+            spectrum[:, row] += self._irregular_spectrum(
+                population, index[row], structure, kx, ky, uy, ux,
+                disk_total[row] * structure.lopsided_fraction,
+                flux['knots'][row]) * phase[row]
         for b in range(n_bands):
             spectrum[b] *= psf_k[b]
         images = np.fft.irfft2(spectrum, s=(size, size), axes=(-2, -1))
         return np.moveaxis(images, 0, -1).astype(np.float32, copy=False)
+
+    def _irregular_spectrum(self, population, i, structure, kx, ky, uy, ux,
+                            lopsided_flux, clump_flux):
+        """
+        The lopsided disk component and the Gaussian clumps of irregular
+        galaxy ``i`` relative to its centre, shape (n_bands, Ny, Nx):
+        sum_j f_j exp(-2 pi^2 sigma_j^2 |u|^2) exp(-2 pi i u.x_j).
+        """
+        matrix = shear_matrix(population.axis_ratio[i],
+                              population.position_angle[i])
+        factor = population.size[i] / self.scale
+        points = factor * structure.clump_position @ matrix.T   # (x, y), px
+        # a round Gaussian's transform is separable: one factor per axis
+        sigma2 = (2 * math.pi ** 2) * (structure.clump_sigma / self.scale) ** 2
+        along_y = (structure.clump_flux[:, None]
+                   * np.exp(-sigma2[:, None] * uy[None, :] ** 2
+                            - 2j * math.pi * points[:, 1, None] * uy[None, :]))
+        along_x = np.exp(-sigma2[:, None] * ux[None, :] ** 2
+                         - 2j * math.pi * points[:, 0, None] * ux[None, :])
+        clumps = np.einsum('ky,kx->yx', along_y, along_x).astype(np.complex64)
+        # the lopsided component: a smaller, shifted copy of the disk
+        offset_x, offset_y = factor * matrix @ structure.lopsided_position
+        k2 = self._transformed_k2(
+            kx, ky, population.size[i:i + 1] * IRREGULAR_LOPSIDED_SIZE,
+            population.axis_ratio[i:i + 1], population.position_angle[i:i + 1])[0]
+        t = np.float32(1.0) + k2 * np.float32(1.0 / 1.6783469900166605 ** 2)
+        shift = (np.exp(-2j * math.pi * offset_y * uy)[:, None]
+                 * np.exp(-2j * math.pi * offset_x * ux)[None, :])
+        lopsided = (shift / (t * np.sqrt(t))).astype(np.complex64)
+        return (clump_flux.astype(np.float32)[:, None, None] * clumps
+                + lopsided_flux.astype(np.float32)[:, None, None] * lopsided)
 
     @staticmethod
     def _transformed_k2(kx, ky, radius, axis_ratio, position_angle):
@@ -317,6 +370,23 @@ def galsim_profile(population, i, band, psf):
         return psf.withFlux(flux['star']) if flux['star'] else None
     beta = population.position_angle[i] * galsim.degrees
     components = []
+    structure = None
+    if population.type_code[i] == _IRREGULAR:
+        structure = irregular_structure(
+            population.n_clumps[i], population.clump_seed[i],
+            population.asymmetry[i], population.size[i])
+        # positions follow the disk's shear; the clumps stay round
+        matrix = np.asarray(galsim.Shear(q=population.axis_ratio[i],
+                                         beta=beta).getMatrix())
+        lopsided = flux['disk'] * structure.lopsided_fraction
+        flux['disk'] -= lopsided
+        dx, dy = population.size[i] * matrix @ structure.lopsided_position
+        if lopsided:
+            components.append(
+                exponential_profile()
+                .dilate(population.size[i] * IRREGULAR_LOPSIDED_SIZE)
+                .shear(q=population.axis_ratio[i], beta=beta)
+                .withFlux(lopsided).shift(float(dx), float(dy)))
     if flux['disk']:
         components.append(exponential_profile().dilate(population.size[i])
                           .shear(q=population.axis_ratio[i], beta=beta)
@@ -326,7 +396,14 @@ def galsim_profile(population, i, band, psf):
                           .dilate(population.bulge_size[i])
                           .shear(q=population.bulge_axis_ratio[i], beta=beta)
                           .withFlux(flux['bulge']))
-    if flux['knots']:
+    if flux['knots'] and structure is not None:
+        offsets = population.size[i] * structure.clump_position @ matrix.T
+        for (dx, dy), share, width in zip(offsets, structure.clump_flux,
+                                          structure.clump_sigma):
+            components.append(galsim.Gaussian(sigma=float(width),
+                                              flux=flux['knots'] * share)
+                              .shift(float(dx), float(dy)))
+    elif flux['knots']:
         knots = galsim.RandomKnots(int(population.n_knots[i]),
                                    half_light_radius=1.0, flux=1.0,
                                    rng=galsim.BaseDeviate(int(population.knot_seed[i])))

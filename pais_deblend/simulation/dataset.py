@@ -67,7 +67,7 @@ _CONFIG_KEYS = ('preset', 'seed', 'n_scenes', 'shape', 'density',
                 'scenes_per_shard', 'n_contributors', 'sigma',
                 'contributor_choice', 'label_dtype', 'star_fraction',
                 'clumpy_fraction', 'companion_fraction', 'center_min_snr',
-                'contributor_min_snr')
+                'contributor_min_snr', 'irregular_fraction')
 
 
 def scene_seed(seed, index):
@@ -139,7 +139,9 @@ def _make_shard(config, shard):
                                star_fraction=config['star_fraction'],
                                clumpy_fraction=config['clumpy_fraction'],
                                companion_fraction=config.get(
-                                   'companion_fraction'))
+                                   'companion_fraction'),
+                               irregular_fraction=config.get(
+                                   'irregular_fraction'))
     per_shard = config['scenes_per_shard']
     first = shard * per_shard
     last = min(first + per_shard, config['n_scenes'])
@@ -228,7 +230,7 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
                        star_fraction=None, clumpy_fraction=None, n_workers=1,
                        overwrite=False, progress_bar_enabled=True,
                        companion_fraction=None, center_min_snr=None,
-                       contributor_min_snr=None):
+                       contributor_min_snr=None, irregular_fraction=None):
     """
     Simulate scenes and write model inputs and PCR labels as shards.
 
@@ -265,7 +267,7 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         (``benchmarks/bench_simulation.py``).
     label_dtype : {'float16', 'float32'}, optional
         Storage type of the labels.
-    star_fraction, clumpy_fraction : float, optional
+    star_fraction, clumpy_fraction, irregular_fraction : float, optional
         Override the preset's population fractions.
     companion_fraction : float, optional
         Probability that a source gets a close, fainter companion
@@ -366,7 +368,8 @@ def _checked_config(preset, *, n_scenes, seed, shape, density,
 
     SceneSimulator(preset, shape=shape, density=density,
                    star_fraction=star_fraction, clumpy_fraction=clumpy_fraction,
-                   companion_fraction=companion_fraction)
+                   companion_fraction=companion_fraction,
+                   irregular_fraction=irregular_fraction)
 
     config = {
         'preset': preset.name, 'seed': seed, 'n_scenes': n_scenes,
@@ -376,6 +379,7 @@ def _checked_config(preset, *, n_scenes, seed, shape, density,
         'label_dtype': label_dtype, 'star_fraction': star_fraction,
         'clumpy_fraction': clumpy_fraction,
         'companion_fraction': companion_fraction,
+        'irregular_fraction': irregular_fraction,
         'center_min_snr': (None if center_min_snr is None else
                            check_finite_float(center_min_snr,
                                               'center_min_snr', minimum=0,

@@ -17,7 +17,7 @@ from .scene import SceneSimulator
 __all__ = ['simulate_pair', 'pair_grid']
 
 _DEFAULT_PRIMARY_MAGNITUDE = {'hst_f160w': 23.0, 'hst_hlf': 23.0,
-                              'ground_grz': 20.0}
+                              'hst_f160w_irregular': 23.0, 'ground_grz': 20.0}
 
 
 def _check_types(source_type):
@@ -33,7 +33,7 @@ def _check_types(source_type):
 
 
 def simulate_pair(preset='hst_f160w', *, separation, flux_ratio,
-                  shape=(64, 64), magnitude=None, source_type='galaxy',
+                  shape=(64, 64), magnitude=None, source_type=None,
                   angle=None, seed=None, noise=True, method='fourier'):
     """
     Simulate an isolated pair of sources with a controlled separation and
@@ -60,8 +60,10 @@ def simulate_pair(preset='hst_f160w', *, separation, flux_ratio,
         Primary's reference-band AB magnitude (default 23 for the HST
         presets, 20 for ``ground_grz``).
     source_type : str or pair of str, optional
-        ``'galaxy'``, ``'clumpy'`` or ``'star'``, for both or for (primary,
-        secondary).
+        ``'galaxy'``, ``'clumpy'``, ``'irregular'`` or ``'star'``, for both
+        or for (primary, secondary). Default: the preset's
+        ``pair_source_type`` (``'galaxy'``; ``'irregular'`` for
+        ``hst_f160w_irregular``).
     angle : float, optional
         Orientation of the pair axis in degrees from +x (default random).
     seed : int, `numpy.random.Generator` or None, optional
@@ -82,7 +84,8 @@ def simulate_pair(preset='hst_f160w', *, separation, flux_ratio,
                                     include_minimum=True)
     flux_ratio = check_finite_float(flux_ratio, 'flux_ratio', minimum=0.0)
     shape = check_shape(shape)
-    types = _check_types(source_type)
+    types = _check_types(preset.pair_source_type if source_type is None
+                         else source_type)
     if magnitude is None:
         magnitude = _DEFAULT_PRIMARY_MAGNITUDE.get(preset.name, 22.0)
     magnitude = check_finite_float(magnitude, 'magnitude')

@@ -100,6 +100,14 @@ class Preset:
     reference_band : int
         Index of the band in which magnitudes, sizes and number counts are
         defined (and whose PSF sets the pair separations).
+    irregular_fraction : float
+        Fraction of the sources that are irregular (asymmetric, clumpy)
+        star-forming galaxies; 0 except for ``hst_f160w_irregular``.
+    pair_source_type : str
+        The source type of both members of a `simulate_pair` pair when
+        none is given: ``'galaxy'`` except ``'irregular'`` for
+        ``hst_f160w_irregular``, so that pair benchmarks that take a preset
+        name draw irregular pairs for it.
     """
 
     name: str
@@ -117,6 +125,8 @@ class Preset:
     color_scatter: float = 0.15
     references: str = ''
     reference_band: int = 0
+    irregular_fraction: float = 0.0
+    pair_source_type: str = 'galaxy'
 
     @property
     def n_bands(self):
@@ -187,7 +197,7 @@ class Preset:
 
     def to_dict(self):
         """A JSON-serialisable description (used in dataset manifests)."""
-        return {
+        description = {
             'name': self.name, 'pixel_scale': self.pixel_scale,
             'unit': self.unit, 'gain': self.gain,
             'bands': [{'name': b.name, 'zero_point': b.zero_point,
@@ -202,6 +212,12 @@ class Preset:
             'clumpy_fraction': self.clumpy_fraction,
             'reference_band': self.reference_band,
         }
+        # only when used, so that older manifests still match their preset
+        if self.irregular_fraction:
+            description['irregular_fraction'] = self.irregular_fraction
+        if self.pair_source_type != 'galaxy':
+            description['pair_source_type'] = self.pair_source_type
+        return description
 
 
 def _sigma_from_depth(depth, zero_point, fwhm, pixel_scale):
@@ -287,6 +303,14 @@ PRESETS = {
                      'arcsec/pixel, noise measured per band on the cutout'),
         bands=tuple(_hlf_band(n) for n in ('F160W', 'F125W', 'F606W',
                                            'F850LP')), **_HST_COMMON),
+    'hst_f160w_irregular': Preset(
+        name='hst_f160w_irregular',
+        description=('hst_f160w with 60 per cent irregular (asymmetric, '
+                     'clumpy) and 20 per cent clumpy star-forming galaxies, '
+                     'for benchmarks on irregular morphologies'),
+        bands=(_hlf_band('F160W'),),
+        pair_source_type='irregular',
+        **dict(_HST_COMMON, clumpy_fraction=0.2, irregular_fraction=0.6)),
     'ground_grz': Preset(
         name='ground_grz',
         description=('ground-based g, r, z at 0.2 arcsec/pixel with ~0.7 '
@@ -318,7 +342,7 @@ def get_preset(preset):
     ----------
     preset : str or `Preset`
         One of `available_presets`, e.g. ``'hst_f160w'``, ``'hst_hlf'``,
-        ``'ground_grz'``.
+        ``'hst_f160w_irregular'``, ``'ground_grz'``.
 
     Returns
     -------

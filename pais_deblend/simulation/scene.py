@@ -236,7 +236,7 @@ class Scene:
 
         Columns: ``label``, ``y``, ``x`` (pixels), ``in_frame`` (centre
         inside the frame), ``type`` (``'star'``, ``'galaxy'``,
-        ``'clumpy'``), ``magnitude`` (reference-band AB), ``flux`` (total
+        ``'clumpy'``, ``'irregular'``), ``magnitude`` (reference-band AB), ``flux`` (total
         model flux, image units; shape (N, b) for several bands),
         ``flux_in_frame`` (sum of the drawn cutout), ``size`` (disk
         half-light radius, arcsec; 0 for stars), ``axis_ratio``,
@@ -262,7 +262,8 @@ class Scene:
             table['x'] = pop.x
             table['in_frame'] = ((pop.y > -0.5) & (pop.y < height - 0.5)
                                  & (pop.x > -0.5) & (pop.x < width - 0.5))
-            table['type'] = np.array(SOURCE_TYPES)[pop.type_code].astype('U6')
+            table['type'] = np.array(SOURCE_TYPES)[pop.type_code].astype(
+                f'U{max(map(len, SOURCE_TYPES))}')
             table['magnitude'] = pop.magnitude
             table['flux'] = flux
             table['flux_in_frame'] = in_frame_flux
@@ -305,6 +306,9 @@ class SceneSimulator:
         ``'fourier'`` (default) draws all sources in batches from GalSim's
         Fourier tables (fast); ``'galsim'`` calls GalSim ``drawImage`` per
         source (slow reference; same models, agrees to ~1e-3 of the peak).
+    irregular_fraction : float, optional
+        Fraction of irregular (asymmetric, clumpy star-forming) galaxies
+        (default: the preset's).
 
     Examples
     --------
@@ -317,7 +321,8 @@ class SceneSimulator:
 
     def __init__(self, preset='hst_f160w', *, shape=(256, 256), density=None,
                  star_fraction=None, clumpy_fraction=None, noise=True,
-                 margin=None, method='fourier', companion_fraction=None):
+                 margin=None, method='fourier', companion_fraction=None,
+                 irregular_fraction=None):
         check_in(method, ('fourier', 'galsim'), 'method')
         self.method = method
         self.preset = get_preset(preset)
@@ -326,6 +331,7 @@ class SceneSimulator:
                         else check_density(density))
         self.star_fraction = star_fraction
         self.clumpy_fraction = clumpy_fraction
+        self.irregular_fraction = irregular_fraction
         self.noise = bool(noise)
         self.margin = margin
         self.companion_fraction = companion_fraction
@@ -335,7 +341,8 @@ class SceneSimulator:
         sample_population(self.preset, shape=(1, 1), density=0.0, seed=0,
                           star_fraction=star_fraction,
                           clumpy_fraction=clumpy_fraction, margin=margin,
-                          companion_fraction=companion_fraction)
+                          companion_fraction=companion_fraction,
+                          irregular_fraction=irregular_fraction)
 
     def simulate(self, seed=None):
         """
@@ -355,7 +362,8 @@ class SceneSimulator:
             self.preset, shape=self.shape, density=self.density, seed=rng,
             star_fraction=self.star_fraction,
             clumpy_fraction=self.clumpy_fraction, margin=self.margin,
-            companion_fraction=self.companion_fraction)
+            companion_fraction=self.companion_fraction,
+            irregular_fraction=self.irregular_fraction)
         return self.draw(population, rng, seed=seed)
 
     def draw(self, population, rng, *, seed=None):
@@ -413,7 +421,8 @@ class SceneSimulator:
 
 def simulate_scene(preset='hst_f160w', *, shape=(256, 256), density=None,
                    seed=None, star_fraction=None, clumpy_fraction=None,
-                   noise=True, margin=None, method='fourier'):
+                   noise=True, margin=None, method='fourier',
+                   irregular_fraction=None):
     """
     Simulate one scene of stars and galaxies with exact per-source truth.
 
@@ -439,6 +448,8 @@ def simulate_scene(preset='hst_f160w', *, shape=(256, 256), density=None,
         Band (pixels) around the frame where sources are also placed.
     method : {'fourier', 'galsim'}, optional
         Drawing method (see `SceneSimulator`).
+    irregular_fraction : float, optional
+        Fraction of irregular galaxies (default: the preset's).
 
     Returns
     -------
@@ -453,5 +464,6 @@ def simulate_scene(preset='hst_f160w', *, shape=(256, 256), density=None,
     simulator = SceneSimulator(preset, shape=shape, density=density,
                                star_fraction=star_fraction,
                                clumpy_fraction=clumpy_fraction, noise=noise,
-                               margin=margin, method=method)
+                               margin=margin, method=method,
+                               irregular_fraction=irregular_fraction)
     return simulator.simulate(seed)
