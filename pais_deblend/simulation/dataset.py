@@ -321,7 +321,8 @@ def write_training_set(output_dir, *, n_scenes, preset='hst_f160w', seed=0,
         clumpy_fraction=clumpy_fraction,
         companion_fraction=companion_fraction, n_workers=n_workers,
         center_min_snr=center_min_snr,
-        contributor_min_snr=contributor_min_snr)
+        contributor_min_snr=contributor_min_snr,
+        irregular_fraction=irregular_fraction)
     os.makedirs(output_dir, exist_ok=True)
     manifest_path = os.path.join(output_dir, MANIFEST_NAME)
     _claim_directory(output_dir, config, preset, overwrite)
@@ -349,7 +350,8 @@ def _checked_config(preset, *, n_scenes, seed, shape, density,
                     scenes_per_shard, n_contributors, sigma,
                     contributor_choice, label_dtype, star_fraction,
                     clumpy_fraction, companion_fraction, n_workers,
-                    center_min_snr, contributor_min_snr):
+                    center_min_snr, contributor_min_snr,
+                    irregular_fraction):
     """
     The checked arguments of `write_training_set` as the configuration
     that its manifest records (``_CONFIG_KEYS``), and ``n_workers``.
