@@ -28,9 +28,19 @@ Architecture (:ref:`model-architecture` in the documentation):
   contribution maps ``band_contribution_maps`` (h, w, b, n) logits on
   the attribution decoder, so blended sources keep their own colours.
 
+``architecture='light'`` (``_build_light_graph``) builds a network with
+the same outputs, optional heads included, for about a fifth of the CPU
+time: a stride-2 stem, so that only a narrow head (two 3x3 convolutions
+of 8 channels on the upsampled features and the input image) runs at
+full resolution; one shared decoder up to 1/2 resolution instead of the
+spatial and attribution decoders; attention at 1/4 resolution and
+coarser only. Its ``filters`` are the widths at 1/2, 1/4, ... resolution
+and its downsampling factor is 2**len(filters).
+
 The model is fully convolutional: any (h, w) and a fixed number of bands
 b. Inputs are zero-padded at the bottom/right to a multiple of the
-downsampling factor 2**(len(filters) - 1) and outputs cropped back.
+downsampling factor (2**(len(filters) - 1) for 'pais') and outputs
+cropped back.
 
 **Tiling.** There is no normalisation layer with per-image statistics
 and the attention is local (a sliding window, not global over the
@@ -74,7 +84,7 @@ ARCHITECTURES = ('pais', 'light')
 DEFAULTS = {'pais': {'filters': (8, 16, 32, 32), 'attention_window': 5},
             'light': {'filters': (8, 16, 32, 64), 'attention_window': 3}}
 
-#: Fixed choices of the 'light' architecture (see `_build_light_graph`);
+#: Fixed choices of the 'light' architecture (``_build_light_graph``);
 #: the benchmark script varies them, a model file never records them.
 LIGHT_OPTIONS = dict(head_filters=8, decoder_convs=1, separable=False,
                      attention_from=1)
@@ -139,7 +149,7 @@ def receptive_field_radius(filters=None, attention_window='default', *,
     ----------
     filters : sequence of int, optional
         The encoder filters (one per scale); default: those of
-        ``architecture`` (`DEFAULTS`).
+        ``architecture`` (``network.DEFAULTS``).
     attention_window : int or None, optional
         The attention window (None: no attention); default: that of
         ``architecture``.
@@ -179,8 +189,6 @@ def receptive_field_radius(filters=None, attention_window='default', *,
     return int(max(spatial, attribution))
 
 
-
-
 # The receptive field of the 'light' network, tracked through its layers:
 # a feature of index i at a scale of ``jump`` input pixels per feature
 # depends on the input pixels i * jump - lo ... i * jump + hi.
@@ -215,7 +223,12 @@ def _field_merged(*fields):
 def _light_receptive_field(n_scales, attention_window, *, head_filters=8,
                            decoder_convs=1, separable=False,
                            attention_from=1):
-    """The exact receptive-field radius of `_build_light_graph`."""
+    """
+    The receptive-field radius of ``_build_light_graph`` with these
+    options (``head_filters`` and ``separable`` do not change it): exact
+    for `LIGHT_OPTIONS` (tested against the gradient support), an upper
+    bound otherwise.
+    """
     image = (0, 0, 1)
     x = _field_strided(image)  # stem
     skips = []
@@ -482,7 +495,6 @@ def _output_heads(spatial, attribution, inputs, n_bands, n_contributors,
 # --- the 'light' architecture ----------------------------------------------
 
 
-
 def _build_light_graph(n_bands, n_contributors, filters, attention_window,
                        key_dim, vector_scale, activation, classify=False,
                        band_maps=False, *, head_filters=8, decoder_convs=1,
@@ -610,11 +622,12 @@ def build_pais_model(n_bands=1, n_contributors=3, filters=None,
     architecture : {'pais', 'light'}, optional
         'pais' (default): the network of the paper (module docstring).
         'light': the same outputs for about a fifth of the CPU time
-        (`_build_light_graph`, :ref:`model-architecture`): a stride-2
+        (``_build_light_graph``, :ref:`model-architecture`): a stride-2
         stem, one shared decoder up to 1/2 resolution, attention at 1/4
         resolution and coarser, and a narrow full-resolution head reading
         the upsampled features and the input image. Recorded in the model
-        config (``architecture`` property) when not 'pais'.
+        config (and in the ``architecture`` dict of the model) when not
+        'pais'; ``model.architecture_name`` gives it either way.
     seed : int, optional
         Seeds Keras' weight initialisation (``keras.utils.set_random_seed``)
         for a reproducible initial model.
