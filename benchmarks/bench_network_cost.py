@@ -21,7 +21,12 @@ For every variant it prints
   ``--modes xla graph``, a plain ``tf.function`` graph; Mpix/s from the
   wall time, and the Mpix/s of a `predict_pcr` of 512-pixel tile cores
   estimated from it (times the core's share of the tile window,
-  (512 / (512 + 2 overlap))**2).
+  (512 / (512 + 2 overlap))**2);
+- with ``--predict-size S``, the best-of-``--repeat`` wall and CPU time
+  of `predict_pcr` itself (normalisation, tiles, stitching; XLA for 4
+  tiles or more) on an S x S image with ``--tile`` cores, for the
+  variants built by `build_pais_model` (not those with other light
+  options).
 
 Variants are timed interleaved (every repeat runs all of them in turn),
 so load from other processes on a shared machine affects them alike;
@@ -32,7 +37,7 @@ Usage::
 
     python benchmarks/bench_network_cost.py [--sizes 512 1024]
         [--repeat 5] [--modes xla] [--variants pais light ...]
-        [--json PATH]
+        [--predict-size 2048] [--tile 512] [--json PATH]
 """
 
 import argparse
@@ -190,8 +195,9 @@ def forward_function(model, mode, n_bands=1):
 def timed(function, argument):
     wall, cpu = time.perf_counter(), time.process_time()
     outputs = function(argument)
-    for value in outputs.values():
-        np.asarray(value)
+    if isinstance(outputs, dict):  # a network pass: wait for the results
+        for value in outputs.values():
+            np.asarray(value)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -204,17 +210,21 @@ def main():
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
                         choices=list(VARIANTS))
     parser.add_argument('--tile', type=int, default=512,
-                        help='tile core for the predict_pcr estimate')
+                        help='tile core of predict_pcr')
+    parser.add_argument('--predict-size', type=int, default=0,
+                        help='also time predict_pcr on an image this size')
     parser.add_argument('--json', help='write the results to this file')
     args = parser.parse_args()
 
     import tensorflow as tf
 
+    from pais_deblend.model import PAISModel, predict_pcr
     from pais_deblend.model.inference import default_overlap
 
     load_before = os.getloadavg()
     rows = {}
     functions = {}
+    models = {}
     for name in args.variants:
         model, bound, factor = build_variant(name)
         flops, by_scale = count_flops(model)
@@ -242,6 +252,8 @@ def main():
         }
         for mode in args.modes:
             functions[name, mode] = forward_function(model, mode)
+        if isinstance(model, PAISModel):
+            models[name] = model
         print(f'{name}: built, {rows[name]["parameters"]} parameters, '
               f'{flops / 1e3:.1f} kFLOP/pixel', flush=True)
 
@@ -259,6 +271,18 @@ def main():
                 old = best.get((name, mode, size), (np.inf, np.inf))
                 best[name, mode, size] = (min(old[0], wall),
                                           min(old[1], cpu))
+    if args.predict_size:
+        image = rng.normal(size=(args.predict_size, args.predict_size))
+        for model in models.values():  # compile
+            predict_pcr(model, image, tile_size=args.tile)
+        for _ in range(args.repeat):
+            for name, model in models.items():
+                wall, cpu = timed(lambda x: predict_pcr(
+                    model, x, tile_size=args.tile), image)
+                old = best.get((name, 'predict', args.predict_size),
+                               (np.inf, np.inf))
+                best[name, 'predict', args.predict_size] = (
+                    min(old[0], wall), min(old[1], cpu))
     load_after = os.getloadavg()
 
     for (name, mode, size), (wall, cpu) in best.items():
@@ -289,21 +313,26 @@ def main():
               f'{row["default_overlap"]:7d}')
     print('(radius: bound / measured; full-res: share of the FLOPs at full '
           'resolution)')
-    reference = args.variants[0]
-    for mode in args.modes:
-        for size in args.sizes:
-            key = f'{mode}_{size}'
-            print(f'\nforward pass, {mode}, {size} x {size}:')
-            print(f'{"variant":16s} {"wall s":>7s} {"CPU s":>7s} '
-                  f'{"Mpix/s":>7s} {"tiled":>7s} '
-                  f'{"speed-up vs " + reference:>20s}')
-            base = rows[reference]['timings'][key]['wall_s']
-            for name, row in rows.items():
-                timing = row['timings'][key]
-                print(f'{name:16s} {timing["wall_s"]:7.3f} '
-                      f'{timing["cpu_s"]:7.3f} {timing["mpix_per_s"]:7.2f} '
-                      f'{timing["tiled_mpix_per_s_estimate"]:7.2f} '
-                      f'{base / timing["wall_s"]:20.2f}')
+    tables = [(mode, size) for mode in args.modes for size in args.sizes]
+    if args.predict_size:
+        tables.append(('predict', args.predict_size))
+    for mode, size in tables:
+        key = f'{mode}_{size}'
+        names = [name for name, row in rows.items() if key in row['timings']]
+        what = ('predict_pcr' if mode == 'predict'
+                else f'forward pass, {mode}')
+        print(f'\n{what}, {size} x {size}:')
+        print(f'{"variant":16s} {"wall s":>7s} {"CPU s":>7s} '
+              f'{"Mpix/s":>7s} {"tiled":>7s} '
+              f'{"speed-up vs " + names[0]:>20s}')
+        base = rows[names[0]]['timings'][key]['wall_s']
+        for name in names:
+            timing = rows[name]['timings'][key]
+            tiled = ('-' if mode == 'predict' else
+                     f'{timing["tiled_mpix_per_s_estimate"]:.2f}')
+            print(f'{name:16s} {timing["wall_s"]:7.3f} '
+                  f'{timing["cpu_s"]:7.3f} {timing["mpix_per_s"]:7.2f} '
+                  f'{tiled:>7s} {base / timing["wall_s"]:20.2f}')
     print('(tiled: Mpix/s of a predict_pcr with '
           f'{args.tile}-pixel tile cores, estimated)')
     if args.json:
