@@ -146,6 +146,37 @@ def test_search_companions_leaves_a_symmetric_source_alone():
     assert found.shape == (0, 2)
 
 
+def test_run_pipeline_records_how_each_centre_was_found(bundled):
+    from pais_deblend.deblend.pipeline import empty_result
+    from pais_deblend.segmentation import SourceFlags
+
+    image = prepare_image(_pair_image())
+    alone = run_pipeline(bundled, image)
+    np.testing.assert_array_equal(alone.origins, [0])
+    assert alone.origins.dtype == np.int32
+    searched = run_pipeline(bundled, image, companion_threshold=15.0)
+    # the network's centre first, then the merged companion
+    np.testing.assert_array_equal(searched.centers[0], alone.centers[0])
+    assert np.hypot(*(searched.centers[1] - [24.0, 26.0])) <= 1.5
+    np.testing.assert_array_equal(searched.origins,
+                                  [0, SourceFlags.RESIDUAL])
+    # a given segment over blank sky gets a centre of its own
+    segments = np.zeros(image.shape, dtype=np.int32)
+    segments[18:31, 15:34] = 1
+    segments[2:8, 2:8] = 2
+    given = run_pipeline(bundled, image, segments=segments)
+    assert len(given.centers) == 2
+    assert np.all((given.centers[1] >= 2) & (given.centers[1] < 8))
+    np.testing.assert_array_equal(given.origins, [0, SourceFlags.ADDED])
+    # centres the exact zone leaves out take their origins with them
+    exact = (slice(0, 48), slice(0, 24))
+    cut = run_pipeline(bundled, image, companion_threshold=15.0,
+                       exact=exact)
+    np.testing.assert_array_equal(cut.origins, [0])
+    empty = empty_result(bundled, (4, 4))
+    assert empty.origins.shape == (0,) and empty.centers.shape == (0, 2)
+
+
 @pytest.mark.parametrize('seed', range(20))
 def test_strongest_per_segment_matches_ndimage(seed):
     from scipy import ndimage

@@ -51,8 +51,14 @@ class SourceFlags(enum.IntFlag):
     """
     The bits of `PartialSourceCatalog.flags`, in the spirit of
     SourceExtractor's ``FLAGS``: a source's value is the sum of the bits
-    that apply, 0 for a clean measurement. Test a bit with
-    ``catalog.flags & SourceFlags.BLENDED``.
+    that apply, 0 for a clean measurement of a source the network
+    detected. Test a bit with ``catalog.flags & SourceFlags.BLENDED``.
+
+    The first three bits are measured by the catalog; the last two say
+    how the source was found, and come from the segmentation image's
+    `~pais_deblend.segmentation.PartialSegmentationImage.detection_flags`
+    (set by `~pais_deblend.Deblender` and
+    `~pais_deblend.mosaic.deblend_mosaic`).
 
     Attributes
     ----------
@@ -67,11 +73,28 @@ class SourceFlags(enum.IntFlag):
         Some of the pixels the source has a share of are masked, not
         finite, or have a non-finite error: they are left out of its
         measurements.
+    RESIDUAL : 8
+        Found by the residual companion search (what the templates of the
+        detected sources leave unexplained; the deblender's
+        ``companion_threshold``), not by the network: typically a close
+        companion the network merged with its neighbour.
+    ADDED : 16
+        A centre added, at the brightest pixel, to a segment of the given
+        ``segmentation_image`` in which the network found none, so that
+        every input segment yields a source.
     """
 
     BLENDED = 1
     NEAR_EDGE = 2
     MASKED = 4
+    RESIDUAL = 8
+    ADDED = 16
+
+
+#: The `SourceFlags` bits that say how a source was found (those a
+#: segmentation image's ``detection_flags`` may hold).
+DETECTION_FLAGS = SourceFlags.RESIDUAL | SourceFlags.ADDED
+
 
 # The aperture scale (in units of the moment ellipse) inside which the
 # first-moment Kron radius is measured, as in SourceExtractor and photutils.
