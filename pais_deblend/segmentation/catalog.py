@@ -931,9 +931,19 @@ class PartialSourceCatalog:
         The quality flags of each source (int): the sum of the
         `SourceFlags` bits that apply (BLENDED 1: blendedness above 0.1;
         NEAR_EDGE 2: pixels on the image edge; MASKED 4: unusable pixels
-        among the source's own), 0 for a clean measurement.
+        among the source's own; RESIDUAL 8: found by the residual
+        companion search, not by the network; ADDED 16: a centre added
+        to a given segment the network had left without one), 0 for a
+        clean measurement of a source the network detected. The last two
+        bits are the segmentation image's
+        `~PartialSegmentationImage.detection_flags` (none for a label
+        without a value).
         """
         flags = np.zeros(self._labels.size, dtype=np.int64)
+        detection_flags = self._segmentation_image.detection_flags
+        if detection_flags:
+            flags |= [detection_flags.get(int(label), 0)
+                      for label in self._labels]
         with np.errstate(invalid='ignore'):
             blended = self._measurements['blendedness'] > BLENDED_THRESHOLD
         flags[blended] |= SourceFlags.BLENDED
