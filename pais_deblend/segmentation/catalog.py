@@ -936,8 +936,8 @@ class PartialSourceCatalog:
         to a given segment the network had left without one), 0 for a
         clean measurement of a source the network detected. The last two
         bits are the segmentation image's
-        `~PartialSegmentationImage.detection_flags` (none for a label
-        without a value).
+        `~pais_deblend.segmentation.PartialSegmentationImage.detection_flags`
+        (none for a label without a value).
         """
         flags = np.zeros(self._labels.size, dtype=np.int64)
         detection_flags = self._segmentation_image.detection_flags
