@@ -146,6 +146,82 @@ def test_search_companions_leaves_a_symmetric_source_alone():
     assert found.shape == (0, 2)
 
 
+def test_run_pipeline_records_how_each_centre_was_found(bundled):
+    from pais_deblend.deblend.pipeline import empty_result
+    from pais_deblend.segmentation import SourceFlags
+
+    image = prepare_image(_pair_image())
+    alone = run_pipeline(bundled, image)
+    np.testing.assert_array_equal(alone.origins, [0])
+    assert alone.origins.dtype == np.int32
+    searched = run_pipeline(bundled, image, companion_threshold=15.0)
+    # the network's centre first, then the merged companion
+    np.testing.assert_array_equal(searched.centers[0], alone.centers[0])
+    assert np.hypot(*(searched.centers[1] - [24.0, 26.0])) <= 1.5
+    np.testing.assert_array_equal(searched.origins,
+                                  [0, SourceFlags.RESIDUAL])
+    # a given segment over blank sky gets a centre of its own
+    segments = np.zeros(image.shape, dtype=np.int32)
+    segments[18:31, 15:34] = 1
+    segments[2:8, 2:8] = 2
+    given = run_pipeline(bundled, image, segments=segments)
+    assert len(given.centers) == 2
+    assert np.all((given.centers[1] >= 2) & (given.centers[1] < 8))
+    np.testing.assert_array_equal(given.origins, [0, SourceFlags.ADDED])
+    # centres the exact zone leaves out take their origins with them
+    exact = (slice(0, 48), slice(0, 24))
+    cut = run_pipeline(bundled, image, companion_threshold=15.0,
+                       exact=exact)
+    np.testing.assert_array_equal(cut.origins, [0])
+    empty = empty_result(bundled, (4, 4))
+    assert empty.origins.shape == (0,) and empty.centers.shape == (0, 2)
+
+
+def test_catalog_flags_the_residual_companion(bundled):
+    from pais_deblend.segmentation import PartialSourceCatalog, SourceFlags
+
+    image = _pair_image()
+    segmentation = Deblender('hst_f160w', companion_threshold=15.0,
+                             progress_bar=False)(image)
+    flags = segmentation.detection_flags
+    assert set(flags) == set(segmentation.partial_labels.tolist())
+    companion = [label for label, (y, x) in segmentation.centers.items()
+                 if np.hypot(y - 24.0, x - 26.0) <= 1.5]
+    assert companion and flags[companion[0]] == SourceFlags.RESIDUAL
+    assert all(value == 0 for label, value in flags.items()
+               if label != companion[0])
+    catalog = PartialSourceCatalog(image, segmentation)
+    found = catalog.flags & SourceFlags.RESIDUAL
+    np.testing.assert_array_equal(found > 0,
+                                  catalog.labels == companion[0])
+    assert not np.any(catalog.flags & SourceFlags.ADDED)
+    # without the search the network's source alone, not flagged
+    alone = Deblender('hst_f160w', companion_threshold=None,
+                      progress_bar=False)(image)
+    assert list(alone.detection_flags.values()) == [0]
+    assert not np.any(PartialSourceCatalog(image, alone).flags
+                      & (SourceFlags.RESIDUAL | SourceFlags.ADDED))
+
+
+def test_deblend_sources_flags_a_segment_the_network_missed():
+    from photutils.segmentation import SegmentationImage
+
+    from pais_deblend import deblend_sources
+    from pais_deblend.segmentation import PartialSourceCatalog, SourceFlags
+
+    image = _pair_image()
+    segments = np.zeros(image.shape, dtype=np.int32)
+    segments[18:31, 15:34] = 1
+    segments[2:8, 2:8] = 2  # blank sky: the network finds nothing there
+    segmentation = deblend_sources(image, SegmentationImage(segments),
+                                   companion_threshold=None,
+                                   progress_bar=False)
+    assert segmentation.detection_flags == {1: 0, 2: SourceFlags.ADDED}
+    catalog = PartialSourceCatalog(image, segmentation)
+    np.testing.assert_array_equal(catalog.flags & SourceFlags.ADDED,
+                                  [0, SourceFlags.ADDED])
+
+
 @pytest.mark.parametrize('seed', range(20))
 def test_strongest_per_segment_matches_ndimage(seed):
     from scipy import ndimage

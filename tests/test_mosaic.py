@@ -199,7 +199,8 @@ def test_reader_regions(mosaic):
             (y + 30, x + 50), mosaic.centers[label - 1])
     assert set(part.centers) == set(part.partial_labels.tolist())
     table = mosaic.catalog()
-    assert table.colnames == ['label', 'y', 'x', 'effective_area']
+    assert table.colnames == ['label', 'y', 'x', 'effective_area',
+                              'detection_flags']
     assert len(table) == mosaic.n_sources
     with pytest.raises(TypeError, match='region must be a tuple of two'):
         mosaic.read([slice(0, 4), slice(0, 4)])
@@ -287,6 +288,72 @@ def test_bad_input(tmp_path, tiny_model_file, kwargs, error, match):
     assert os.listdir(tmp_path) == []  # no temporary left behind
 
 
+@pytest.fixture(scope='module')
+def searched(tiny_model_file, tmp_path_factory):
+    """A scene and its mosaic with the residual companion search on."""
+    pytest.importorskip('zarr')
+    scene = gaussian_scene((128, 128), n_sources=16, seed=3)
+    output = tmp_path_factory.mktemp('searched') / 'scene.zarr'
+    return scene, deblend_mosaic(
+        scene, output, model=tiny_model_file, tile_size=64, margin=32,
+        **dict(SETTINGS, companion_threshold=15.0))
+
+
+def test_mosaic_keeps_how_sources_were_found(searched, tiny_model_file):
+    from pais_deblend import Deblender
+    from pais_deblend.segmentation import PartialSourceCatalog, SourceFlags
+
+    scene, mosaic = searched
+    assert mosaic.has_detection_flags
+    flags = mosaic.detection_flags
+    assert flags.dtype == np.int32 and flags.shape == (mosaic.n_sources,)
+    assert set(np.unique(flags).tolist()) == {0, SourceFlags.RESIDUAL}
+    # as a single pass finds them
+    single = Deblender(tiny_model_file, detection_threshold=0.05,
+                       tile_size=256, attribution='network',
+                       companion_threshold=15.0, progress_bar=False)(scene)
+    mapping = label_map_by_center(single, mosaic)
+    assert {int(mapping[label]): value for label, value
+            in single.detection_flags.items()} == {
+        label: int(flags[label - 1]) for label in mosaic.labels}
+    table = mosaic.catalog()
+    assert table.colnames[-1] == 'detection_flags'
+    np.testing.assert_array_equal(table['detection_flags'], flags)
+    assert mosaic.read().detection_flags == {
+        int(label): int(flags[label - 1]) for label in mosaic.labels}
+    # a region: the labels present there, and the catalog's bits
+    region = np.s_[0:64, 64:128]
+    part = mosaic.read(region)
+    assert set(part.detection_flags) == set(part.partial_labels.tolist())
+    assert 0 < len(part.detection_flags) < mosaic.n_sources
+    catalog = PartialSourceCatalog(scene[region], part)
+    np.testing.assert_array_equal(catalog.flags & SourceFlags.RESIDUAL,
+                                  flags[catalog.labels - 1])
+    assert mosaic.verify() == []
+
+
+def test_store_without_detection_flags_still_reads(searched, tmp_path):
+    """A store of an earlier version: no detection_flags array."""
+    import shutil
+
+    _, mosaic = searched
+    old = tmp_path / 'old.zarr'
+    shutil.copytree(mosaic.path, old)
+    shutil.rmtree(old / 'detection_flags')
+    reread = MosaicSegmentation(old)
+    assert not reread.has_detection_flags
+    np.testing.assert_array_equal(reread.detection_flags,
+                                  np.zeros(mosaic.n_sources))
+    assert reread.detection_flags.dtype == np.int32
+    table = reread.catalog()
+    np.testing.assert_array_equal(table['detection_flags'], 0)
+    segmentation = reread.read()
+    assert segmentation.detection_flags == {}
+    np.testing.assert_array_equal(segmentation.contributors,
+                                  mosaic.read().contributors)
+    assert reread.verify() == []
+
+
 def test_blank_tiles_and_no_sources(tmp_path, tiny_model_file, scene):
     data = scene[:64, :128].copy()
     data[:, 64:] = np.nan  # the second tile is outside the survey
@@ -302,6 +369,7 @@ def test_blank_tiles_and_no_sources(tmp_path, tiny_model_file, scene):
                                model=tiny_model_file, tile_size=64,
                                margin=32, **SETTINGS)
     assert empty.n_sources == 0 and len(empty.catalog()) == 0
+    assert empty.detection_flags.shape == (0,)
     assert not empty.read().contributors.any()
 
 
@@ -484,7 +552,7 @@ def test_multiband_class_star_and_catalog(multiband_mosaic, tmp_path):
                                                   & (values <= 1))
     table = mosaic.catalog()
     assert table.colnames == ['label', 'y', 'x', 'effective_area',
-                              'class_star']
+                              'class_star', 'detection_flags']
     np.testing.assert_array_equal(table['class_star'], values)
     # a region: the values of the labels present there, only
     region = np.s_[70:128, 0:60]

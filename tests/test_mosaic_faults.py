@@ -165,6 +165,34 @@ def test_damaged_source_table(store):
     assert len(problems) == 1 and 'centers' in problems[0]
 
 
+def test_damaged_detection_flags(store):
+    zarr = pytest.importorskip('zarr')
+    from pais_deblend.mosaic import MosaicSegmentation
+    from pais_deblend.mosaic.store import open_pixel_array
+
+    # through zarr, so that the checksum is right (chunks of zeros kept)
+    array = open_pixel_array(store, 'detection_flags', 'r+')
+    values = np.asarray(array[...])
+    values[0] = 3  # bits no deblender records as an origin
+    array[...] = values
+    with pytest.raises(OSError, match=r"array 'detection_flags', chunk "
+                       r"'detection_flags/c/0' .*holds invalid values "
+                       r"\(flags other than the detection bits"):
+        read_mosaic(store, CHUNK_11)
+    with pytest.raises(OSError, match="array 'detection_flags'"):
+        MosaicSegmentation(store).catalog()
+    problems = verify_mosaic(store)
+    assert len(problems) == 1 and 'detection_flags' in problems[0]
+    if int(zarr.__version__.split('.')[0]) >= 3:
+        values[0] = 0
+        array[...] = values
+        assert verify_mosaic(store) == []
+        flip_byte(chunk_file(store, 'detection_flags/c/0'))
+        problems = verify_mosaic(store)
+        assert len(problems) == 1 and (
+            "chunk 'detection_flags/c/0'" in problems[0])
+
+
 def test_damaged_array_metadata(store):
     chunk_file(store, 'weights/zarr.json').write_text('{"broken')
     with pytest.raises(OSError, match=r"the metadata of array 'weights' "

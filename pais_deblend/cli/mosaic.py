@@ -26,6 +26,9 @@ image (STEM = name without its suffix):
                       effective areas; read any region back with
                       pais_deblend.mosaic.read_mosaic
   STEM_catalog.ecsv   one row per source: label, y, x, effective_area
+                      (class_star with a star/galaxy model),
+                      detection_flags (8: found by the residual
+                      companion search, 0: by the network)
 """
 
 _EPILOG = """\

@@ -132,16 +132,29 @@ def _load(model):
     return model, getattr(model, 'name', 'custom'), dict(DEFAULT_SETTINGS)
 
 
-def _class_star_of_present(result):
-    """{label: star probability} for the labels that appear among the
-    contributors, or None without the star/galaxy head."""
-    if result.class_star is None:
-        return None
+def _present_labels(result):
+    """The labels 1..N that appear among the contributors."""
     counts = np.bincount(result.contributors.ravel(),
                          minlength=len(result.centers) + 1)
-    return {label: float(result.class_star[label - 1])
-            for label in range(1, len(result.centers) + 1)
-            if counts[label] > 0}
+    return [label for label in range(1, len(result.centers) + 1)
+            if counts[label] > 0]
+
+
+def _class_star_of_present(result, present):
+    """{label: star probability} for the ``present`` labels, or None
+    without the star/galaxy head."""
+    if result.class_star is None:
+        return None
+    return {label: float(result.class_star[label - 1]) for label in present}
+
+
+def _origins_of_present(result, present):
+    """{label: detection flags} (how the centre was found, see
+    `~pais_deblend.segmentation.SourceFlags`) for the ``present`` labels,
+    or None when the result records no origins."""
+    if result.origins is None:
+        return None
+    return {label: int(result.origins[label - 1]) for label in present}
 
 
 class Deblender:
@@ -370,7 +383,11 @@ class Deblender:
             fluxes keep the colours of blended sources, and
             ``class_star`` ({label: probability that the source is a
             star}, the star/galaxy head averaged over the 3 x 3 pixels
-            at the centre).
+            at the centre). Its ``detection_flags`` say how each source
+            was found (0: the network; ``SourceFlags.RESIDUAL``: the
+            residual companion search; ``SourceFlags.ADDED``: a centre
+            given to a segment of ``segmentation_image`` the network
+            left without one), and the catalog's ``flags`` include them.
 
         Raises
         ------
@@ -401,9 +418,11 @@ class Deblender:
                 image, self.model_name, self.n_bands, self.band_names),
                 NoDetectionWarning)
             return None
+        present = _present_labels(result)
         segmentation = partial_segmentation(
             result.decoded, band_weights=result.band_weights,
-            class_star=_class_star_of_present(result),
+            class_star=_class_star_of_present(result, present),
+            detection_flags=_origins_of_present(result, present),
             band_names=(self.band_names if result.band_weights is not None
                         else None))
         small = segmentation.partial_labels[

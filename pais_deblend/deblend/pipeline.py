@@ -81,6 +81,13 @@ class PipelineResult:
     class_star : `~numpy.ndarray`, shape (N,), float64, or None
         The star probability of every centre (models with the
         star/galaxy head).
+    origins : `~numpy.ndarray`, shape (N,), int32, or None
+        How each centre was found, as
+        `~pais_deblend.segmentation.SourceFlags` bits: 0 for a peak of
+        the network's centre-of-mass map, ``RESIDUAL`` (8) for a source
+        of the residual companion search (`search_companions`),
+        ``ADDED`` (16) for a centre given to a segment that held none
+        (`add_missing_centers`).
     """
 
     contributors: np.ndarray
@@ -90,6 +97,7 @@ class PipelineResult:
     labels: np.ndarray
     band_weights: np.ndarray = None
     class_star: np.ndarray = None
+    origins: np.ndarray = None
 
     @property
     def decoded(self):
@@ -513,7 +521,14 @@ def _empty_result(shape, n, n_bands, heads):
                           np.zeros(shape, dtype=np.int32),
                           np.zeros((0, 2), dtype=np.float64),
                           np.zeros(0, dtype=np.int32), band_weights,
-                          class_star)
+                          class_star, np.zeros(0, dtype=np.int32))
+
+
+def _with_origin(origins, n_centers, flag):
+    """``origins`` extended to ``n_centers`` with ``flag`` for the centres
+    appended after them."""
+    extra = np.full(n_centers - len(origins), int(flag), dtype=np.int32)
+    return np.concatenate([origins, extra])
 
 
 def empty_result(deblender, shape, *, heads=True):
@@ -576,8 +591,10 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
     -------
     result : `PipelineResult`
         The arrays of ``core`` (the whole image by default); centres in
-        the image's coordinates.
+        the image's coordinates, with how each was found (``origins``).
     """
+    from ..segmentation import SourceFlags
+
     check_in(attribution, ATTRIBUTION_METHODS, 'attribution')
     core = core or (slice(0, image.shape[0]), slice(0, image.shape[1]))
     core_shape = tuple(s.stop - s.start for s in core)
@@ -589,6 +606,7 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
     centers = detect_centers(pcr.center_of_mass, image.mask,
                              threshold=deblender.detection_threshold,
                              min_separation=deblender.min_separation)
+    origins = np.zeros(len(centers), dtype=np.int32)
     detection = detection_image(image.data, noise_sigma, image.mask,
                                 deblender.footprint_smoothing)
     if segments is None:
@@ -600,11 +618,13 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
     else:
         segments = np.where(image.mask, 0, segments)
         centers = add_missing_centers(centers, segments, detection)
+        origins = _with_origin(origins, len(centers), SourceFlags.ADDED)
         confine = True
     if companion_threshold is not None and len(centers):
         extra = search_companions(image.data, centers, segments,
                                   noise_sigma, threshold=companion_threshold)
         centers = np.concatenate([centers, extra])
+        origins = _with_origin(origins, len(centers), SourceFlags.RESIDUAL)
     footprint = segments > 0
     iy, ix = _pixel_of(centers, image.shape)
     keep = footprint[iy, ix]
@@ -612,7 +632,7 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
         inside = np.zeros(image.shape, dtype=bool)
         inside[exact] = True
         keep &= inside[iy, ix]
-    centers = centers[keep]
+    centers, origins = centers[keep], origins[keep]
     if len(centers) == 0:
         return _empty_result(core_shape, n, deblender.n_bands, head_maps)
 
@@ -634,5 +654,6 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
                                         centers)
     return PipelineResult(decoded.contributors, decoded.weights,
                           decoded.dominant, centers, decoded.labels,
-                          band_weights=band_weights, class_star=class_star)
+                          band_weights=band_weights, class_star=class_star,
+                          origins=origins)
 

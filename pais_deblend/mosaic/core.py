@@ -187,7 +187,7 @@ def _deblend_tile_task(job, tile, region=None):
     areas = np.bincount(contributors.ravel(), weights=weights.ravel(),
                         minlength=len(centers) + 1)
     result = {'index': tile.index, 'centers': centers, 'owned': owned,
-              'areas': areas}
+              'areas': areas, 'origins': output.origins}
     if output.class_star is not None:
         result['class_star'] = output.class_star
     return result
@@ -227,21 +227,24 @@ def _relabel_tile_task(store, core, label_map, band_weights=False):
 def _unify(results, plan, n_pixels):
     """
     Pass 2: global labels. Returns the per-tile label maps (local label ->
-    final label, 0 = dropped), the (N, 2) centres of labels 1..N and
-    their (N,) star probabilities (None when the tiles gave none), each
-    the value its owner tile found.
+    final label, 0 = dropped), the (N, 2) centres of labels 1..N, their
+    (N,) star probabilities (None when the tiles gave none) and their
+    (N,) int32 detection flags (how each was found), each the value its
+    owner tile found.
     """
     from scipy.spatial import cKDTree
 
     owned_centers = []
     owner_tile = []
     owned_class_star = []
+    owned_origins = []
     for index in range(len(plan)):
         result = results[index]
         owned_centers.append(result['centers'][result['owned']])
         owner_tile.append(np.full(int(result['owned'].sum()), index))
         if 'class_star' in result:
             owned_class_star.append(result['class_star'][result['owned']])
+        owned_origins.append(result['origins'][result['owned']])
     owned_centers = (np.concatenate(owned_centers) if owned_centers
                      else np.zeros((0, 2)))
     owner_tile = np.concatenate(owner_tile) if owner_tile else np.zeros(0)
@@ -299,7 +302,10 @@ def _unify(results, plan, n_pixels):
     class_star = None
     if owned_class_star:
         class_star = np.concatenate(owned_class_star)[kept_in_order]
-    return label_maps, owned_centers[kept_in_order], class_star
+    origins = (np.concatenate(owned_origins) if owned_origins
+               else np.zeros(0, dtype=np.int32))[kept_in_order]
+    return (label_maps, owned_centers[kept_in_order], class_star,
+            origins.astype(np.int32, copy=False))
 
 
 def _noise_tiles(plan):
@@ -598,7 +604,8 @@ def _write_store(job, deblender, plan, source, client, progress_bar):
     results = _run_tasks(_deblend_tile_task, first_pass_calls(),
                          client=client, progress_bar=progress_bar,
                          desc='tiles', total=len(plan))
-    label_maps, centers, class_star = _unify(results, plan, job.n_pixels)
+    label_maps, centers, class_star, origins = _unify(results, plan,
+                                                      job.n_pixels)
     sums = _run_tasks(
         _relabel_tile_task,
         ((job.store, tile.core, label_maps[tile.index], band_maps)
@@ -612,7 +619,8 @@ def _write_store(job, deblender, plan, source, client, progress_bar):
     write_sources(group, np.arange(1, n_sources + 1, dtype=np.int32),
                   centers, effective_areas[1:],
                   class_star=(np.zeros(0) if classify and class_star
-                              is None else class_star))
+                              is None else class_star),
+                  detection_flags=origins)
     group.attrs.update(_store_attributes(job, deblender, plan, n_sources))
     if band_maps:
         names = deblender.band_names
@@ -750,7 +758,9 @@ def deblend_mosaic(data, output, *, hdu=None, tile_size=2048, margin=None,
         the per-band weights (``band_weights`` (h, w, n, b), each band's
         flux conserved on its own, with ``band_names``) and the star
         probability of each source (``class_star``, the catalog's
-        ``class_star`` column); a single-band model writes neither.
+        ``class_star`` column); a single-band model writes neither. How
+        each source was found is kept with it (``detection_flags``, as
+        `~pais_deblend.segmentation.PartialSegmentationImage.detection_flags`).
 
     Raises
     ------

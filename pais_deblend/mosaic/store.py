@@ -22,6 +22,11 @@ Layout of the store (a Zarr group, a directory):
 ``class_star``
     (N,) float64 in [0, 1], the star probability of each source; only
     for a model with the star/galaxy head.
+``detection_flags``
+    (N,) int32, how each source was found: 0 by the network,
+    ``SourceFlags.RESIDUAL`` (8) by the residual companion search
+    (`~pais_deblend.segmentation.SourceFlags`); stores of earlier
+    versions have none, and read as all 0.
 attributes
     ``format``, ``format_version``, ``shape``, ``n_contributors``,
     ``n_sources``, ``plan`` (`TilePlan.to_dict`), ``model``,
@@ -60,7 +65,8 @@ FORMAT_VERSION = 1
 PIXEL_ARRAYS = ('contributors', 'weights', 'band_weights')
 
 #: The source table arrays.
-TABLE_ARRAYS = ('labels', 'centers', 'effective_areas', 'class_star')
+TABLE_ARRAYS = ('labels', 'centers', 'effective_areas', 'class_star',
+                'detection_flags')
 
 #: Largest departure from 1 of an attributed pixel's weight sum, and
 #: above 1 of a weight, accepted on reading (as
@@ -138,8 +144,9 @@ def open_pixel_array(path, name, mode='r'):
 
 
 def write_sources(group, labels, centers, effective_areas, *,
-                  class_star=None):
-    """Store the source table (``class_star`` only when given)."""
+                  class_star=None, detection_flags=None):
+    """Store the source table (``class_star`` only when given;
+    ``detection_flags`` 0 for every source when not given)."""
     n_sources = len(labels)
     columns = [
         ('labels', np.asarray(labels, dtype=np.int32), 'int32'),
@@ -150,6 +157,10 @@ def write_sources(group, labels, centers, effective_areas, *,
     if class_star is not None:
         columns.append(('class_star',
                         np.asarray(class_star, dtype=np.float64), 'float64'))
+    if detection_flags is None:
+        detection_flags = np.zeros(n_sources, dtype=np.int32)
+    columns.append(('detection_flags',
+                    np.asarray(detection_flags, dtype=np.int32), 'int32'))
     for name, values, dtype in columns:
         array = _create_array(group, name, values.shape,
                               (max(n_sources, 1),) + values.shape[1:],
@@ -185,6 +196,9 @@ class MosaicSegmentation:
     has_class_star : bool
         Whether the store holds a star probability per source (a model
         with the star/galaxy head).
+    has_detection_flags : bool
+        Whether the store records how each source was found (stores of
+        earlier versions do not).
     band_names : tuple of str or None
         The band names of the per-band weights (None without them, or
         when the model names no bands).
@@ -229,6 +243,7 @@ class MosaicSegmentation:
         self.plan = TilePlan.from_dict(attributes['plan'])
         self.has_band_weights = 'band_weights' in group
         self.has_class_star = 'class_star' in group
+        self.has_detection_flags = 'detection_flags' in group
         names = attributes.get('band_names')
         self.band_names = (tuple(names) if self.has_band_weights
                            and names is not None else None)
@@ -407,6 +422,20 @@ class MosaicSegmentation:
         values = self._table_array('class_star')
         return np.zeros(0) if values is None else values
 
+    @property
+    def detection_flags(self):
+        """
+        How each source was found, (N,) int32 (label i + 1 at index i):
+        the detection bits of `~pais_deblend.segmentation.SourceFlags`,
+        0 for a network detection, ``RESIDUAL`` (8) for a source of the
+        residual companion search. All 0 for a store of an earlier
+        version, which did not record them.
+        """
+        values = (self._table_array('detection_flags')
+                  if self.has_detection_flags else None)
+        return (np.zeros(self.n_sources, dtype=np.int32) if values is None
+                else values.astype(np.int32))
+
     def catalog(self):
         """
         The source table.
@@ -415,9 +444,10 @@ class MosaicSegmentation:
         -------
         table : `~astropy.table.Table`
             Columns ``label``, ``y``, ``x`` (mosaic pixels, pixel centres
-            at integers) and ``effective_area`` (pixels), and
-            ``class_star`` (the star probability, in [0, 1]) when the
-            store has it.
+            at integers) and ``effective_area`` (pixels), ``class_star``
+            (the star probability, in [0, 1]) when the store has it, and
+            ``detection_flags`` (how the source was found, see
+            `detection_flags`).
         """
         from astropy.table import Table
 
@@ -427,6 +457,7 @@ class MosaicSegmentation:
                    'effective_area': self.effective_areas}
         if self.has_class_star:
             columns['class_star'] = self.class_star
+        columns['detection_flags'] = self.detection_flags
         table = Table(columns)
         table['y'].unit = table['x'].unit = 'pix'
         table['effective_area'].unit = 'pix2'
@@ -453,7 +484,9 @@ class MosaicSegmentation:
             weight in the region, in the region's pixel coordinates
             (which may lie outside it). When the store has them it also
             carries ``band_weights`` (h, w, n, b) with ``band_names``,
-            and ``class_star`` for the labels present in the region.
+            and ``class_star`` for the labels present in the region;
+            ``detection_flags`` has those labels too (empty for a store
+            of an earlier version).
 
         Raises
         ------
@@ -479,11 +512,17 @@ class MosaicSegmentation:
             values = self.class_star[present - 1]
             class_star = {int(label): float(value)
                           for label, value in zip(present, values)}
+        detection_flags = None
+        if self.has_detection_flags and present.size:
+            values = self.detection_flags[present - 1]
+            detection_flags = {int(label): int(value)
+                               for label, value in zip(present, values)}
         return PartialSegmentationImage(contributors, weights,
                                         centers=centers, check=False,
                                         band_weights=band_weights,
                                         class_star=class_star,
-                                        band_names=self.band_names)
+                                        band_names=self.band_names,
+                                        detection_flags=detection_flags)
 
     def _check_region(self, region):
         if region is None:
@@ -568,6 +607,14 @@ def _invalid_table(name, values, n_sources):
     if name == 'labels':
         if not np.array_equal(values, np.arange(1, n_sources + 1)):
             return f'labels that are not 1..{n_sources}'
+        return None
+    if name == 'detection_flags':
+        from ..segmentation.catalog import DETECTION_FLAGS
+
+        if values.dtype.kind not in 'iu':
+            return f'dtype {values.dtype}, not integers'
+        if np.any((values < 0) | ((values & ~int(DETECTION_FLAGS)) != 0)):
+            return 'flags other than the detection bits (8, 16)'
         return None
     if not np.all(np.isfinite(values)):
         return 'NaN or infinite values'

@@ -63,6 +63,17 @@ def write_partial(partial, filename, *, overwrite=False, header=None,
         hdus.append(fits.table_to_hdu(Table(
             [labels, values], names=('label', 'class_star'))))
         hdus[-1].name = 'CLASS_STAR'
+    if partial._detection_flags:
+        labels = np.array(sorted(partial._detection_flags), dtype=np.int32)
+        values = np.array([partial._detection_flags[label]
+                           for label in labels], dtype=np.int32)
+        hdus.append(fits.table_to_hdu(Table(
+            [labels, values], names=('label', 'detection_flags'))))
+        hdus[-1].name = 'DETECTION_FLAGS'
+        hdus[-1].header['COMMENT'] = ('detection_flags: how each source was '
+                                      'found (SourceFlags bits:')
+        hdus[-1].header['COMMENT'] = ('0 network, 8 residual companion '
+                                      'search, 16 added to a segment).')
     with atomic_output(filename, overwrite=overwrite) as temporary:
         fits.HDUList(hdus).writeto(temporary, overwrite=True,
                                    checksum=True)
@@ -168,12 +179,13 @@ def _read_hdus(cls, filename, name):
             raise ValueError(msg)
         band_weights = _read_band_weights(hdus, names, name)
         class_star = _read_class_star(hdus, names, name)
+        detection_flags = _read_detection_flags(hdus, names, name)
         band_names = _read_band_names(hdus[0].header, name)
         # FITS data are big-endian; store native-endian copies
         return cls(contributors.astype(np.int32),
                    weights.astype(np.float32), centers=centers,
                    band_weights=band_weights, class_star=class_star,
-                   band_names=band_names)
+                   band_names=band_names, detection_flags=detection_flags)
 
 
 def _read_band_weights(hdus, names, name):
@@ -199,6 +211,21 @@ def _read_class_star(hdus, names, name):
                f'label, class_star, got {list(columns)}')
         raise ValueError(msg)
     return {int(row['label']): float(row['class_star']) for row in table}
+
+
+def _read_detection_flags(hdus, names, name):
+    if 'DETECTION_FLAGS' not in names:
+        return None
+    table = hdus['DETECTION_FLAGS'].data
+    columns = () if table is None else (table.dtype.names or ())
+    if not {'label', 'detection_flags'} <= set(columns) or (
+            table['detection_flags'].dtype.kind not in 'iu'):
+        msg = (f'{name}: extension DETECTION_FLAGS must be a table with '
+               f'integer columns label, detection_flags, got '
+               f'{list(columns)}')
+        raise ValueError(msg)
+    return {int(row['label']): int(row['detection_flags'])
+            for row in table}
 
 
 def _read_band_names(header, name):

@@ -51,8 +51,14 @@ class SourceFlags(enum.IntFlag):
     """
     The bits of `PartialSourceCatalog.flags`, in the spirit of
     SourceExtractor's ``FLAGS``: a source's value is the sum of the bits
-    that apply, 0 for a clean measurement. Test a bit with
-    ``catalog.flags & SourceFlags.BLENDED``.
+    that apply, 0 for a clean measurement of a source the network
+    detected. Test a bit with ``catalog.flags & SourceFlags.BLENDED``.
+
+    The first three bits are measured by the catalog; the last two say
+    how the source was found, and come from the segmentation image's
+    `~pais_deblend.segmentation.PartialSegmentationImage.detection_flags`
+    (set by `~pais_deblend.Deblender` and
+    `~pais_deblend.mosaic.deblend_mosaic`).
 
     Attributes
     ----------
@@ -67,11 +73,28 @@ class SourceFlags(enum.IntFlag):
         Some of the pixels the source has a share of are masked, not
         finite, or have a non-finite error: they are left out of its
         measurements.
+    RESIDUAL : 8
+        Found by the residual companion search (what the templates of the
+        detected sources leave unexplained; the deblender's
+        ``companion_threshold``), not by the network: typically a close
+        companion the network merged with its neighbour.
+    ADDED : 16
+        A centre added, at the brightest pixel, to a segment of the given
+        ``segmentation_image`` in which the network found none, so that
+        every input segment yields a source.
     """
 
     BLENDED = 1
     NEAR_EDGE = 2
     MASKED = 4
+    RESIDUAL = 8
+    ADDED = 16
+
+
+#: The `SourceFlags` bits that say how a source was found (those a
+#: segmentation image's ``detection_flags`` may hold).
+DETECTION_FLAGS = SourceFlags.RESIDUAL | SourceFlags.ADDED
+
 
 # The aperture scale (in units of the moment ellipse) inside which the
 # first-moment Kron radius is measured, as in SourceExtractor and photutils.
@@ -908,9 +931,19 @@ class PartialSourceCatalog:
         The quality flags of each source (int): the sum of the
         `SourceFlags` bits that apply (BLENDED 1: blendedness above 0.1;
         NEAR_EDGE 2: pixels on the image edge; MASKED 4: unusable pixels
-        among the source's own), 0 for a clean measurement.
+        among the source's own; RESIDUAL 8: found by the residual
+        companion search, not by the network; ADDED 16: a centre added
+        to a given segment the network had left without one), 0 for a
+        clean measurement of a source the network detected. The last two
+        bits are the segmentation image's
+        `~pais_deblend.segmentation.PartialSegmentationImage.detection_flags`
+        (none for a label without a value).
         """
         flags = np.zeros(self._labels.size, dtype=np.int64)
+        detection_flags = self._segmentation_image.detection_flags
+        if detection_flags:
+            flags |= [detection_flags.get(int(label), 0)
+                      for label in self._labels]
         with np.errstate(invalid='ignore'):
             blended = self._measurements['blendedness'] > BLENDED_THRESHOLD
         flags[blended] |= SourceFlags.BLENDED

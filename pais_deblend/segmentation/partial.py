@@ -98,8 +98,9 @@ class PartialSegmentationImage(SegmentationImage):
     check : bool, optional
         Whether to validate the arrays (costs a few passes over them).
         Code that guarantees a valid partial form may pass `False`; the
-        shapes and dtypes of ``band_weights``, the ``class_star`` values
-        and ``band_names`` are checked in any case (cheap).
+        shapes and dtypes of ``band_weights``, the ``class_star`` and
+        ``detection_flags`` values and ``band_names`` are checked in any
+        case (cheap).
     band_weights : array_like of float, shape (h, w, n, b), optional
         Per-band weights for multi-band images, aligned with
         ``contributors``: ``band_weights[..., k]`` obeys, for every band
@@ -113,6 +114,15 @@ class PartialSegmentationImage(SegmentationImage):
         source is a star (as SourceExtractor's CLASS_STAR: 1 star, 0
         galaxy). Every label must be one of `partial_labels` (checked when
         ``check`` is `True`). Sources without a value are unknown.
+    detection_flags : dict, optional
+        ``{label: int}``: how each source was found, as the detection
+        bits of `~pais_deblend.segmentation.SourceFlags` (0: a network
+        detection; ``RESIDUAL`` 8: found by the residual companion
+        search; ``ADDED`` 16: a centre added to a given segment that had
+        none), which `~pais_deblend.segmentation.PartialSourceCatalog`
+        adds to its ``flags``. Every label must be one of
+        `partial_labels` (checked when ``check`` is `True`). Sources
+        without a value count as 0.
     band_names : sequence of str, optional
         The names of the bands (e.g. ``('g', 'r', 'z')``): distinct,
         non-empty strings, one per band of ``band_weights`` when given.
@@ -123,7 +133,8 @@ class PartialSegmentationImage(SegmentationImage):
     ------
     TypeError
         If ``contributors`` is not integer, ``weights`` or
-        ``band_weights`` not real, ``class_star`` not a dict or
+        ``band_weights`` not real, ``class_star`` or ``detection_flags``
+        not a dict (or a ``detection_flags`` value not an integer) or
         ``band_names`` not a sequence of str.
     ValueError
         If the arrays' shapes differ or are not 3-D, a label is negative,
@@ -131,8 +142,9 @@ class PartialSegmentationImage(SegmentationImage):
         [0, 1], set on an empty slot, or do not sum to 1 on an attributed
         pixel; the same for each band of ``band_weights`` (shape
         (h, w, n, b) required); a ``class_star`` value is not in [0, 1] or
-        its label is unknown; ``band_names`` are empty, repeated, or not
-        one per band.
+        its label is unknown; a ``detection_flags`` value is negative or
+        has bits other than the detection bits (8, 16), or its label is
+        unknown; ``band_names`` are empty, repeated, or not one per band.
 
     Examples
     --------
@@ -162,7 +174,8 @@ class PartialSegmentationImage(SegmentationImage):
     """
 
     def __init__(self, contributors, weights, *, centers=None, check=True,
-                 band_weights=None, class_star=None, band_names=None):
+                 band_weights=None, class_star=None, band_names=None,
+                 detection_flags=None):
         contributors, weights = _as_partial_arrays(contributors, weights,
                                                    check=check)
         band_weights = _as_band_weights(band_weights, contributors,
@@ -170,15 +183,17 @@ class PartialSegmentationImage(SegmentationImage):
         self._set_partial_form(contributors, weights,
                                _kernels.dominant_labels(contributors, weights),
                                centers, band_weights=band_weights,
-                               class_star=class_star, band_names=band_names)
-        if check and self._class_star:
-            self._check_class_star_labels()
+                               class_star=class_star, band_names=band_names,
+                               detection_flags=detection_flags)
+        if check:
+            self._check_source_value_labels()
 
     @classmethod
     def _from_valid_arrays(cls, contributors, weights, dominant, *,
                            centers=None, label_bound=None, labels=None,
                            centers_checked=False, band_weights=None,
-                           class_star=None, band_names=None):
+                           class_star=None, band_names=None,
+                           detection_flags=None):
         """
         Build from arrays a kernel guarantees to be valid, including the
         dominant map it computed with the same rule (saves a pass over the
@@ -188,11 +203,12 @@ class PartialSegmentationImage(SegmentationImage):
         ``centers`` already in the normalised form ``{int: (float,
         float)}`` (saves a per-centre conversion).
 
-        ``band_weights``, ``class_star`` and ``band_names`` are as in the
-        constructor; the caller guarantees the band weights' values and
-        that the ``class_star`` labels are labels of the image (only
-        shapes, dtypes and the [0, 1] range of the class_star values are
-        checked here).
+        ``band_weights``, ``class_star``, ``band_names`` and
+        ``detection_flags`` are as in the constructor; the caller
+        guarantees the band weights' values and that the ``class_star``
+        and ``detection_flags`` labels are labels of the image (only
+        shapes, dtypes and the values of class_star and detection_flags
+        are checked here).
         """
         self = cls.__new__(cls)
         band_weights = _as_band_weights(band_weights, contributors,
@@ -201,37 +217,51 @@ class PartialSegmentationImage(SegmentationImage):
                                label_bound=label_bound, labels=labels,
                                centers_checked=centers_checked,
                                band_weights=band_weights,
-                               class_star=class_star, band_names=band_names)
+                               class_star=class_star, band_names=band_names,
+                               detection_flags=detection_flags)
         return self
 
     def _set_partial_form(self, contributors, weights, dominant, centers, *,
                           label_bound=None, labels=None,
                           centers_checked=False, band_weights=None,
-                          class_star=None, band_names=None):
+                          class_star=None, band_names=None,
+                          detection_flags=None):
         self._contributors = contributors
         self._weights = weights
         self._band_weights = band_weights
         self._band_names = _as_band_names(band_names, band_weights)
         self._class_star = _as_class_star(class_star)
+        self._detection_flags = _as_detection_flags(detection_flags)
         self._centers = (dict(centers) if centers_checked
                          else _as_centers(centers))
         self._deblend_label_map = {}
         self._set_dominant(dominant, label_bound=label_bound, labels=labels)
-        too_large = [label for label in self._class_star
-                     if label > self._label_bound]
-        if too_large:
-            msg = (f'class_star has labels {sorted(too_large)} that are not '
-                   'labels of the image (largest contributor label '
-                   f'{self._label_bound})')
-            raise ValueError(msg)
+        for name, values in self._source_values():
+            too_large = [label for label in values
+                         if label > self._label_bound]
+            if too_large:
+                msg = (f'{name} has labels {sorted(too_large)} that are not '
+                       'labels of the image (largest contributor label '
+                       f'{self._label_bound})')
+                raise ValueError(msg)
 
-    def _check_class_star_labels(self):
-        known = set(self.partial_labels.tolist())
-        unknown = sorted(set(self._class_star) - known)
-        if unknown:
-            msg = (f'class_star has labels {unknown} that are not in '
-                   'partial_labels (labels with positive weight)')
-            raise ValueError(msg)
+    def _source_values(self):
+        """The per-label dicts, as (parameter name, dict)."""
+        return (('class_star', self._class_star),
+                ('detection_flags', self._detection_flags))
+
+    def _check_source_value_labels(self):
+        known = None
+        for name, values in self._source_values():
+            if not values:
+                continue
+            if known is None:
+                known = set(self.partial_labels.tolist())
+            unknown = sorted(set(values) - known)
+            if unknown:
+                msg = (f'{name} has labels {unknown} that are not in '
+                       'partial_labels (labels with positive weight)')
+                raise ValueError(msg)
 
     def _set_dominant(self, dominant, *, label_bound=None, labels=None):
         # photutils finds labels with np.unique, ~0.5 s on a 4096**2 map;
@@ -336,6 +366,19 @@ class PartialSegmentationImage(SegmentationImage):
         unknown. Labels without a value are unknown.
         """
         return dict(self._class_star)
+
+    @property
+    def detection_flags(self):
+        """
+        How the sources were found, ``{label: int}`` (a copy): the
+        detection bits of `~pais_deblend.segmentation.SourceFlags`, 0 for
+        a network detection, ``RESIDUAL`` (8) for a source of the
+        residual companion search, ``ADDED`` (16) for a centre added to
+        a given segment that held none; empty when unknown. Labels
+        without a value count as 0 in
+        `~pais_deblend.segmentation.PartialSourceCatalog.flags`.
+        """
+        return dict(self._detection_flags)
 
     @lazyproperty
     def _weight_sums(self):
@@ -601,8 +644,8 @@ class PartialSegmentationImage(SegmentationImage):
         A new `PartialSegmentationImage` for a 2-D slice of this one.
 
         Centres are shifted to the cutout's coordinates; `band_weights`
-        are cut alike and `class_star` keeps the labels present in the
-        cutout.
+        are cut alike, and `class_star` and `detection_flags` keep the
+        labels present in the cutout.
         """
         if not (isinstance(key, tuple) and len(key) == 2
                 and all(isinstance(k, slice) for k in key)):
@@ -628,6 +671,9 @@ class PartialSegmentationImage(SegmentationImage):
         result._class_star = {label: value for label, value
                               in self._class_star.items()
                               if label in present}
+        result._detection_flags = {label: value for label, value
+                                   in self._detection_flags.items()
+                                   if label in present}
         return result
 
     # --- label operations: they keep the partial form consistent ---------
@@ -639,6 +685,7 @@ class PartialSegmentationImage(SegmentationImage):
             self._band_weights = remap_band_weights(
                 self._contributors, self._band_weights, label_map)
         self._class_star = self._remapped_class_star(label_map)
+        self._detection_flags = self._remapped_detection_flags(label_map)
         self._contributors = contributors
         self._weights = weights
         centers = {}
@@ -676,6 +723,16 @@ class PartialSegmentationImage(SegmentationImage):
             result[new_label] = min(max(value, 0.0), 1.0)
         return result
 
+    def _remapped_detection_flags(self, label_map):
+        # merged labels get the union (bitwise OR) of their parts' flags;
+        # removed labels lose theirs
+        result = {}
+        for label, value in self._detection_flags.items():
+            new_label = int(label_map[label]) if label < len(label_map) else 0
+            if new_label > 0:
+                result[new_label] = result.get(new_label, 0) | value
+        return result
+
     def _identity_label_map(self):
         # indexed by the current labels only: a large new label must not
         # size the map (new_label=10**9 would allocate 4 GB)
@@ -695,7 +752,9 @@ class PartialSegmentationImage(SegmentationImage):
         removed label loses its value, and labels merged into one get the
         mean of their known values weighted by their effective areas
         (band-combined ``sum_p M_i(p)`` before the merge); a merged label
-        none of whose parts had a value has none.
+        none of whose parts had a value has none. `detection_flags`
+        follow alike, a merged label taking the union (bitwise OR) of its
+        parts' flags.
 
         Parameters
         ----------
@@ -819,8 +878,10 @@ class PartialSegmentationImage(SegmentationImage):
         int32, ``WEIGHTS`` (n, h, w) float32 and ``CENTERS`` (a table of
         label, y, x: the source centres in 0-based pixel coordinates, row
         then column, the centre of the first pixel at (0, 0) as in numpy
-        and photutils; add 1 for FITS/DS9 pixel coordinates); when set, ``BAND_WEIGHTS`` (b, n, h, w) float32 and
-        ``CLASS_STAR`` (a table of label, class_star). The primary header
+        and photutils; add 1 for FITS/DS9 pixel coordinates); when set,
+        ``BAND_WEIGHTS`` (b, n, h, w) float32, ``CLASS_STAR`` (a table of
+        label, class_star) and ``DETECTION_FLAGS`` (a table of label,
+        detection_flags). The primary header
         records ``NCONTRIB`` (n) and ``PDFORMAT`` (the format version),
         the package version and, when set, ``BANDNAMS`` (the band names as
         a JSON list) and ``NBANDS``. Files without the optional parts
@@ -882,7 +943,8 @@ class PartialSegmentationImage(SegmentationImage):
         ValueError
             If the file lacks one of the extensions `write` always writes,
             an extension holds no or malformed data (including the
-            optional ``BAND_WEIGHTS``, ``CLASS_STAR`` and ``BANDNAMS``),
+            optional ``BAND_WEIGHTS``, ``CLASS_STAR``,
+            ``DETECTION_FLAGS`` and ``BANDNAMS``),
             or the format version is unknown.
         """
         return read_partial(cls, filename)
@@ -1027,6 +1089,41 @@ def _as_class_star(class_star):
         value = float(value)
         if not 0.0 <= value <= 1.0:  # also refuses NaN
             msg = (f'class_star[{label}] must be a probability in [0, 1], '
+                   f'got {value}')
+            raise ValueError(msg)
+        result[int(label)] = value
+    return result
+
+
+def _as_detection_flags(detection_flags):
+    from .catalog import DETECTION_FLAGS
+
+    if detection_flags is None:
+        return {}
+    if not isinstance(detection_flags, dict):
+        msg = ('detection_flags must be a dict {label: int}, got '
+               f'{type(detection_flags).__name__}')
+        raise TypeError(msg)
+    result = {}
+    for label, value in detection_flags.items():
+        if isinstance(label, (bool, np.bool_)) or not isinstance(
+                label, numbers.Integral):
+            msg = (f'detection_flags labels must be integers, got '
+                   f'{label!r:.60}')
+            raise TypeError(msg)
+        if not 0 < label <= MAX_LABEL:
+            msg = (f'detection_flags labels must be in [1, {MAX_LABEL}], '
+                   f'got {label}')
+            raise ValueError(msg)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, numbers.Integral):
+            msg = (f'detection_flags[{label}] must be an integer (a sum of '
+                   f'SourceFlags detection bits), got {value!r:.60}')
+            raise TypeError(msg)
+        value = int(value)
+        if value < 0 or value & ~int(DETECTION_FLAGS):
+            msg = (f'detection_flags[{label}] must be a sum of the '
+                   f'detection bits of SourceFlags (RESIDUAL 8, ADDED 16), '
                    f'got {value}')
             raise ValueError(msg)
         result[int(label)] = value
