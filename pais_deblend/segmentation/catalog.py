@@ -6,7 +6,6 @@ with the column names of photutils' `~photutils.segmentation.SourceCatalog`.
 import enum
 import functools
 import math
-import warnings
 
 import numpy as np
 from astropy import units as u
