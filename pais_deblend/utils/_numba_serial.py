@@ -5,9 +5,10 @@ images.
 Starting numba's thread pool costs more than the work of a kernel on a
 small image, and worse, its OpenMP threads keep spinning for a while
 after every parallel loop: on a machine with few cores they then take
-the cores from TensorFlow's threads in the next network pass (a 128 x 128
-`~pais_deblend.Deblender` call took 258 ms with the parallel kernels and
-44 ms with ``OMP_WAIT_POLICY=passive`` on a 2-core Xeon). Every parallel
+the cores from TensorFlow's threads in the next network pass (119 ms per
+128 x 128 `~pais_deblend.Deblender` call with the parallel kernels, 53 ms
+with the twins, on a 2-core Xeon, 2026-12-07:
+``benchmarks/bench_small_images.py``). Every parallel
 kernel that a call of the deblending pipeline runs therefore has a twin
 compiled without ``parallel``, and the caller picks one by the size of
 the frame (`pick`), without touching the user's environment or numba's
