@@ -662,7 +662,7 @@ def test_refine_centers_errors(changes, error, match):
 def test_parallel_kernels_equal_serial_twins(monkeypatch, band_templates):
     """Small frames run the serial twins; the parallel kernels give the
     same arrays."""
-    from pais_deblend.attribution import _kernels
+    from pais_deblend.utils import _numba_serial
 
     rng = np.random.default_rng(21)
     rows, cols = np.mgrid[0:80, 0:90]
@@ -675,7 +675,7 @@ def test_parallel_kernels_equal_serial_twins(monkeypatch, band_templates):
     centers = np.array([[30.2, 29.8], [36.0, 37.3], [60.0, 70.0]])
     options = dict(noise_sigma=[0.02, 0.02], band_templates=band_templates)
     serial = attribute_with_templates(image, centers, segments, **options)
-    monkeypatch.setattr(_kernels, 'SERIAL_PIXELS', 0)
+    monkeypatch.setattr(_numba_serial, 'SERIAL_PIXELS', 0)
     parallel = attribute_with_templates(image, centers, segments, **options)
     for name in ('contributors', 'weights', 'band_weights', 'dominant',
                  'covered', 'centers'):

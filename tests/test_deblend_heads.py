@@ -147,3 +147,20 @@ def test_keep_top_band_slots_shape_error():
     pcr = PCR(np.zeros((4, 5)), np.zeros((4, 5, 3, 2)), np.zeros((4, 5, 3)))
     with pytest.raises(ValueError, match=r'band_maps must have shape'):
         pcr.keep_top_band_slots(np.zeros((4, 5, 3)), 2)
+
+
+def test_batch_keeps_the_heads(heads_model, scene):
+    """`Deblender.batch` gives the band weights and star probabilities of
+    one call per image."""
+    deblender = Deblender(heads_model, detection_threshold=0.01,
+                          progress_bar=False)
+    images = [scene, scene[::-1].copy(), scene[:, ::-1].copy()]
+    expected = [deblender(image, n_pixels=1) for image in images]
+    results = deblender.batch(images, n_pixels=1)
+    for segm, result in zip(expected, results):
+        np.testing.assert_array_equal(result.contributors, segm.contributors)
+        np.testing.assert_allclose(result.band_weights, segm.band_weights,
+                                   atol=1e-6)
+        assert result.class_star.keys() == segm.class_star.keys()
+        np.testing.assert_allclose(list(result.class_star.values()),
+                                   list(segm.class_star.values()), atol=1e-6)

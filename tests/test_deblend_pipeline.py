@@ -262,3 +262,31 @@ def test_companion_search_adds_sources(field, bundled):
     assert len(searched.partial_labels) >= len(alone.partial_labels)
     centers = set(alone.centers.values())
     assert centers <= set(searched.centers.values())
+
+
+def test_small_image_never_starts_numba_threads():
+    """A call on a small image runs the serial twins of every parallel
+    kernel it needs (detection, decode, attribution, the partial
+    segmentation), so numba's thread pool, whose spinning threads slow
+    TensorFlow's, is never started."""
+    import os
+    import subprocess
+    import sys
+
+    import pais_deblend
+
+    code = (
+        'import warnings; import numpy as np\n'
+        'from numba.np.ufunc import parallel\n'
+        'from pais_deblend import Deblender\n'
+        'from pais_deblend.simulation import simulate_scene\n'
+        'image = simulate_scene("hst_f160w", shape=(96, 96), seed=1).image\n'
+        'segm = Deblender(progress_bar=False)(image)\n'
+        'assert segm is not None and segm.nlabels > 1\n'
+        'segm.weight_map(segm.labels[0])\n'
+        'segm.remove_labels(segm.labels[:1])\n'
+        'print(parallel._is_initialized)\n')
+    root = os.path.dirname(os.path.dirname(pais_deblend.__file__))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, check=True, cwd=root)
+    assert result.stdout.split()[-1] == 'False'

@@ -20,12 +20,18 @@ def make_two_source_image():
                                     centers={1: (0, 0), 2: (0, 2)})
 
 
+def _kernel(kernel, serial):
+    """A parallel kernel, or its serial twin (small frames)."""
+    return kernel.serial_twin if serial else kernel
+
+
 class TestKernelsAgainstReferences:
     @pytest.mark.parametrize('seed', [0, 1, 2])
-    def test_dominant_labels(self, seed):
+    @pytest.mark.parametrize('serial', [False, True])
+    def test_dominant_labels(self, seed, serial):
         contributors, weights = random_partial_form(seed=seed)
         np.testing.assert_array_equal(
-            _kernels.dominant_labels(contributors, weights),
+            _kernel(_kernels.dominant_labels, serial)(contributors, weights),
             _reference.dominant_labels_reference(contributors, weights))
 
     @pytest.mark.parametrize('seed', [0, 1])
@@ -44,22 +50,37 @@ class TestKernelsAgainstReferences:
             _reference.label_bounding_boxes_reference(contributors, weights,
                                                       9))
 
-    def test_weight_map(self, partial_form):
+    @pytest.mark.parametrize('serial', [False, True])
+    def test_weight_map(self, partial_form, serial):
         contributors, weights = partial_form
+        kernel = _kernel(_kernels.weight_map, serial)
         for label in range(7):
             np.testing.assert_array_equal(
-                _kernels.weight_map(contributors, weights, np.int32(label)),
+                kernel(contributors, weights, np.int32(label)),
                 _reference.weight_map_reference(contributors, weights, label))
 
     @pytest.mark.parametrize('seed', [0, 1, 2])
-    def test_remap_and_merge(self, seed):
+    @pytest.mark.parametrize('serial', [False, True])
+    def test_remap_and_merge(self, seed, serial):
         contributors, weights = random_partial_form(seed=seed)
         label_map = np.array([0, 1, 0, 3, 1, 5, 0], dtype=np.int32)
-        result = _kernels.remap_and_merge(contributors, weights, label_map)
+        result = _kernel(_kernels.remap_and_merge, serial)(
+            contributors, weights, label_map)
         expected = _reference.remap_and_merge_reference(contributors, weights,
                                                         label_map)
         np.testing.assert_array_equal(result[0], expected[0])
         np.testing.assert_allclose(result[1], expected[1], atol=1e-6)
+
+    def test_small_frames_take_the_serial_twins(self, monkeypatch):
+        from pais_deblend.utils import _numba_serial
+
+        contributors, _ = random_partial_form()
+        assert (_kernels.for_frame(_kernels.weight_map, contributors)
+                is _kernels.weight_map.serial_twin)
+        monkeypatch.setattr(_numba_serial, 'SERIAL_PIXELS',
+                            contributors[..., 0].size - 1)
+        assert (_kernels.for_frame(_kernels.weight_map, contributors)
+                is _kernels.weight_map)
 
 
 class TestConstruction:

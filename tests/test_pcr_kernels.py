@@ -13,6 +13,16 @@ from pais_deblend.pcr import _peak_kernels
 from pais_deblend.pcr import _reference as reference
 from pais_deblend.pcr import encode_pcr
 from pais_deblend.segmentation._reference import dominant_labels_reference
+from pais_deblend.utils import _numba_serial
+
+
+@pytest.fixture(params=['serial', 'parallel'])
+def kernel_path(request, monkeypatch):
+    """Run a test through the serial twins (the small frames here take
+    them) and again through the parallel kernels."""
+    if request.param == 'parallel':
+        monkeypatch.setattr(_numba_serial, 'SERIAL_PIXELS', -1)
+    return request.param
 
 
 def random_centers(rng, n_centers, shape, *, outside=5.0, integer=False):
@@ -40,7 +50,7 @@ def random_images(rng, centers, shape):
 
 @pytest.mark.parametrize('seed', range(4))
 @pytest.mark.parametrize('k', [1, 3])
-def test_nearest_centers_matches_reference(seed, k):
+def test_nearest_centers_matches_reference(seed, k, kernel_path):
     rng = np.random.default_rng(seed)
     shape = (23, 31)
     n_centers = [1, 2, 7, 40][seed]
@@ -119,7 +129,7 @@ def random_pcr_arrays(rng, shape, n, n_centers, *, logits, integer=False):
 
 @pytest.mark.parametrize('seed', range(6))
 @pytest.mark.parametrize('logits', [False, True])
-def test_decode_matches_reference(seed, logits):
+def test_decode_matches_reference(seed, logits, kernel_path):
     rng = np.random.default_rng(seed)
     shape = (19, 27)
     n = [1, 2, 3, 3, 4, 5][seed]
@@ -317,7 +327,7 @@ def _frame_decode(vectors, maps, data, allowed, logits, centers, tile=8.0):
 
 @pytest.mark.parametrize('seed', range(4))
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
-def test_decode_frame_validity_from_data(seed, dtype):
+def test_decode_frame_validity_from_data(seed, dtype, kernel_path):
     # the kernel tests the image's pixels itself (NaN and inf are
     # invalid), optionally combined with an allowed map
     rng = np.random.default_rng(seed)
@@ -392,15 +402,17 @@ def test_decode_repeated_pixels_are_exact(seed, logits):
 
 @pytest.mark.parametrize('seed', range(4))
 @pytest.mark.parametrize('half_window', [1, 2, 3])
-def test_local_maxima_positions_match_reference(seed, half_window):
+def test_local_maxima_positions_match_reference(seed, half_window,
+                                                kernel_path):
     rng = np.random.default_rng(seed)
     image = np.round(rng.random((23, 19)) * 6) / 6  # plateaus and ties
     image[rng.random(image.shape) < 0.05] = np.nan
     if seed == 3:
         image[:] = 1.0  # every pixel is a candidate
     for threshold in (0.0, 0.5, 0.9, 2.0):
-        ys, xs = _peak_kernels.local_maxima_positions(image, threshold,
-                                                      half_window)
+        ys, xs = _numba_serial.pick(_peak_kernels.local_maxima_positions,
+                                    image.size)(image, threshold,
+                                                half_window)
         expected = np.nonzero(reference.reference_local_maxima(
             image, threshold, half_window))
         np.testing.assert_array_equal(ys, expected[0])

@@ -18,12 +18,12 @@ Conventions shared with the references
 """
 
 import math
-import types
 
 import numba
 import numpy as np
 
 from ..utils._numba_cache import install_cache_locator
+from ..utils._numba_serial import pick, serial_twins  # noqa: F401
 
 __all__ = []
 
@@ -533,33 +533,7 @@ def normalise_shares(contributors, weights, buffer, offsets, boxes, n_planes,
 # serial twins
 # --------------------------------------------------------------------------
 
-def _serial_twin(kernel):
-    """
-    The kernel compiled without ``parallel``: on small images starting
-    the thread pool costs more than the work (milliseconds per kernel
-    when other threads, e.g. TensorFlow's, hold the cores). A distinct
-    qualified name keeps its on-disk cache apart from the parallel one.
-    """
-    function = kernel.py_func
-    twin = types.FunctionType(function.__code__, function.__globals__,
-                              function.__name__ + '_serial',
-                              function.__defaults__, function.__closure__)
-    twin.__qualname__ = function.__qualname__ + '_serial'
-    twin.__doc__ = function.__doc__
-    return numba.njit(cache=True)(twin)
-
-
-#: Frames of at most this many pixels use the serial twins.
-SERIAL_PIXELS = 1 << 18
-
-_SERIAL = {kernel.__name__: _serial_twin(kernel)
-           for kernel in (refine_centers, build_templates, template_sums,
-                          normalise_shares)}
-
-
-def pick(kernel, n_pixels):
-    """``kernel`` or, for a frame of at most `SERIAL_PIXELS` pixels, its
-    serial twin."""
-    if n_pixels <= SERIAL_PIXELS:
-        return _SERIAL[kernel.__name__]
-    return kernel
+# the twins of the parallel kernels, picked on frames of at most
+# SERIAL_PIXELS pixels by ``pick`` (see pais_deblend.utils._numba_serial)
+_SERIAL = serial_twins(refine_centers, build_templates, template_sums,
+                       normalise_shares)

@@ -398,23 +398,33 @@ class Deblender:
             (``pais_deblend.deblend.memory``): deblend
             it with `~pais_deblend.mosaic.deblend_mosaic` instead.
         """
-        from ..pcr.decode import partial_segmentation
-        from .pipeline import run_pipeline
-
-        n_pixels = check_limit(check_positive_int(n_pixels, 'n_pixels'),
-                               'n_pixels')
-        check_in(connectivity, (4, 8), 'connectivity')
+        n_pixels = _check_call_options(n_pixels, connectivity)
         check_memory(data, self)  # before the input is read
         image = prepare_image(data, mask=mask, n_bands=self.n_bands)
         check_image_suits_model(image, self.model_name)
         segment_data = self._segment_data(segmentation_image, image.shape)
-        result = run_pipeline(self, image, segments=segment_data,
-                              n_pixels=n_pixels, connectivity=connectivity,
-                              progress_bar=self._progress(progress_bar),
-                              attribution=self.attribution,
-                              companion_threshold=self.companion_threshold)
+        result = self._run_pipeline(image, segment_data, n_pixels,
+                                    connectivity, self._progress(progress_bar))
+        return self._segmentation(result, image, n_pixels, relabel)
+
+    def _run_pipeline(self, image, segment_data, n_pixels, connectivity,
+                      progress_bar=False, **options):
+        from .pipeline import run_pipeline
+
+        return run_pipeline(self, image, segments=segment_data,
+                            n_pixels=n_pixels, connectivity=connectivity,
+                            progress_bar=progress_bar,
+                            attribution=self.attribution,
+                            companion_threshold=self.companion_threshold,
+                            **options)
+
+    def _segmentation(self, result, image, n_pixels, relabel, where=''):
+        """The partial segmentation of a pipeline result, or None (and a
+        warning: ``where`` starts its message) without sources."""
+        from ..pcr.decode import partial_segmentation
+
         if len(result.centers) == 0:
-            warnings.warn(no_detection_message(
+            warnings.warn(where + no_detection_message(
                 image, self.model_name, self.n_bands, self.band_names),
                 NoDetectionWarning)
             return None
@@ -430,29 +440,203 @@ class Deblender:
         if small.size:
             segmentation.remove_labels(small)
         if segmentation.partial_labels.size == 0:
-            warnings.warn(f'no source has an effective area of at least '
-                          f'n_pixels={n_pixels} pixels', NoDetectionWarning)
+            warnings.warn(f'{where}no source has an effective area of at '
+                          f'least n_pixels={n_pixels} pixels',
+                          NoDetectionWarning)
             return None
         if relabel:
             segmentation.relabel_consecutive()
         return segmentation
 
+    def batch(self, images, segmentation_images=None, n_pixels=5, *,
+              masks=None, connectivity=8, relabel=True, progress_bar=None,
+              batch_pixels=None):
+        """
+        Deblend many images, e.g. a catalog's cutouts: what calling the
+        deblender on each would return, with the network run on batches
+        of images of one shape.
+
+        Images of one shape (h, w) that fit in one tile (sides up to
+        ``tile_size`` pixels) are stacked and run through the network
+        together, as many at a time as fit in ``batch_pixels`` pixels
+        (`pais_deblend.model.inference.batch_size`: 8 images of
+        128 x 128 by default, 2 of 256 x 256), and never more than one
+        tile window holds, so the network's memory stays below that of
+        one tile of a large image; larger images are deblended one by
+        one. The other steps run image by image. The results equal those
+        of `__call__` on each image: a batch's network outputs may
+        differ from a single image's by float rounding (none did on the
+        test scenes, whose segmentations came out identical).
+
+        Parameters
+        ----------
+        images : list or tuple
+            The images, each anything `__call__` takes as ``data``; they
+            may differ in shape (they are grouped by shape). Never
+            modified.
+        segmentation_images : list or tuple, optional
+            One `~photutils.segmentation.SegmentationImage` (or None) per
+            image; see `__call__`.
+        n_pixels : int, optional
+            See `__call__`.
+        masks : list or tuple, optional
+            One boolean mask (or None) per image; see `__call__`.
+        connectivity : {8, 4}, optional
+        relabel : bool, optional
+        progress_bar : bool, optional
+            A progress bar over the images (default: the deblender's
+            setting).
+        batch_pixels : int, optional
+            The most input pixels the network takes at once (default
+            `pais_deblend.model.inference.BATCH_PIXELS`, 2**17, the
+            fastest on a 2-core CPU; a GPU may gain from more).
+
+        Returns
+        -------
+        segmentations : list
+            For each image, in order, what `__call__` returns: a
+            `~pais_deblend.segmentation.PartialSegmentationImage`, or
+            None (with a `~pais_deblend.utils.exceptions.NoDetectionWarning`
+            naming the image's index) when no source is found.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For bad input, before any image is deblended; the message
+            names the parameter and the index of the element (e.g.
+            ``images[3]``).
+        """
+        from ..model.inference import BATCH_PIXELS
+        from ..utils._progress import progress_bar as _progress_bar
+
+        n_pixels = _check_call_options(n_pixels, connectivity)
+        batch_pixels = check_positive_int(
+            BATCH_PIXELS if batch_pixels is None else batch_pixels,
+            'batch_pixels')
+        images = _check_sequence(images, 'images')
+        count = len(images)
+        inputs = (images,
+                  _check_sequence(segmentation_images, 'segmentation_images',
+                                  count),
+                  _check_sequence(masks, 'masks', count))
+        # every element is checked before any work; the images are
+        # prepared again batch by batch, so that only one batch's copies
+        # are held at a time
+        groups = {}
+        for index in range(count):
+            image, _ = self._prepare_element(inputs, index)
+            check_image_suits_model(image, self.model_name)
+            groups.setdefault(image.shape, []).append(index)
+            del image
+        results = [None] * count
+        for index, segmentation in _progress_bar(
+                self._deblend_groups(inputs, groups, batch_pixels,
+                                     n_pixels=n_pixels,
+                                     connectivity=connectivity,
+                                     relabel=relabel),
+                desc='images', total=count, unit='image',
+                enabled=self._progress(progress_bar) and count > 0):
+            results[index] = segmentation
+        return results
+
+    def _prepare_element(self, inputs, index):
+        """The prepared image ``index`` of `batch`'s ``inputs`` (images,
+        segmentation images, masks) and its segments, checked."""
+        images, segmentation_images, masks = inputs
+        try:
+            check_memory(images[index], self)
+        except ValueError as error:
+            raise ValueError(f'images[{index}]: {error}') from None
+        image = prepare_image(images[index], mask=masks[index],
+                              n_bands=self.n_bands, name=f'images[{index}]',
+                              mask_name=f'masks[{index}]')
+        segment_data = self._segment_data(
+            segmentation_images[index], image.shape,
+            f'segmentation_images[{index}]', f'images[{index}]')
+        return image, segment_data
+
+    def _deblend_groups(self, inputs, groups, batch_pixels, *, n_pixels,
+                        connectivity, relabel):
+        """
+        Yield ``(index, segmentation)`` for every image of `batch`: the
+        images of each shape ({shape: indices}) in batches through the
+        network, those larger than one tile one by one.
+        """
+        from ..model.inference import batch_size
+        from .pipeline import estimate_image_noise, network_pass_batch
+
+        def finish(index, image, segment_data, **options):
+            result = self._run_pipeline(image, segment_data, n_pixels,
+                                        connectivity, **options)
+            return index, self._segmentation(result, image, n_pixels,
+                                             relabel, f'images[{index}]: ')
+
+        for shape, indices in groups.items():
+            size = batch_size(self.model, shape, self.tile_size,
+                              max_pixels=batch_pixels)
+            if size == 0:  # more than one tile: one by one
+                for index in indices:
+                    yield finish(index, *self._prepare_element(inputs, index))
+                continue
+            for start in range(0, len(indices), size):
+                members = indices[start:start + size]
+                prepared = [self._prepare_element(inputs, index)
+                            for index in members]
+                noises = [estimate_image_noise(image)
+                          for image, _ in prepared]
+                outputs = network_pass_batch(
+                    self, [image for image, _ in prepared], noises,
+                    max_pixels=batch_pixels)
+                for index, (image, segment_data), noise, output in zip(
+                        members, prepared, noises, outputs):
+                    yield finish(index, image, segment_data,
+                                 noise_sigma=noise, network_output=output)
+                del prepared, outputs
+
     @staticmethod
-    def _segment_data(segmentation_image, shape):
+    def _segment_data(segmentation_image, shape, name='segmentation_image',
+                      data_name='data'):
         if segmentation_image is None:
             return None
         from photutils.segmentation import SegmentationImage
 
         if not isinstance(segmentation_image, SegmentationImage):
-            msg = (f'segmentation_image must be a photutils '
-                   f'SegmentationImage, got '
+            msg = (f'{name} must be a photutils SegmentationImage, got '
                    f'{type(segmentation_image).__name__}')
             raise TypeError(msg)
         if segmentation_image.shape != tuple(shape):
-            msg = (f'segmentation_image has shape {segmentation_image.shape}'
-                   f' but data has shape {tuple(shape)}; they must match')
+            msg = (f'{name} has shape {segmentation_image.shape} but '
+                   f'{data_name} has shape {tuple(shape)}; they must match')
             raise ValueError(msg)
         return np.asarray(segmentation_image.data)
+
+
+def _check_call_options(n_pixels, connectivity):
+    """``n_pixels`` checked, and ``connectivity``, of a call."""
+    n_pixels = check_limit(check_positive_int(n_pixels, 'n_pixels'),
+                           'n_pixels')
+    check_in(connectivity, (4, 8), 'connectivity')
+    return n_pixels
+
+
+def _check_sequence(items, name, length=None):
+    """
+    ``items`` as a list: a list or tuple (of ``length`` items when given;
+    None stands for ``length`` Nones).
+    """
+    if items is None and length is not None:
+        return [None] * length
+    if not isinstance(items, (list, tuple)):
+        hint = (' (for a stack of images, pass list(stack))'
+                if isinstance(items, np.ndarray) else '')
+        msg = (f'{name} must be a list or tuple, got '
+               f'{type(items).__name__}{hint}')
+        raise TypeError(msg)
+    if length is not None and len(items) != length:
+        msg = (f'{name} must have one element per image ({length}), got '
+               f'{len(items)}')
+        raise ValueError(msg)
+    return list(items)
 
 
 def deblend_sources(data, segmentation_image=None, n_pixels=5, *,

@@ -189,7 +189,8 @@ def _as_mask(mask, shape, name='mask'):
     return np.array(array, dtype=bool)
 
 
-def prepare_image(data, *, mask=None, n_bands=1, name='data'):
+def prepare_image(data, *, mask=None, n_bands=1, name='data',
+                  mask_name='mask'):
     """
     Reduce an input image to a float64 array, a bad-pixel mask and its
     metadata.
@@ -212,6 +213,8 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data'):
         The number of bands the model expects.
     name : str, optional
         The parameter name used in error messages.
+    mask_name : str, optional
+        The name of ``mask`` in error messages.
 
     Returns
     -------
@@ -256,7 +259,7 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data'):
                f'this model, got shape {array.shape}')
         raise ValueError(msg)
     array = np.array(array, dtype=np.float64)  # always our own copy
-    bad = _as_mask(mask, array.shape[:2])
+    bad = _as_mask(mask, array.shape[:2], mask_name)
     for extra in masks:
         bad |= extra
     finite = np.isfinite(array)

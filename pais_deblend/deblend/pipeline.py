@@ -7,6 +7,8 @@ which chains them for `~pais_deblend.deblend.Deblender`, for every tile of
 2. `network_pass`: the network's PCR of the image, in overlapping tiles
    whose cores are stitched (`pais_deblend.model.predict_pcr`), plus its
    optional heads (per-band contribution maps, star probability);
+   `network_pass_batch` runs it on a batch of small images of one shape
+   at once (`~pais_deblend.deblend.Deblender.batch`);
 3. `detect_centers`: the peaks of the predicted centre-of-mass map on
    unmasked pixels (`pais_deblend.pcr.find_centers`);
 4. `detection_image` and `footprint_from_flux`: the pixels whose flux is
@@ -32,8 +34,8 @@ import numpy as np
 from ..utils._validation import check_in
 
 __all__ = ['PipelineResult', 'run_pipeline', 'estimate_image_noise',
-           'network_pass', 'detect_centers', 'detection_image',
-           'footprint_from_flux', 'add_missing_centers', 'attribute',
+           'network_pass', 'network_pass_batch', 'detect_centers',
+           'detection_image', 'footprint_from_flux', 'add_missing_centers', 'attribute',
            'star_probabilities', 'empty_result', 'ATTRIBUTION_METHODS',
            'TEMPLATE_OPTIONS', 'search_companions',
            'CLASS_BOX_HALF_WIDTH']
@@ -148,6 +150,33 @@ def network_pass(deblender, image, noise_sigma, *, progress_bar=False,
                              progress_bar=progress_bar, return_heads=heads,
                              normalization=deblender.normalization)
     return output if heads else (output, {})
+
+
+def network_pass_batch(deblender, images, noise_sigmas, *, heads=True,
+                       max_pixels=None):
+    """
+    `network_pass` of several prepared images of one shape, each within
+    one tile, run through the network in batches of at most
+    ``max_pixels`` pixels (default:
+    `pais_deblend.model.inference.BATCH_PIXELS`; see
+    `pais_deblend.model.predict_pcr_batch`).
+
+    Returns
+    -------
+    outputs : list of tuple
+        ``(pcr, heads)`` of every image, as `network_pass` gives them
+        (to float rounding).
+    """
+    from ..model.inference import BATCH_PIXELS, predict_pcr_batch
+
+    with deblender._lock:
+        outputs = predict_pcr_batch(
+            deblender.model, [image.data for image in images],
+            tile_size=deblender.tile_size, noise_sigmas=noise_sigmas,
+            masks=[image.mask for image in images], return_heads=heads,
+            normalization=deblender.normalization,
+            max_pixels=BATCH_PIXELS if max_pixels is None else max_pixels)
+    return outputs if heads else [(output, {}) for output in outputs]
 
 
 def _pixel_of(centers, shape):
@@ -547,7 +576,8 @@ def empty_result(deblender, shape, *, heads=True):
 def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
                  connectivity=8, noise_sigma=None, detection_noise=None,
                  core=None, exact=None, heads=True, progress_bar=False,
-                 attribution='templates', companion_threshold=None):
+                 attribution='templates', companion_threshold=None,
+                 network_output=None):
     """
     Detect and attribute the sources of a prepared image.
 
@@ -586,6 +616,10 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
         Look for sources the network missed in the residual of the
         templates (`search_companions`) above this many times the
         smoothed noise; None: no search.
+    network_output : tuple, optional
+        The ``(pcr, heads)`` of `network_pass` (or `network_pass_batch`)
+        for this image and ``noise_sigma``, already computed: the network
+        is not run again.
 
     Returns
     -------
@@ -601,8 +635,10 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
     n = deblender.n_contributors
     if noise_sigma is None:
         noise_sigma = estimate_image_noise(image)
-    pcr, head_maps = network_pass(deblender, image, noise_sigma,
-                                  progress_bar=progress_bar, heads=heads)
+    if network_output is None:
+        network_output = network_pass(deblender, image, noise_sigma,
+                                      progress_bar=progress_bar, heads=heads)
+    pcr, head_maps = network_output
     centers = detect_centers(pcr.center_of_mass, image.mask,
                              threshold=deblender.detection_threshold,
                              min_separation=deblender.min_separation)

@@ -48,6 +48,7 @@ _LAZY_NAMES = {
     'train': 'training',
     'evaluate': 'training',
     'predict_pcr': 'inference',
+    'predict_pcr_batch': 'inference',
     'load_model': 'network',
     'available_models': 'bundled',
     'load_bundled_model': 'bundled',

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from ..utils._numba_cache import install_cache_locator
+from ..utils._numba_serial import serial_twins, use_serial
 from ._index import _nearest_cached
 
 __all__ = []
@@ -466,12 +467,18 @@ def decode_frame(vectors, maps, data, allowed, check_data, check_allowed,
     writes in its own row of a small table, so no two threads write the
     same memory); the usual n = 3 runs an unrolled row function
     (`_decode_row3`), other n the general one (`_decode_row`). Both give
-    identical results.
+    identical results. A frame of at most
+    ``pais_deblend.utils._numba_serial.SERIAL_PIXELS`` pixels is decoded
+    by the serial twin, in one block.
     """
-    # a few blocks per thread (the block count is an argument: calling
-    # numba.get_num_threads inside a kernel stops it from being cached)
-    n_blocks = min(maps.shape[0], 8 * numba.get_num_threads())
-    return _decode_blocks(vectors, maps, data, allowed, check_data,
+    if use_serial(maps.shape[0] * maps.shape[1]):
+        kernel, n_blocks = _decode_blocks.serial_twin, 1
+    else:
+        # a few blocks per thread (the block count is an argument: calling
+        # numba.get_num_threads inside a kernel stops it from being cached)
+        kernel = _decode_blocks
+        n_blocks = min(maps.shape[0], 8 * numba.get_num_threads())
+    return kernel(vectors, maps, data, allowed, check_data,
                           check_allowed, maps_are_logits, centers,
                           safe_radius2, tile_start, candidates, single, y_lo,
                           x_lo, inverse_tile, n_ty, n_tx, contributors,
@@ -521,6 +528,9 @@ def _decode_blocks(vectors, maps, data, allowed, check_data, check_allowed,
                 result[i] = True
     return result
 
+
+# serial twin of the parallel kernel, for small frames
+serial_twins(_decode_blocks)
 
 _NO_DATA = np.zeros((1, 1), dtype=np.float32)
 

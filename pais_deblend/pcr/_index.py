@@ -45,6 +45,7 @@ import numba
 import numpy as np
 
 from ..utils._numba_cache import install_cache_locator
+from ..utils._numba_serial import pick, serial_twins
 
 __all__ = []
 
@@ -273,6 +274,10 @@ def build_tile_candidates(centers, y_lo, x_lo, tile, n_ty, n_tx, k,
     return tile_start, candidates, single, safe_radius2
 
 
+# serial twin of the parallel kernel, for small frames
+serial_twins(build_tile_candidates)
+
+
 class TileIndex:
     """
     Python-side holder of the tile candidate lists (see module docstring).
@@ -312,7 +317,7 @@ class TileIndex:
         self.y_lo, self.x_lo, self.tile = y_lo, x_lo, tile
         self.n_ty, self.n_tx = n_ty, n_tx
         (self.tile_start, self.tile_candidates, self.single,
-         self.safe_radius2) = build_tile_candidates(
+         self.safe_radius2) = pick(build_tile_candidates, height * width)(
             centers, y_lo, x_lo, tile, n_ty, n_tx, int(k), cell, n_cy, n_cx)
 
     @property

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from ..utils._numba_cache import install_cache_locator
+from ..utils._numba_serial import serial_twins
 
 __all__ = []
 
@@ -85,3 +86,8 @@ def local_maxima_positions(image, threshold, half_window):
                 xs[pos] = x
                 pos += 1
     return ys, xs
+
+
+# serial twin of the kernel of `pais_deblend.pcr.find_centers`, for small
+# frames
+serial_twins(local_maxima_positions)

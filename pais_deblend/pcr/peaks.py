@@ -74,10 +74,11 @@ def find_centers(center_of_mass, *, threshold=0.5, min_separation=2,
         msg = f'subpixel must be a bool, got {subpixel!r}'
         raise TypeError(msg)
 
+    from ..utils._numba_serial import pick
     from . import _peak_kernels
 
-    ys, xs = _peak_kernels.local_maxima_positions(image, threshold,
-                                                  half_window)
+    ys, xs = pick(_peak_kernels.local_maxima_positions, image.size)(
+        image, threshold, half_window)
     return _peaks_from_positions(image, ys, xs, half_window, subpixel)
 
 

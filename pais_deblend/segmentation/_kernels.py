@@ -9,9 +9,10 @@ import numba
 import numpy as np
 
 from ..utils._numba_cache import install_cache_locator
+from ..utils._numba_serial import pick, serial_twins
 
 __all__ = ['dominant_labels', 'label_weight_sums', 'label_bounding_boxes',
-           'weight_map', 'remap_and_merge', 'present_labels']
+           'weight_map', 'remap_and_merge', 'present_labels', 'for_frame']
 
 # before the first @numba.njit(cache=True): never cache inside the package
 install_cache_locator()
@@ -166,3 +167,13 @@ def remap_and_merge(contributors, weights, label_map):
                 for j in range(n_kept):
                     new_weights[y, x, j] = 1.0 / n_kept
     return new_contributors, new_weights
+
+
+# serial twins of the parallel kernels, for small frames
+serial_twins(dominant_labels, weight_map, remap_and_merge)
+
+
+def for_frame(kernel, contributors):
+    """The parallel ``kernel`` or its serial twin, for the frame of
+    ``contributors`` (h, w, n) (`pais_deblend.utils._numba_serial.pick`)."""
+    return pick(kernel, contributors.shape[0] * contributors.shape[1])

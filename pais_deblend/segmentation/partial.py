@@ -42,7 +42,8 @@ def remap_and_merge(contributors, weights, label_map):
     contributor get all-zero slots). ``contributors`` must be C-contiguous
     int32 and ``weights`` C-contiguous float32.
     """
-    return _kernels.remap_and_merge(contributors, weights, label_map)
+    return _kernels.for_frame(_kernels.remap_and_merge, contributors)(
+        contributors, weights, label_map)
 
 
 def remap_band_weights(contributors, band_weights, label_map):
@@ -55,7 +56,7 @@ def remap_band_weights(contributors, band_weights, label_map):
     every band (they depend on the labels only), so they are not returned.
     """
     return np.stack(
-        [_kernels.remap_and_merge(
+        [_kernels.for_frame(_kernels.remap_and_merge, contributors)(
             contributors, np.ascontiguousarray(band_weights[..., band]),
             label_map)[1]
          for band in range(band_weights.shape[-1])], axis=-1)
@@ -180,8 +181,9 @@ class PartialSegmentationImage(SegmentationImage):
                                                    check=check)
         band_weights = _as_band_weights(band_weights, contributors,
                                         check=check)
-        self._set_partial_form(contributors, weights,
-                               _kernels.dominant_labels(contributors, weights),
+        dominant = _kernels.for_frame(_kernels.dominant_labels,
+                                      contributors)(contributors, weights)
+        self._set_partial_form(contributors, weights, dominant,
                                centers, band_weights=band_weights,
                                class_star=class_star, band_names=band_names,
                                detection_flags=detection_flags)
@@ -491,10 +493,11 @@ class PartialSegmentationImage(SegmentationImage):
         """
         self._check_partial_labels(label)
         if band is None:
-            return _kernels.weight_map(self._contributors, self._weights,
-                                       np.int32(label))
+            return _kernels.for_frame(_kernels.weight_map,
+                                      self._contributors)(
+                self._contributors, self._weights, np.int32(label))
         index = self._band_index(band)
-        return _kernels.weight_map(
+        return _kernels.for_frame(_kernels.weight_map, self._contributors)(
             self._contributors,
             np.ascontiguousarray(self._band_weights[..., index]),
             np.int32(label))
@@ -559,9 +562,10 @@ class PartialSegmentationImage(SegmentationImage):
                 (self._contributors[slices] == label)[..., None],
                 self._band_weights[slices], np.float32(0)).sum(axis=2)
         else:
-            fractions = _kernels.weight_map(self._contributors[slices],
-                                            self._weights[slices],
-                                            np.int32(label))
+            fractions = _kernels.for_frame(
+                _kernels.weight_map, self._contributors[slices])(
+                self._contributors[slices], self._weights[slices],
+                np.int32(label))
             if image.ndim == 3:
                 fractions = fractions[..., None]
         cutout = as_image(image[slices], 'data', ndim=(2, 3))
@@ -679,7 +683,8 @@ class PartialSegmentationImage(SegmentationImage):
     # --- label operations: they keep the partial form consistent ---------
 
     def _apply_label_map(self, label_map):
-        contributors, weights = _kernels.remap_and_merge(
+        contributors, weights = _kernels.for_frame(
+            _kernels.remap_and_merge, self._contributors)(
             self._contributors, self._weights, label_map)
         if self._band_weights is not None:
             self._band_weights = remap_band_weights(
@@ -694,7 +699,8 @@ class PartialSegmentationImage(SegmentationImage):
             if new_label > 0 and new_label not in centers:
                 centers[new_label] = center
         self._centers = centers
-        self._set_dominant(_kernels.dominant_labels(contributors, weights))
+        self._set_dominant(_kernels.for_frame(
+            _kernels.dominant_labels, contributors)(contributors, weights))
         self._update_deblend_label_map(label_map)
 
     def _remapped_class_star(self, label_map):
