@@ -10,9 +10,8 @@ them; and the cold start, a new process that imports pais_deblend, builds
 fresh processes; the numba kernels already cached on disk by the runs
 before it).
 
-Printed: a table of milliseconds per image (also one by one with the
-parallel numba kernels on every frame, the behaviour before small frames
-got serial twins; the three ways take turns every 24 images), whether the batch results equal
+Printed: a table of milliseconds per image (the two ways take turns
+every 24 images), whether the batch results equal
 the one-by-one ones, the step medians, the cold start with its
 parts, and the load average before and after.
 
@@ -90,36 +89,25 @@ def same_segmentations(expected, results):
 
 def interleaved(deblender, images, block=24):
     """
-    Milliseconds per image one by one, one by one with the parallel numba
-    kernels on every frame (as before small frames got serial twins; the
-    first call after the switch untimed) and through `Deblender.batch`,
+    Milliseconds per image one by one and through `Deblender.batch`,
     taking turns every ``block`` images so that a change of the machine's
-    load falls on all three; and the one-by-one and batch results.
+    load falls on both; and the one-by-one and batch results.
     """
-    from pais_deblend.utils import _numba_serial
-
     def one_by_one(items):
         return [deblender(item) for item in items]
 
-    totals = [0.0, 0.0, 0.0]
+    totals = [0.0, 0.0]
     expected, results = [], []
-    default = _numba_serial.SERIAL_PIXELS
     for start in range(0, len(images), block):
         chunk = images[start:start + block]
         milliseconds, segmentations = per_image(one_by_one, chunk)
         totals[0] += milliseconds * len(chunk)
         expected += segmentations
-        _numba_serial.SERIAL_PIXELS = -1
-        try:
-            deblender(chunk[0])
-            totals[1] += per_image(one_by_one, chunk)[0] * len(chunk)
-        finally:
-            _numba_serial.SERIAL_PIXELS = default
         milliseconds, segmentations = per_image(deblender.batch, chunk)
-        totals[2] += milliseconds * len(chunk)
+        totals[1] += milliseconds * len(chunk)
         results += segmentations
-    one, parallel, batch = (total / len(images) for total in totals)
-    return one, parallel, batch, expected, results
+    one, batch = (total / len(images) for total in totals)
+    return one, batch, expected, results
 
 
 def step_times(deblender, images):
@@ -212,7 +200,7 @@ def main():
     report = {'n': args.n, 'cores': os.cpu_count(), 'sizes': {}}
     print(f'cores: {os.cpu_count()}; load average before: '
           f'{load_before[0]:.2f}; {args.n} hst_f160w scenes per size')
-    print(f'{"side":>5} {"one by one":>11} {"(parallel kernels)":>19} '
+    print(f'{"side":>5} {"one by one":>11} '
           f'{"batch":>8} {"photutils":>10} {"batch = one by one":>19}'
           f'   [ms per image]')
     for size in args.sizes:
@@ -229,20 +217,18 @@ def main():
         deblender(images[0])
         deblender.batch(images[:3])
         photutils.run(bench_images[0])
-        one, parallel, batch, expected, results = interleaved(deblender,
-                                                              images)
+        one, batch, expected, results = interleaved(deblender, images)
         reference, _ = per_image(
             lambda items: [photutils.run(item) for item in items],
             bench_images)
         equal = same_segmentations(expected, results)
         steps = step_times(deblender, images[:min(len(images), 50)])
         report['sizes'][size] = {
-            'one_by_one_ms': one, 'parallel_kernels_ms': parallel,
-            'batch_ms': batch, 'photutils_ms': reference,
+            'one_by_one_ms': one, 'batch_ms': batch, 'photutils_ms': reference,
             'batch_equal': equal, 'steps_ms': steps,
             'sources': sum(len(segm.partial_labels) for segm in expected
                            if segm is not None)}
-        print(f'{size:>5} {one:>11.1f} {parallel:>19.1f} {batch:>8.1f} '
+        print(f'{size:>5} {one:>11.1f} {batch:>8.1f} '
               f'{reference:>10.1f} {equal:>10} of {len(images)}', flush=True)
     for size in args.sizes:
         steps = report['sizes'][size]['steps_ms']
