@@ -257,3 +257,56 @@ def test_train_cli_loss_weights():
     assert parser.parse_args(['train', 'shards', 'out']).source_balance == 0
     assert parser.parse_args(['train', 'shards', 'out', '--source-balance',
                               '0.5']).source_balance == 0.5
+
+
+def test_train_cli_architecture_option(dataset_dir, tmp_path, monkeypatch,
+                                       capsys):
+    from pais_deblend import model as model_module
+    from pais_deblend.cli import build_parser, main
+    from pais_deblend.cli.train import ARCHITECTURES
+    from pais_deblend.model.network import ARCHITECTURES as NETWORKS
+    from pais_deblend.model.network import DEFAULTS
+
+    assert ARCHITECTURES == NETWORKS
+    parser = build_parser()
+    assert parser.parse_args(['train', 'shards', 'out']).architecture == 'pais'
+    with pytest.raises(SystemExit):
+        parser.parse_args(['train', 'shards', 'out', '--architecture', 'x'])
+    capsys.readouterr()
+
+    # the default network leaves model_options as before (resumable
+    # checkpoints); 'light' is passed, with the caller's filters and window
+    seen = []
+
+    def fake_train(*args, model_options=None, **kwargs):
+        seen.append(model_options)
+        return {'training': {'steps': 0, 'wall_time_s': 0.0},
+                'validation': {'metrics': {}}}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(model_module, 'train', fake_train)
+        for argv in (['--architecture', 'pais'],
+                     ['--architecture', 'light'],
+                     ['--architecture', 'light', '--filters', '4', '8',
+                      '--attention-window', '5']):
+            assert main(['train', 'shards', 'out', *argv]) == 0
+    assert seen == [None, {'architecture': 'light'},
+                    {'architecture': 'light', 'filters': [4, 8],
+                     'attention_window': 5}]
+
+    # a real run: without --filters / --attention-window the light network
+    # gets its own defaults (8 16 32 64, window 3), not the paper's
+    output = tmp_path / 'light'
+    assert main(['train', str(dataset_dir), str(output), '--architecture',
+                 'light', '--steps', '1', '--batch-size', '2',
+                 '--crop-size', '32', '--validation-fraction', '0.3',
+                 '--checkpoint-every', '0', '--no-jit',
+                 '--no-progress']) == 0
+    card = json.loads((output / 'model_card.json').read_text())
+    assert card['architecture']['architecture'] == 'light'
+    assert card['architecture']['filters'] == list(DEFAULTS['light']['filters'])
+    assert (card['architecture']['attention_window']
+            == DEFAULTS['light']['attention_window'])
+    model = load_model(output / 'model.keras')
+    assert model.architecture_name == 'light'
+    assert model.architecture == card['architecture']

@@ -8,6 +8,11 @@ import json
 
 __all__ = ['add_parser', 'run']
 
+#: The choices of ``--architecture`` (``pais_deblend.model.network
+#: .ARCHITECTURES``, not imported here: that would import Keras to build
+#: the parser).
+ARCHITECTURES = ('pais', 'light')
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -70,10 +75,18 @@ def add_parser(subparsers):
     parser.add_argument('--checkpoint-every', type=int, default=100,
                         help='steps between checkpoints (default: '
                         '%(default)s)')
+    parser.add_argument('--architecture', choices=ARCHITECTURES,
+                        default='pais',
+                        help="network: 'pais' (the paper's) or 'light' "
+                        '(stride-2 stem, shared decoder, about a fifth of '
+                        'the CPU time) (default: %(default)s)')
     parser.add_argument('--filters', type=int, nargs='+', default=None,
-                        help='encoder filters per scale (default: 8 16 32 32)')
+                        help="encoder filters per scale (default: the "
+                        "architecture's: 8 16 32 32 for pais, 8 16 32 64 "
+                        'for light)')
     parser.add_argument('--attention-window', type=int, default=None,
-                        help='attention window (default: 5)')
+                        help="attention window (default: the "
+                        "architecture's: 5 for pais, 3 for light)")
     parser.add_argument('--classify', action='store_true',
                         help=('add the star/galaxy head (trained on the '
                               "shards' star_probability labels)"))
@@ -132,6 +145,10 @@ def run(args):
     from ..model import train
 
     model_options = {}
+    if args.architecture != 'pais':
+        # only when not the default, so that checkpoints and model cards
+        # of the default network keep their options
+        model_options['architecture'] = args.architecture
     if args.filters is not None:
         model_options['filters'] = list(args.filters)
     if args.attention_window is not None:
