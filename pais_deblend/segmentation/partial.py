@@ -1070,70 +1070,67 @@ def _as_band_names(band_names, band_weights):
     return names
 
 
-def _as_class_star(class_star):
-    if class_star is None:
+def _as_per_label(values, name, what, check_value):
+    """``values`` ({label: value} or None) checked as the per-label
+    metadata ``name``, each value by ``check_value(label, value)``."""
+    if values is None:
         return {}
-    if not isinstance(class_star, dict):
-        msg = ('class_star must be a dict {label: probability}, got '
-               f'{type(class_star).__name__}')
+    if not isinstance(values, dict):
+        msg = (f'{name} must be a dict {{label: {what}}}, got '
+               f'{type(values).__name__}')
         raise TypeError(msg)
     result = {}
-    for label, value in class_star.items():
+    for label, value in values.items():
         if isinstance(label, (bool, np.bool_)) or not isinstance(
                 label, numbers.Integral):
-            msg = f'class_star labels must be integers, got {label!r:.60}'
+            msg = f'{name} labels must be integers, got {label!r:.60}'
             raise TypeError(msg)
         if not 0 < label <= MAX_LABEL:
-            msg = (f'class_star labels must be in [1, {MAX_LABEL}], got '
-                   f'{label}')
+            msg = f'{name} labels must be in [1, {MAX_LABEL}], got {label}'
             raise ValueError(msg)
-        if isinstance(value, (bool, np.bool_)) or not isinstance(
-                value, numbers.Real):
-            msg = (f'class_star[{label}] must be a real number in [0, 1], '
-                   f'got {value!r:.60}')
-            raise TypeError(msg)
-        value = float(value)
-        if not 0.0 <= value <= 1.0:  # also refuses NaN
-            msg = (f'class_star[{label}] must be a probability in [0, 1], '
-                   f'got {value}')
-            raise ValueError(msg)
-        result[int(label)] = value
+        result[int(label)] = check_value(label, value)
     return result
+
+
+def _class_star_value(label, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, numbers.Real):
+        msg = (f'class_star[{label}] must be a real number in [0, 1], '
+               f'got {value!r:.60}')
+        raise TypeError(msg)
+    value = float(value)
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        msg = (f'class_star[{label}] must be a probability in [0, 1], '
+               f'got {value}')
+        raise ValueError(msg)
+    return value
+
+
+def _detection_flags_value(label, value):
+    from .catalog import DETECTION_FLAGS
+
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, numbers.Integral):
+        msg = (f'detection_flags[{label}] must be an integer (a sum of '
+               f'SourceFlags detection bits), got {value!r:.60}')
+        raise TypeError(msg)
+    value = int(value)
+    if value < 0 or value & ~int(DETECTION_FLAGS):
+        msg = (f'detection_flags[{label}] must be a sum of the '
+               f'detection bits of SourceFlags (RESIDUAL 8, ADDED 16), '
+               f'got {value}')
+        raise ValueError(msg)
+    return value
+
+
+def _as_class_star(class_star):
+    return _as_per_label(class_star, 'class_star', 'probability',
+                         _class_star_value)
 
 
 def _as_detection_flags(detection_flags):
-    from .catalog import DETECTION_FLAGS
-
-    if detection_flags is None:
-        return {}
-    if not isinstance(detection_flags, dict):
-        msg = ('detection_flags must be a dict {label: int}, got '
-               f'{type(detection_flags).__name__}')
-        raise TypeError(msg)
-    result = {}
-    for label, value in detection_flags.items():
-        if isinstance(label, (bool, np.bool_)) or not isinstance(
-                label, numbers.Integral):
-            msg = (f'detection_flags labels must be integers, got '
-                   f'{label!r:.60}')
-            raise TypeError(msg)
-        if not 0 < label <= MAX_LABEL:
-            msg = (f'detection_flags labels must be in [1, {MAX_LABEL}], '
-                   f'got {label}')
-            raise ValueError(msg)
-        if isinstance(value, (bool, np.bool_)) or not isinstance(
-                value, numbers.Integral):
-            msg = (f'detection_flags[{label}] must be an integer (a sum of '
-                   f'SourceFlags detection bits), got {value!r:.60}')
-            raise TypeError(msg)
-        value = int(value)
-        if value < 0 or value & ~int(DETECTION_FLAGS):
-            msg = (f'detection_flags[{label}] must be a sum of the '
-                   f'detection bits of SourceFlags (RESIDUAL 8, ADDED 16), '
-                   f'got {value}')
-            raise ValueError(msg)
-        result[int(label)] = value
-    return result
+    return _as_per_label(detection_flags, 'detection_flags', 'int',
+                         _detection_flags_value)
 
 
 def _as_partial_arrays(contributors, weights, *, check):
