@@ -35,15 +35,9 @@ def add_json_option(parser):
 
 def machine():
     """The machine the figures come from, as a dict."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as handle:
-            for line in handle:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from pais_deblend.benchmark import cpu_name
+
+    cpu = cpu_name()
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):

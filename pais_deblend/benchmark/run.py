@@ -21,7 +21,8 @@ from pais_deblend.utils.exceptions import (OptionalDependencyWarning,
                                            PaisDeblendWarning)
 
 __all__ = ['BenchmarkResults', 'run_benchmark', 'evaluate_output',
-           'measure_method', 'detection_footprint', 'matched_filter_snr']
+           'measure_method', 'detection_footprint', 'matched_filter_snr',
+           'cpu_name']
 
 _RESULT_FILES = ('summary.ecsv', 'images.ecsv', 'sources.ecsv',
                  'binned.ecsv', 'timing_ratios.ecsv')
@@ -742,18 +743,30 @@ def _table(rows, names=None):
     return Table(columns, names=names)
 
 
-def _run_meta(quick, seed, skipped):
-    import os
+def cpu_name():
+    """
+    The processor's model name (from ``/proc/cpuinfo`` on Linux, else
+    what `platform` knows), for the machine line of benchmark results.
 
+    Returns
+    -------
+    name : str
+    """
+    cpu = platform.processor() or platform.machine()
     try:
-        cpu = platform.processor() or platform.machine()
         with open('/proc/cpuinfo') as handle:
             for line in handle:
                 if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
+                    return line.split(':', 1)[1].strip()
     except OSError:
         pass
+    return cpu
+
+
+def _run_meta(quick, seed, skipped):
+    import os
+
+    cpu = cpu_name()
     return {'date': datetime.datetime.now(datetime.timezone.utc).strftime(
                 '%Y-%m-%d %H:%M UTC'),
             'machine': f'{cpu}, {os.cpu_count()} CPUs, {platform.system()} '
