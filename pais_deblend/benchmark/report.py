@@ -121,23 +121,22 @@ def _preamble(results):
 
 def format_markdown(results):
     """Summary and timing-ratio tables as Markdown text."""
-    header, rows = summary_rows_for_display(results)
-    parts = [_preamble(results), '', _markdown_table(header, rows)]
-    ratio_header, ratio_rows = _ratio_display(results)
-    if ratio_header:
-        parts += ['', 'Median time per image, row method / column method:',
-                  '', _markdown_table(ratio_header, ratio_rows)]
-    return '\n'.join(parts) + '\n'
+    return _tables_text(results, _markdown_table)
 
 
 def format_rst(results):
     """Summary and timing-ratio tables as reStructuredText."""
+    return _tables_text(results, _rst_table)
+
+
+def _tables_text(results, table):
+    """The summary and timing-ratio tables, each made by ``table``."""
     header, rows = summary_rows_for_display(results)
-    parts = [_preamble(results), '', _rst_table(header, rows)]
+    parts = [_preamble(results), '', table(header, rows)]
     ratio_header, ratio_rows = _ratio_display(results)
     if ratio_header:
         parts += ['', 'Median time per image, row method / column method:',
-                  '', _rst_table(ratio_header, ratio_rows)]
+                  '', table(ratio_header, ratio_rows)]
     return '\n'.join(parts) + '\n'
 
 
