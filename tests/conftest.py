@@ -14,7 +14,12 @@ def random_partial_form(shape=(24, 30), n_slots=3, n_labels=6, seed=0,
     A valid random partial form: distinct labels per pixel, weights summing
     to 1, some unattributed pixels and some half-filled pixels.
     """
-    rng = np.random.default_rng(seed)
+    return partial_form_from_rng(np.random.default_rng(seed), shape, n_slots,
+                                 n_labels, empty_fraction)
+
+
+def partial_form_from_rng(rng, shape, n_slots, n_labels, empty_fraction=0.2):
+    """`random_partial_form` drawn from the generator ``rng``."""
     height, width = shape
     contributors = np.zeros((height, width, n_slots), dtype=np.int32)
     weights = np.zeros((height, width, n_slots), dtype=np.float32)

@@ -40,6 +40,10 @@ from hypothesis import HealthCheck, given, seed as hypothesis_seed, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+# the tests' own random partial forms (run as a script, this folder is
+# first on sys.path)
+from conftest import partial_form_from_rng
+
 DOCUMENTED = (TypeError, ValueError, FileNotFoundError, FileExistsError)
 # OSError is documented for file readers only
 FILE_TARGETS = {'fits_read'}
@@ -181,28 +185,11 @@ def images(draw, max_side=12):
         return image.astype(dtype)
 
 
-def valid_partial_form(rng, shape, n_slots, n_labels, empty_fraction=0.2):
-    height, width = shape
-    contributors = np.zeros((height, width, n_slots), dtype=np.int32)
-    weights = np.zeros((height, width, n_slots), dtype=np.float32)
-    for y in range(height):
-        for x in range(width):
-            if rng.random() < empty_fraction:
-                continue
-            count = rng.integers(1, min(n_slots, n_labels) + 1)
-            labels = rng.choice(np.arange(1, n_labels + 1), size=count,
-                                replace=False)
-            values = rng.random(count) + 1e-3
-            contributors[y, x, :count] = labels
-            weights[y, x, :count] = values / values.sum()
-    return contributors, weights
-
-
 @st.composite
 def partial_forms(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     shape = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
-    return valid_partial_form(rng, shape, draw(st.integers(1, 3)),
+    return partial_form_from_rng(rng, shape, draw(st.integers(1, 3)),
                               draw(st.integers(1, 6)),
                               draw(st.sampled_from([0.0, 0.2, 1.0])))
 
@@ -519,7 +506,7 @@ def target_evaluation(data):
 
     def call():
         if name == 'flux_conservation':
-            contributors, weights = valid_partial_form(
+            contributors, weights = partial_form_from_rng(
                 rng, np.shape(frame)[:2], 2, 3)
             value = ev.flux_conservation(
                 PartialSegmentationImage(contributors, weights), frame)
