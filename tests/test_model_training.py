@@ -310,3 +310,125 @@ def test_train_cli_architecture_option(dataset_dir, tmp_path, monkeypatch,
     model = load_model(output / 'model.keras')
     assert model.architecture_name == 'light'
     assert model.architecture == card['architecture']
+
+
+def test_distillation_learns_from_a_teacher(dataset_dir, reference_run,
+                                            tmp_path):
+    output, _ = reference_run
+    teacher = output / 'model.keras'
+    # a student of another architecture, same bands and slots
+    student_options = dict(filters=[4, 4], attention_window=3)
+    card = train(dataset_dir, tmp_path / 'student', steps=2,
+                 checkpoint_every=0, teacher=teacher,
+                 distillation_weight=0.75,
+                 **dict(COMMON, model_options=student_options))
+    assert card['training']['teacher']['name'] == 'model.keras'
+    assert len(card['training']['teacher']['sha256']) == 64
+    assert card['training']['distillation_weight'] == 0.75
+    final = card['training']['final_training_loss']
+    for term in ('center_of_mass', 'contribution_vectors',
+                 'contribution_maps', 'entropy'):
+        assert np.isfinite(final[term])
+        assert np.isfinite(final[f'teacher_{term}'])
+    # without a teacher the card says so and no teacher term is recorded
+    plain = train(dataset_dir, tmp_path / 'plain', steps=1,
+                  checkpoint_every=0, **COMMON)
+    assert plain['training']['teacher'] is None
+    assert not any(key.startswith('teacher_') for key in
+                   plain['training']['final_training_loss'])
+
+    # a checkpoint made with one teacher weight does not resume with another
+    with pytest.raises(ValueError, match='different configuration'):
+        train(dataset_dir, tmp_path / 'student', steps=3,
+              checkpoint_every=0, teacher=teacher, distillation_weight=0.5,
+              **dict(COMMON, model_options=student_options))
+
+
+def test_distillation_argument_errors(dataset_dir, reference_run, tmp_path):
+    output, _ = reference_run
+    teacher = output / 'model.keras'
+    with pytest.raises(TypeError, match='teacher must be'):
+        train(dataset_dir, tmp_path / 'a', steps=1, teacher=3, **COMMON)
+    for bad in (-0.1, 1.5, float('nan')):
+        with pytest.raises(ValueError, match='distillation_weight'):
+            train(dataset_dir, tmp_path / 'b', steps=1, teacher=teacher,
+                  distillation_weight=bad, **COMMON)
+    with pytest.raises(TypeError, match='distillation_weight'):
+        train(dataset_dir, tmp_path / 'c', steps=1, teacher=teacher,
+              distillation_weight='half', **COMMON)
+    # a teacher with other slots cannot teach this student
+    with pytest.raises(ValueError, match='teacher has n_contributors=3'):
+        train(dataset_dir, tmp_path / 'd', steps=1, teacher=teacher,
+              **dict(COMMON, model_options=dict(OPTIONS, n_contributors=2)))
+
+
+def test_distillation_loss_mixes_label_and_teacher_terms():
+    import keras
+
+    from pais_deblend.model import PAISLoss
+    from pais_deblend.model.training import distillation_loss
+
+    rng = np.random.default_rng(3)
+    shape = (2, 6, 5)
+    fractions = rng.dirichlet(np.ones(3), size=shape).astype('float32')
+    labels = {
+        'center_of_mass': rng.uniform(size=shape).astype('float32'),
+        'contribution_vectors': rng.normal(size=shape + (3, 2)).astype(
+            'float32'),
+        'contribution_maps': fractions,
+        'pixel_weight': (rng.uniform(size=shape) > 0.3).astype('float32'),
+    }
+    teacher = {
+        'center_of_mass': rng.uniform(size=shape + (1,)).astype('float32'),
+        'contribution_vectors': rng.normal(size=shape + (3, 2)).astype(
+            'float32'),
+        'contribution_maps': rng.normal(size=shape + (3,)).astype('float32'),
+    }
+    predictions = {
+        'center_of_mass': rng.uniform(size=shape + (1,)).astype('float32'),
+        'contribution_vectors': rng.normal(size=shape + (3, 2)).astype(
+            'float32'),
+        'contribution_maps': rng.normal(size=shape + (3,)).astype('float32'),
+    }
+    loss = PAISLoss(vector_weighting='contribution')
+    label_total, _ = loss(labels, predictions)
+    total, terms = distillation_loss(loss, labels, teacher, predictions, 0.0)
+    assert np.isclose(float(total), float(label_total))
+
+    # the teacher's targets by hand: its C^c, its vectors, softmax(C^m)
+    soft = {'center_of_mass': teacher['center_of_mass'],
+            'contribution_vectors': teacher['contribution_vectors'],
+            'contribution_maps': np.asarray(keras.ops.softmax(
+                teacher['contribution_maps'], axis=-1)),
+            'pixel_weight': labels['pixel_weight']}
+    teacher_total, teacher_terms = loss(soft, predictions)
+    total, terms = distillation_loss(loss, labels, teacher, predictions, 1.0)
+    assert np.isclose(float(total), float(teacher_total))
+    total, terms = distillation_loss(loss, labels, teacher, predictions, 0.3)
+    assert np.isclose(float(total), 0.7 * float(label_total)
+                      + 0.3 * float(teacher_total), rtol=1e-6)
+    for name, value in teacher_terms.items():
+        assert np.isclose(float(terms[f'teacher_{name}']), float(value))
+
+    # a student equal to its teacher has no teacher C^c or C^v error
+    _, terms = distillation_loss(loss, labels, teacher, teacher, 1.0)
+    assert float(terms['teacher_center_of_mass']) == 0.0
+    assert float(terms['teacher_contribution_vectors']) == 0.0
+
+
+def test_train_cli_teacher_option(monkeypatch):
+    from pais_deblend import model as model_module
+    from pais_deblend.cli import main
+
+    seen = []
+
+    def fake_train(*args, teacher=None, distillation_weight=None, **kwargs):
+        seen.append((teacher, distillation_weight))
+        return {'training': {'steps': 0, 'wall_time_s': 0.0},
+                'validation': {'metrics': {}}}
+
+    monkeypatch.setattr(model_module, 'train', fake_train)
+    assert main(['train', 'shards', 'out']) == 0
+    assert main(['train', 'shards', 'out', '--teacher', 'hst_f160w',
+                 '--distillation-weight', '0.7']) == 0
+    assert seen == [(None, 0.5), ('hst_f160w', 0.7)]

@@ -101,6 +101,13 @@ def add_parser(subparsers):
                         help='fine-tune: start from the weights of this '
                         'model (bundled name or .keras file; same '
                         'architecture)')
+    parser.add_argument('--teacher', default=None,
+                        help='distillation: learn also from the outputs of '
+                        'this model (bundled name or .keras file; any '
+                        'architecture with the same bands and slots)')
+    parser.add_argument('--distillation-weight', type=float, default=0.5,
+                        help="the teacher's share of the loss, in [0, 1] "
+                        '(with --teacher; default: %(default)s)')
     parser.add_argument('--entropy-weight', type=float, default=None,
                         help='weight of the entropy term of the loss '
                         '(default: 2, the paper\'s; 0 leaves the '
@@ -169,7 +176,8 @@ def run(args):
         preset=args.preset, name=args.name, schedule=args.schedule,
         jit_compile=not args.no_jit, initial_model=args.initial_model,
         normalization=args.normalization,
-        source_balance=args.source_balance)
+        source_balance=args.source_balance, teacher=args.teacher,
+        distillation_weight=args.distillation_weight)
     metrics = json.dumps({k: round(v, 5) for k, v in
                           card['validation']['metrics'].items()})
     print(f"trained {card['training']['steps']} steps in "

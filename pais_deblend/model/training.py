@@ -37,7 +37,7 @@ from .data import BatchStream, ShardDataset, stack_labels
 from .normalization import (DEFAULT_SOFTENING, NORMALIZATION_METHODS,
                             normalize_image)
 
-__all__ = ['train', 'evaluate', 'MODEL_FILENAME', 'MODEL_CARD_FILENAME']
+__all__ = ['train', 'evaluate', 'distillation_loss', 'MODEL_FILENAME', 'MODEL_CARD_FILENAME']
 
 MODEL_FILENAME = 'model.keras'
 MODEL_CARD_FILENAME = 'model_card.json'
@@ -136,24 +136,90 @@ def _restore_optimizer(optimizer, model, filename):
             variable.assign(data[name])
 
 
-def _initial_model(initial_model):
-    """Load a model to fine-tune from; describe it for the model card."""
+def _load_reference_model(model, parameter):
+    """
+    Load a model to start from or learn from (a bundled model name or a
+    ``.keras`` path); describe it for the model card.
+    """
     from .bundled import BUNDLED_MODELS, load_bundled_model
     from .network import load_model
 
-    if isinstance(initial_model, str) and initial_model in BUNDLED_MODELS:
-        model = load_bundled_model(initial_model)
-        return {'model': model, 'description': {
-            'name': initial_model,
-            'sha256': BUNDLED_MODELS[initial_model]['sha256']}}
-    if not isinstance(initial_model, (str, os.PathLike)):
-        msg = (f'initial_model must be a bundled model name or a .keras '
-               f'path, got {initial_model!r}')
+    if isinstance(model, str) and model in BUNDLED_MODELS:
+        return {'model': load_bundled_model(model), 'description': {
+            'name': model, 'sha256': BUNDLED_MODELS[model]['sha256']}}
+    if not isinstance(model, (str, os.PathLike)):
+        msg = (f'{parameter} must be a bundled model name or a .keras '
+               f'path, got {model!r}')
         raise TypeError(msg)
-    model = load_model(initial_model)
-    return {'model': model, 'description': {
-        'name': os.path.basename(os.fspath(initial_model)),
-        'sha256': file_sha256(os.fspath(initial_model))}}
+    loaded = load_model(model)
+    return {'model': loaded, 'description': {
+        'name': os.path.basename(os.fspath(model)),
+        'sha256': file_sha256(os.fspath(model))}}
+
+
+def _initial_model(initial_model):
+    """Load a model to fine-tune from; describe it for the model card."""
+    return _load_reference_model(initial_model, 'initial_model')
+
+
+def _check_teacher(teacher, options):
+    """The teacher must see the same bands and predict the same slots."""
+    architecture = teacher.architecture
+    for key in ('n_bands', 'n_contributors'):
+        if int(architecture[key]) != int(options[key]):
+            msg = (f'the teacher has {key}={architecture[key]} but the '
+                   f'model to train has {key}={options[key]}')
+            raise ValueError(msg)
+
+
+def distillation_loss(loss, labels, teacher_outputs, predictions, weight):
+    """
+    The training loss mixed with the same loss on a teacher's outputs.
+
+    Parameters
+    ----------
+    loss : `~pais_deblend.model.PAISLoss`
+    labels : dict
+        The simulation labels (`PAISLoss` notes).
+    teacher_outputs : dict
+        The teacher model's outputs on the same images.
+    predictions : dict
+        The model's outputs.
+    weight : float
+        The teacher's share of the total, in [0, 1].
+
+    Returns
+    -------
+    total : scalar tensor
+        ``(1 - weight) * loss(labels) + weight * loss(teacher targets)``.
+    terms : dict of str to scalar tensor
+        The label terms, plus the teacher terms prefixed ``teacher_``.
+    """
+    from keras import ops
+
+    targets = {
+        'center_of_mass': ops.stop_gradient(
+            teacher_outputs['center_of_mass']),
+        'contribution_vectors': ops.stop_gradient(
+            teacher_outputs['contribution_vectors']),
+        'contribution_maps': ops.stop_gradient(ops.softmax(
+            teacher_outputs['contribution_maps'], axis=-1)),
+        'pixel_weight': labels['pixel_weight'],
+    }
+    for head in ('star_probability', 'band_contribution_maps'):
+        if head in teacher_outputs and head in labels:
+            value = teacher_outputs[head]
+            if head == 'band_contribution_maps':
+                value = ops.softmax(value, axis=-1)
+            elif len(value.shape) == 4:
+                value = value[..., 0]
+            targets[head] = ops.stop_gradient(value)
+    label_total, label_terms = loss(labels, predictions)
+    teacher_total, teacher_terms = loss(targets, predictions)
+    total = (1.0 - weight) * label_total + weight * teacher_total
+    terms = dict(label_terms)
+    terms.update({f'teacher_{k}': v for k, v in teacher_terms.items()})
+    return total, terms
 
 
 def _copy_weights(source, target, initial_model):
@@ -176,7 +242,7 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
           augment=True, model_options=None, loss_weights=None, preset=None,
           softening=DEFAULT_SOFTENING, name='pais', schedule='constant',
           jit_compile=True, initial_model=None, normalization='asinh',
-          source_balance=0.0):
+          source_balance=0.0, teacher=None, distillation_weight=0.5):
     """
     Train the PAIS network on a directory of training shards.
 
@@ -260,6 +326,21 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         Re-weight the C^v/C^m pixels so that sources covering few pixels
         count more (`~pais_deblend.model.data.balance_pixel_weight`
         exponent; 0, the default, leaves the weights alone).
+    teacher : str or path-like, optional
+        Knowledge distillation (Hinton, Vinyals & Dean 2015,
+        arXiv:1503.02531): a trained model (a bundled model name or a
+        ``.keras`` file, any architecture with the same bands and slots)
+        whose outputs on each batch serve as soft targets. The loss is
+        ``(1 - distillation_weight) * L(labels) + distillation_weight *
+        L(teacher)``, where the teacher's targets are its C^c map, its
+        C^v vectors and the softmax of its C^m logits (and of its
+        per-band maps and its star probability when both models have
+        those heads), on the labels' pixel weights. A small network
+        learns a large one's outputs in far fewer steps than the labels
+        alone (`distillation_loss`).
+    distillation_weight : float, optional
+        The share of the loss given to the teacher's targets, in [0, 1]
+        (used only with ``teacher``).
 
     Returns
     -------
@@ -281,7 +362,8 @@ def train(dataset_dir, output_dir, *, steps=1000, batch_size=8, seed=0,
         loss_weights=loss_weights, preset=preset, softening=softening,
         name=name, schedule=schedule, jit_compile=jit_compile,
         initial_model=initial_model, normalization=normalization,
-        source_balance=source_balance)
+        source_balance=source_balance, teacher=teacher,
+        distillation_weight=distillation_weight)
     run.build()
     run.fit()
     return run.write_model(run.evaluate_validation())
@@ -300,7 +382,8 @@ class _TrainingRun:
                  checkpoint_every, resume, progress_bar, learning_rate,
                  crop_size, augment, model_options, loss_weights, preset,
                  softening, name, schedule, jit_compile, initial_model,
-                 normalization, source_balance):
+                 normalization, source_balance, teacher=None,
+                 distillation_weight=0.5):
         from .losses import PAISLoss
 
         self.steps = check_positive_int(steps, 'steps')
@@ -327,8 +410,15 @@ class _TrainingRun:
 
         self.initial = (None if initial_model is None
                         else _initial_model(initial_model))
+        self.distillation_weight = check_finite_float(
+            distillation_weight, 'distillation_weight', minimum=0,
+            maximum=1, include_minimum=True)
+        self.teacher = (None if teacher is None
+                        else _load_reference_model(teacher, 'teacher'))
         self._load_data(validation_fraction, validation_samples)
         self.options = self._model_options(model_options)
+        if self.teacher is not None:
+            _check_teacher(self.teacher['model'], self.options)
         self.loss = PAISLoss(**(loss_weights or {}))
         if preset is None and self.dataset.manifest is not None:
             preset = self.dataset.manifest.get('preset')
@@ -380,6 +470,9 @@ class _TrainingRun:
         if self.source_balance:
             # only when used, so that older checkpoints still resume
             config['source_balance'] = self.source_balance
+        if self.teacher is not None:
+            config['teacher'] = self.teacher['description']
+            config['distillation_weight'] = self.distillation_weight
         return config
 
     def build(self):
@@ -427,7 +520,8 @@ class _TrainingRun:
         """The compiled optimisation step."""
         import tensorflow as tf
 
-        model, loss, optimizer = self.model, self.loss, self.optimizer
+        model, optimizer = self.model, self.optimizer
+        loss = self._loss_function()
         # create the optimizer's slots before tracing, so the step traces
         # once
         optimizer.build(model.trainable_variables)
@@ -437,12 +531,26 @@ class _TrainingRun:
         def train_step(images, labels):
             with tf.GradientTape() as tape:
                 predictions = model(images, training=True)
-                total, terms = loss(labels, predictions)
+                total, terms = loss(images, labels, predictions)
             gradients = tape.gradient(total, model.trainable_variables)
             optimizer.apply(gradients, model.trainable_variables)
             return total, terms
 
         return train_step
+
+    def _loss_function(self):
+        """``loss(images, labels, predictions) -> (total, terms)``."""
+        if self.teacher is None:
+            return lambda images, labels, predictions: self.loss(
+                labels, predictions)
+        teacher, weight = self.teacher['model'], self.distillation_weight
+
+        def loss(images, labels, predictions):
+            targets = teacher(images, training=False)
+            return distillation_loss(self.loss, labels, targets,
+                                     predictions, weight)
+
+        return loss
 
     def _save_checkpoint(self, step, elapsed):
         """Write weights, optimiser and state; drop the previous ones."""
@@ -579,6 +687,8 @@ class _TrainingRun:
             'wall_time_s': round(self.elapsed, 3),
             'resumed_from_step': self.start_step or None,
             'initial_model': self.config.get('initial_model'),
+            'teacher': self.config.get('teacher'),
+            'distillation_weight': self.config.get('distillation_weight'),
             'final_training_loss': history[-1] if history else None,
         }
 
