@@ -315,3 +315,26 @@ def test_export_round_trip(tmp_path):
     with pytest.raises(FileExistsError, match='small.onnx'):
         export_onnx(keras_model, path)
     export_onnx(keras_model, path, overwrite=True)
+
+
+def test_cli_run_with_onnx_runtime(tmp_path, capsys):
+    from astropy.io import fits
+
+    from pais_deblend.cli import main
+
+    image = gaussian_scene((64, 64), 1, 5, TWO_SOURCES[:1] + [
+        (20.0, 40.0, 50.0, 2.0)]).astype(np.float32)
+    path = tmp_path / 'scene.fits'
+    fits.PrimaryHDU(image).writeto(path)
+    status = main(['run', str(path), '--runtime', 'onnx', '--output-dir',
+                   str(tmp_path / 'out'), '--background-subtracted',
+                   '--no-progress'])
+    assert status == 0, capsys.readouterr().err
+    header = fits.getheader(tmp_path / 'out' / 'scene_partial.fits')
+    assert header['PDMODSHA'] == bundled.BUNDLED_MODELS['hst_f160w'][
+        'onnx_sha256']
+    assert 'onnx' in header['PDOPTS']
+    with pytest.raises(SystemExit) as exit_info:
+        main(['run', str(path), '--runtime', 'jax'])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'jax'" in capsys.readouterr().err
