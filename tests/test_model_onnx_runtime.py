@@ -338,3 +338,16 @@ def test_cli_run_with_onnx_runtime(tmp_path, capsys):
         main(['run', str(path), '--runtime', 'jax'])
     assert exit_info.value.code == 2
     assert "invalid choice: 'jax'" in capsys.readouterr().err
+
+
+def test_batch_with_onnx_runtime_matches_single_calls():
+    from pais_deblend import Deblender
+
+    deblender = Deblender('hst_f160w', runtime='onnx', progress_bar=False)
+    images = [gaussian_scene((48, 48), 1, seed, [(20.0, 22.0, 50.0, 2.0)])
+              for seed in range(3)]
+    for single, batched in zip([deblender(image) for image in images],
+                               deblender.batch(images)):
+        np.testing.assert_array_equal(batched.data, single.data)
+        np.testing.assert_allclose(batched.weights, single.weights,
+                                   rtol=0, atol=1e-5)
