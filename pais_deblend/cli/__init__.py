@@ -158,6 +158,14 @@ def _import_tensorflow_silently():
         os.close(saved)
 
 
+def _runs_onnx(args):
+    """Whether the command runs its network on ONNX Runtime, which needs
+    no TensorFlow (importing it would cost the seconds saved)."""
+    model = getattr(args, 'model', None)
+    return (getattr(args, 'runtime', 'tensorflow') == 'onnx'
+            or (isinstance(model, str) and model.endswith('.onnx')))
+
+
 def _raise_terminated(signum, frame):
     raise Terminated(128 + signum)
 
@@ -190,7 +198,8 @@ def main(argv=None):
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if quiet_tensorflow(args.verbose) and args.command in _NETWORK_COMMANDS:
+    if (quiet_tensorflow(args.verbose) and args.command in _NETWORK_COMMANDS
+            and not _runs_onnx(args)):
         _import_tensorflow_silently()
     prefix = f'pais-deblend {args.command}'
     message, status = None, 0

@@ -149,6 +149,7 @@ def add_parser(subparsers):
                            help='a bundled model, one of '
                            f'{", ".join(available_models())}, or the path '
                            'of a .keras model written by pais-deblend train '
+                           '(or of its .onnx export) '
                            '(default: %(default)s, HST WFC3/IR F160W at '
                            '0.06"/pixel)')
     detection.add_argument('--n-contributors', metavar='N', type=int,
@@ -165,6 +166,14 @@ def add_parser(subparsers):
                            help='smallest source kept, in weighted pixels '
                            '(sum of its fractions M_i), and smallest '
                            'detection footprint (default: %(default)s)')
+    detection.add_argument('--runtime', choices=('tensorflow', 'onnx'),
+                           default='tensorflow',
+                           help='what runs the network of a bundled model: '
+                           'TensorFlow, or ONNX Runtime on the model\'s ONNX '
+                           'twin (needs onnxruntime; same results to float '
+                           'rounding, starts faster as TensorFlow is never '
+                           'imported; an .onnx --model always runs on it) '
+                           '(default: %(default)s)')
     add_attribution_option(detection)
     add_companion_option(detection)
 
@@ -246,14 +255,16 @@ def _run(args):
         n_pixels=args.n_pixels, progress_bar=not args.no_progress,
         attribution=args.attribution,
         companion_threshold=companion_threshold(args),
-        options=_options(args))
+        runtime=args.runtime, options=_options(args))
 
 
 def _options(args):
     """The command line options as given, for the output headers."""
     skip = {'image', 'run', 'command', 'verbose', 'no_progress'}
     return {key: value for key, value in sorted(vars(args).items())
-            if key not in skip and value not in (None, False)}
+            if key not in skip and value not in (None, False)
+            # the default runtime is left out, as before the option existed
+            and (key, value) != ('runtime', 'tensorflow')}
 
 
 # --- paths ------------------------------------------------------------------
@@ -860,14 +871,15 @@ def add_magnitudes(table, flux_column, zero_point):
                                                             1), index=at + 1)
 
 
-def model_sha256(model):
-    """The SHA-256 of a bundled model (from the package) or of a model
-    file, or None."""
+def model_sha256(model, runtime='tensorflow'):
+    """The SHA-256 of a bundled model (from the package; of its ONNX twin
+    with ``runtime='onnx'``) or of a model file, or None."""
     from ..model.bundled import BUNDLED_MODELS
     from ..utils._io import file_sha256
 
     if model in BUNDLED_MODELS:
-        return BUNDLED_MODELS[model]['sha256']
+        return BUNDLED_MODELS[model].get(
+            'onnx_sha256' if runtime == 'onnx' else 'sha256')
     if isinstance(model, (str, os.PathLike)) and os.path.isfile(model):
         return file_sha256(model)
     return None
@@ -894,7 +906,7 @@ def provenance_cards(image, deblender, model, options):
 
     card('PDVERS', version, 'pais_deblend version')
     card('PDMODEL', deblender.model_name, 'PAIS model')
-    sha = model_sha256(model)
+    sha = model_sha256(model, getattr(deblender, 'runtime', 'tensorflow'))
     if sha is not None:
         card('PDMODSHA', sha, 'SHA-256 of the model file')
     card('PDINPUT', ', '.join(os.path.basename(name)
@@ -1106,7 +1118,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
               background_box=64, background_filter=3, cutouts=False,
               n_contributors=3, detection_threshold=None, n_pixels=5,
               progress_bar=True, attribution=None,
-              companion_threshold=MODEL_DEFAULT, options=None):
+              companion_threshold=MODEL_DEFAULT, runtime='tensorflow',
+              options=None):
     """
     Deblend one FITS image and write its outputs (the ``run`` command).
 
@@ -1148,7 +1161,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
             background_filter=background_filter,
             n_contributors=n_contributors,
             detection_threshold=detection_threshold, n_pixels=n_pixels,
-            attribution=attribution).items())
+            attribution=attribution,
+            runtime=None if runtime == 'tensorflow' else runtime).items())
             if value not in (None, False)}
     output_dir = os.fspath(output_dir)
     _check_background_options(background_box, background_filter)
@@ -1172,7 +1186,8 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
                                 detection_threshold=detection_threshold,
                                 progress_bar=progress_bar,
                                 attribution=attribution,
-                                companion_threshold=companion_threshold)
+                                companion_threshold=companion_threshold,
+                                runtime=runtime)
     _check_model_bands(deblender, data)
     subtracted, rms = _subtract_backgrounds(
         data, mask, background_box=background_box,

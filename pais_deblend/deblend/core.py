@@ -91,35 +91,59 @@ def _model_lock(model):
         return lock
 
 
-def _bundled(name):
-    from ..model.bundled import load_bundled_model
+#: The runtimes a `Deblender` can run the network with.
+RUNTIMES = ('tensorflow', 'onnx')
 
+
+def _bundled(name, runtime='tensorflow'):
+    from ..model.bundled import load_bundled_model, load_bundled_onnx_model
+
+    key = (name, runtime)
     with _CACHE_LOCK:
-        loaded = _BUNDLED_CACHE.get(name)
+        loaded = _BUNDLED_CACHE.get(key)
     if loaded is None:
-        loaded = load_bundled_model(name)
+        loaded = (load_bundled_onnx_model(name) if runtime == 'onnx'
+                  else load_bundled_model(name))
         with _CACHE_LOCK:
-            loaded = _BUNDLED_CACHE.setdefault(name, loaded)
+            loaded = _BUNDLED_CACHE.setdefault(key, loaded)
     return loaded
 
 
-def _load(model):
-    """(keras model, name, settings) for a bundled name, a ``.keras``
-    file or a model."""
-    if isinstance(model, os.PathLike) or (
-            isinstance(model, str) and model.endswith('.keras')):
-        from ..model import load_model
+def _model_runtime(model):
+    """The runtime a model object runs with."""
+    return getattr(model, 'runtime', 'tensorflow')
 
+
+def _load(model, runtime='tensorflow'):
+    """(model, name, settings) for a bundled name, a ``.keras`` or
+    ``.onnx`` file or a model; ``runtime`` picks the twin of a bundled
+    model."""
+    runtime = check_in(runtime, RUNTIMES, 'runtime')
+    if isinstance(model, os.PathLike) or (
+            isinstance(model, str) and model.endswith(('.keras', '.onnx'))):
         path = os.fspath(model)
+        is_onnx = path.endswith('.onnx')
+        if runtime == 'onnx' and not is_onnx:
+            msg = (f"runtime='onnx' needs a bundled model name or an .onnx "
+                   f"file, got the model file {path!r}; export it with "
+                   f"pais_deblend.model.export_onnx")
+            raise ValueError(msg)
         if not os.path.isfile(path):
             msg = f'model file {path!r} does not exist'
             raise FileNotFoundError(msg)
-        loaded = load_model(path)
+        if is_onnx:
+            from ..model.onnx_runtime import load_onnx_model
+
+            loaded = load_onnx_model(path)
+        else:
+            from ..model import load_model
+
+            loaded = load_model(path)
         return loaded, os.path.basename(path), dict(DEFAULT_SETTINGS)
     if isinstance(model, str):
         from ..model.bundled import BUNDLED_MODELS
 
-        loaded = _bundled(model)
+        loaded = _bundled(model, runtime)
         settings = dict(DEFAULT_SETTINGS,
                         **BUNDLED_MODELS[model].get('decoding', {}))
         settings['band_names'] = BUNDLED_MODELS[model].get('band_names')
@@ -129,6 +153,11 @@ def _load(model):
         msg = (f'model must be the name of a bundled model or a PAIS model '
                f'(pais_deblend.model.PAISModel), got {type(model).__name__}')
         raise TypeError(msg)
+    if runtime == 'onnx' and _model_runtime(model) != 'onnx':
+        msg = (f"runtime='onnx' needs a bundled model name, an .onnx file "
+               f"or an OnnxPAISModel, got a {type(model).__name__}; export "
+               f"it with pais_deblend.model.export_onnx")
+        raise ValueError(msg)
     return model, getattr(model, 'name', 'custom'), dict(DEFAULT_SETTINGS)
 
 
@@ -166,9 +195,13 @@ class Deblender:
     ----------
     model : str, path-like or `~pais_deblend.model.PAISModel`, optional
         A bundled model name (`pais_deblend.model.available_models`), the
-        path of a ``.keras`` file written by `pais_deblend.model.train`,
-        or a loaded PAIS model. The bundled ``'hst_f160w'`` was
-        trained on simulated HST WFC3/IR F160W scenes at 0.06"/pixel.
+        path of a ``.keras`` file written by `pais_deblend.model.train`
+        or of an ``.onnx`` file written by
+        `~pais_deblend.model.export_onnx`, or a loaded PAIS model
+        (`~pais_deblend.model.PAISModel` or
+        `~pais_deblend.model.OnnxPAISModel`). The bundled
+        ``'hst_f160w'`` was trained on simulated HST WFC3/IR F160W scenes
+        at 0.06"/pixel.
     n_contributors : int, optional
         The number of sources sharing a pixel (at most the model's, 3 for
         the bundled models; fewer keeps the most likely slots).
@@ -214,15 +247,29 @@ class Deblender:
         (`pais_deblend.deblend.pipeline.search_companions`): a residual
         peak above this many times the smoothed noise becomes a source.
         None turns the search off. Default: 15.
+    runtime : {'tensorflow', 'onnx'}, optional
+        What runs the network of a bundled model: its Keras model on
+        TensorFlow (default), or its ONNX twin on ONNX Runtime (install
+        ``onnxruntime``), which gives the same results to float rounding
+        and never imports TensorFlow, so a new process deblends its
+        first image sooner. An ``.onnx`` file or an
+        `~pais_deblend.model.OnnxPAISModel` always runs on ONNX Runtime;
+        ``'onnx'`` with a ``.keras`` file or a Keras model is an error.
 
     Raises
     ------
     FileNotFoundError
-        If a ``.keras`` ``model`` does not exist.
+        If a ``.keras`` or ``.onnx`` ``model`` does not exist.
     ValueError
         If a ``.keras`` ``model`` is truncated, not a Keras archive, or
-        not a PAIS model (`pais_deblend.model.load_model`); for bad
-        settings.
+        not a PAIS model (`pais_deblend.model.load_model`), or an
+        ``.onnx`` ``model`` is not one written by
+        `~pais_deblend.model.export_onnx`; for a bundled model whose file
+        fails its checksum or that has no ONNX twin with
+        ``runtime='onnx'``; for bad settings.
+    ImportError
+        With ``runtime='onnx'`` (or an ``.onnx`` model) and no
+        ``onnxruntime``.
 
     Notes
     -----
@@ -234,10 +281,13 @@ class Deblender:
                  detection_threshold=None, min_separation=None,
                  footprint_threshold=None, footprint_smoothing=None,
                  tile_size=512, progress_bar=True, normalization=None,
-                 attribution=None, companion_threshold=MODEL_DEFAULT):
+                 attribution=None, companion_threshold=MODEL_DEFAULT,
+                 runtime='tensorflow'):
         from .pipeline import ATTRIBUTION_METHODS
 
-        self.model, self.model_name, settings = _load(model)
+        self.model, self.model_name, settings = _load(model, runtime)
+        #: What runs the network: ``'tensorflow'`` or ``'onnx'``.
+        self.runtime = _model_runtime(self.model)
         model_slots = int(self.model.n_contributors)
         if n_contributors is None:
             n_contributors = model_slots
@@ -297,7 +347,8 @@ class Deblender:
         return (f'Deblender(model={self.model_name!r}, '
                 f'n_contributors={self.n_contributors}, '
                 f'detection_threshold={self.detection_threshold:g}, '
-                f'attribution={self.attribution!r})')
+                f'attribution={self.attribution!r}, '
+                f'runtime={self.runtime!r})')
 
     @property
     def n_bands(self):
@@ -644,7 +695,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                     connectivity=8, relabel=True, progress_bar=True,
                     detection_threshold=None, tile_size=512,
                     normalization=None, attribution=None,
-                    companion_threshold=MODEL_DEFAULT):
+                    companion_threshold=MODEL_DEFAULT, runtime='tensorflow'):
     """
     Detect and deblend sources with partial attribution: each pixel's flux
     is shared among up to ``n_contributors`` overlapping sources.
@@ -666,8 +717,8 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
         sources.
     n_pixels : int, optional
         Smallest effective area of a source, pixels.
-    model : str or `~pais_deblend.model.PAISModel`, optional
-        A bundled model name or a model.
+    model : str, path-like or `~pais_deblend.model.PAISModel`, optional
+        A bundled model name, a ``.keras`` or ``.onnx`` file, or a model.
     n_contributors : int, optional
         Sources sharing a pixel.
     mask : array_like of bool, optional
@@ -689,6 +740,8 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
     companion_threshold : float or None, optional
         The residual companion search (default: the model's own); see
         `Deblender`.
+    runtime : {'tensorflow', 'onnx'}, optional
+        What runs the network of a bundled model; see `Deblender`.
 
     Returns
     -------
@@ -705,6 +758,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                           tile_size=tile_size, progress_bar=progress_bar,
                           normalization=normalization,
                           attribution=attribution,
-                          companion_threshold=companion_threshold)
+                          companion_threshold=companion_threshold,
+                          runtime=runtime)
     return deblender(data, segmentation_image, n_pixels, mask=mask,
                      connectivity=connectivity, relabel=relabel)

@@ -4,7 +4,8 @@ Keras 3 layers and model, the training loss, input normalisation,
 label-consistent augmentation, training data streaming, the training
 loop and tiled inference.
 
-The NumPy-only parts (normalisation, augmentation, data) import without
+The NumPy-only parts (normalisation, augmentation, data, and tiled
+inference with an ONNX model, `OnnxPAISModel`) import without
 TensorFlow; the names that need TensorFlow/Keras (install the ``model``
 extra) are imported on first use, so ``import pais_deblend.model`` itself
 stays light.
@@ -52,11 +53,17 @@ _LAZY_NAMES = {
     'load_model': 'network',
     'available_models': 'bundled',
     'load_bundled_model': 'bundled',
+    'load_bundled_onnx_model': 'bundled',
+    'OnnxPAISModel': 'onnx_runtime',
+    'export_onnx': 'onnx_runtime',
+    'load_onnx_model': 'onnx_runtime',
 }
 
 __all__ = sorted(_LAZY_NAMES)
 
-_NEEDS_TENSORFLOW = {'network', 'losses', 'layers', 'training', 'inference'}
+# inference runs an ONNX model without TensorFlow too: it asks for
+# TensorFlow itself when it wraps a Keras model
+_NEEDS_TENSORFLOW = {'network', 'losses', 'layers', 'training'}
 
 
 def _require_tensorflow(module_name):

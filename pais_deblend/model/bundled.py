@@ -2,10 +2,13 @@
 The trained models shipped inside the package.
 
 Each bundled model is a ``<name>.keras`` file with its JSON model card
-``<name>.json`` in ``pais_deblend/model/weights/``. The SHA-256 of every
-weights file is recorded here, in the code, so a truncated, corrupted or
-swapped file is refused before Keras reads a byte of it. Nothing is ever
-downloaded.
+``<name>.json`` in ``pais_deblend/model/weights/``, and may have an ONNX
+twin ``<name>.onnx`` (the same network exported with
+`~pais_deblend.model.onnx_runtime.export_onnx` by
+``tools/export_onnx.py``) that runs with ONNX Runtime, without
+TensorFlow. The SHA-256 of every weights file is recorded here, in the
+code, so a truncated, corrupted or swapped file is refused before Keras
+or ONNX Runtime reads a byte of it. Nothing is ever downloaded.
 """
 
 import json
@@ -14,7 +17,8 @@ import os
 from ..utils._io import file_sha256
 
 __all__ = ['BUNDLED_MODELS', 'available_models', 'bundled_model_card',
-           'bundled_model_path', 'load_bundled_model']
+           'bundled_model_path', 'bundled_onnx_path', 'load_bundled_model',
+           'load_bundled_onnx_model']
 
 _WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 
@@ -23,13 +27,15 @@ _WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 #: ``decoding`` dict may also name the input ``'normalization'`` the model
 #: was trained with (``'asinh'`` when absent, or ``'lupton'``); ``Deblender``
 #: uses it by default. ``pixel_scale`` (arcsec/pixel) is that of the
-#: training scenes, checked against an image's WCS.
+#: training scenes, checked against an image's WCS. ``onnx_sha256``, when
+#: present, is that of the ONNX twin ``weights/<name>.onnx``.
 BUNDLED_MODELS = {
     'ground_grz': {
         'description': ('ground-based g, r, z, 0.2 arcsec/pixel, with '
                         'star/galaxy classification and per-band weights '
                         '(trained on the simulated ground_grz preset)'),
         'sha256': 'e3b9de580f4a6f3cb407d31bf3a12a389093562e6bad9d5e1aa3dea365511d5d',
+        'onnx_sha256': 'b0cce87f4d58d17eb4a9d949e8508e1367a01394ffdfc5ef9946c8f04a5ece94',
         'band_names': ['g', 'r', 'z'],
         # arcsec per pixel of the training scenes (model card,
         # dataset.manifest.preset_parameters.pixel_scale)
@@ -44,6 +50,7 @@ BUNDLED_MODELS = {
         'description': ('HST WFC3/IR F160W, 0.06 arcsec/pixel (trained on '
                         'the simulated hst_f160w preset)'),
         'sha256': '0f9a5b2753fddc8c9a489b62d5aee8aa9fce98a66e112fa13eda5fced0e49270',
+        'onnx_sha256': 'e455f1ae3eb8f317b5a06dbf17fa54a2ccac88eed22ce3afe184d64739ffe4f3',
         'pixel_scale': 0.06,
         # validation scenes (seed 1, 64 scenes), F1 for S/N > 10 at
         # half-width 2 (as ground_grz: it keeps close pairs separable):
@@ -74,6 +81,26 @@ def bundled_model_path(name):
     """The path of the bundled model ``name``'s ``.keras`` file."""
     _check_name(name)
     return os.path.join(_WEIGHTS_DIR, f'{name}.keras')
+
+
+def bundled_onnx_path(name):
+    """
+    The path of the ONNX twin of the bundled model ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a bundled model or has no ONNX twin.
+    """
+    _check_name(name)
+    if 'onnx_sha256' not in BUNDLED_MODELS[name]:
+        with_twin = ', '.join(repr(other) for other in available_models()
+                              if 'onnx_sha256' in BUNDLED_MODELS[other])
+        msg = (f"bundled model {name!r} has no ONNX twin, so it cannot run "
+               f"with runtime='onnx'; bundled models with one: "
+               f"{with_twin or 'none'}")
+        raise ValueError(msg)
+    return os.path.join(_WEIGHTS_DIR, f'{name}.onnx')
 
 
 def bundled_model_card(name):
@@ -121,3 +148,35 @@ def load_bundled_model(name):
     path = bundled_model_path(name)
     verify_checksum(path, BUNDLED_MODELS[name]['sha256'])
     return load_model(path)
+
+
+def load_bundled_onnx_model(name, **options):
+    """
+    Load the ONNX twin of a bundled model after verifying its checksum;
+    it runs with ONNX Runtime, without TensorFlow.
+
+    Parameters
+    ----------
+    name : str
+        One of `available_models` that has an ONNX twin.
+    **options
+        ``threads`` and ``providers`` of
+        `~pais_deblend.model.OnnxPAISModel`.
+
+    Returns
+    -------
+    model : `~pais_deblend.model.OnnxPAISModel`
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, a model without an ONNX twin, or a file
+        whose checksum does not match.
+    ImportError
+        Without ``onnxruntime``.
+    """
+    from .onnx_runtime import load_onnx_model
+
+    path = bundled_onnx_path(name)
+    verify_checksum(path, BUNDLED_MODELS[name]['onnx_sha256'])
+    return load_onnx_model(path, **options)

@@ -113,10 +113,18 @@ XLA_MIN_TILES = 4
 
 
 def _compiled(model, jit_compile):
+    """The callable that runs ``model`` on a batch: a ``tf.function`` of
+    a Keras model (cached per model), or a model of another runtime
+    (`~pais_deblend.model.OnnxPAISModel`) itself, which already returns
+    NumPy arrays and must not import TensorFlow."""
+    if getattr(model, 'runtime', 'tensorflow') != 'tensorflow':
+        return model
     functions = _COMPILED.setdefault(model, {})
     function = functions.get(jit_compile)
     if function is None:
-        import tensorflow as tf
+        from ..utils._optional_deps import require
+
+        tf = require('tensorflow')
 
         if jit_compile:
             # one XLA compilation per input shape; tile windows share one
@@ -124,8 +132,8 @@ def _compiled(model, jit_compile):
             def function(images):
                 return model(images, training=False)
         else:
-            n_bands = model.inputs[0].shape[-1]
-            spec = tf.TensorSpec((None, None, None, n_bands), tf.float32)
+            spec = tf.TensorSpec((None, None, None, int(model.n_bands)),
+                                 tf.float32)
 
             @tf.function(input_signature=[spec])
             def function(images):
@@ -164,9 +172,10 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
 
     Parameters
     ----------
-    model : `~pais_deblend.model.PAISModel`
+    model : `~pais_deblend.model.PAISModel` or `~pais_deblend.model.OnnxPAISModel`
         The network (e.g. from `~pais_deblend.model.build_pais_model` or
-        ``keras.saving.load_model``).
+        ``keras.saving.load_model``), or its ONNX export, which runs
+        without TensorFlow (``jit_compile`` does not apply to it).
     image : array_like, shape (h, w) or (h, w, b)
         The background-subtracted image in any flux unit, with b equal to
         the model's number of bands. NaN pixels are treated as masked.
@@ -252,7 +261,7 @@ def _network_input(model, image, factor, **options):
                                  softening=options['softening'],
                                  mask=options['mask'],
                                  method=options['normalization'])
-    n_bands = model.inputs[0].shape[-1]
+    n_bands = int(model.n_bands)
     if normalized.shape[2] != n_bands:
         msg = (f'image has {normalized.shape[2]} bands but the model expects '
                f'{n_bands}')
@@ -336,7 +345,7 @@ def predict_pcr_batch(model, images, *, tile_size=512, overlap=None,
 
     Parameters
     ----------
-    model : `~pais_deblend.model.PAISModel`
+    model : `~pais_deblend.model.PAISModel` or `~pais_deblend.model.OnnxPAISModel`
     images : sequence of array_like, each of shape (h, w) or (h, w, b)
         Not modified.
     tile_size, overlap : int, optional
