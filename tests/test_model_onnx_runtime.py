@@ -148,7 +148,7 @@ def test_deblender_loads_an_onnx_file():
 def test_bad_runtime_is_refused():
     from pais_deblend import Deblender, deblend_sources
 
-    with pytest.raises(ValueError, match="runtime.*'jax'"):
+    with pytest.raises(ValueError, match="runtime must be one of 'auto', .*'jax'"):
         Deblender('hst_f160w', runtime='jax')
     with pytest.raises(ValueError, match="runtime.*'ONNX'"):
         deblend_sources(np.zeros((32, 32)), runtime='ONNX')
@@ -351,3 +351,63 @@ def test_batch_with_onnx_runtime_matches_single_calls():
         np.testing.assert_array_equal(batched.data, single.data)
         np.testing.assert_allclose(batched.weights, single.weights,
                                    rtol=0, atol=1e-5)
+
+
+def test_auto_runtime_picks_by_image_size():
+    pytest.importorskip('tensorflow')
+    from pais_deblend import Deblender
+    from pais_deblend.model import PAISModel
+    from pais_deblend.model.inference import XLA_MIN_TILES, count_tiles
+
+    deblender = Deblender('hst_f160w', tile_size=64, progress_bar=False)
+    assert deblender.runtime == 'auto'
+    assert "runtime='auto'" in repr(deblender)
+    assert isinstance(deblender.model, OnnxPAISModel)
+    assert count_tiles(deblender.model, (64, 64), 64) == 1
+    small, small_lock = deblender.network_model((64, 64))
+    assert small is deblender.model
+    assert count_tiles(deblender.model, (160, 160), 64) >= XLA_MIN_TILES
+    large, large_lock = deblender.network_model((160, 160))
+    assert isinstance(large, PAISModel)
+    assert large_lock is not small_lock
+    # each size gives what its runtime gives on its own
+    scene = gaussian_scene((160, 160), 1, 3, [
+        (40.0, 40.0, 60.0, 2.5), (45.0, 47.0, 40.0, 2.0),
+        (120.0, 110.0, 50.0, 2.0)])
+    forced = Deblender('hst_f160w', tile_size=64, progress_bar=False,
+                       runtime='tensorflow')
+    auto_result, forced_result = deblender(scene), forced(scene)
+    assert auto_result.centers.keys() == forced_result.centers.keys()
+    for label, center in forced_result.centers.items():
+        np.testing.assert_array_equal(auto_result.centers[label], center)
+        np.testing.assert_array_equal(auto_result.weight_map(label),
+                                      forced_result.weight_map(label))
+
+
+def test_auto_runtime_of_model_files_and_objects():
+    pytest.importorskip('tensorflow')
+    from pais_deblend import Deblender
+
+    keras_file = bundled.bundled_model_path('hst_f160w')
+    assert Deblender(keras_file, progress_bar=False).runtime == 'tensorflow'
+    onnx_file = bundled.bundled_onnx_path('hst_f160w')
+    assert Deblender(onnx_file, progress_bar=False).runtime == 'onnx'
+    loaded = load_onnx_model(onnx_file)
+    deblender = Deblender(loaded, progress_bar=False)
+    assert deblender.runtime == 'onnx'
+    assert deblender.network_model((4096, 4096))[0] is loaded
+
+
+def test_auto_runtime_without_onnxruntime(monkeypatch):
+    pytest.importorskip('tensorflow')
+    import importlib.util
+
+    from pais_deblend import Deblender
+    from pais_deblend.model import PAISModel
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: (
+        None if name == 'onnxruntime' else real_find_spec(name, *a)))
+    deblender = Deblender('hst_f160w', progress_bar=False)
+    assert deblender.runtime == 'tensorflow'
+    assert isinstance(deblender.model, PAISModel)

@@ -166,13 +166,16 @@ def add_parser(subparsers):
                            help='smallest source kept, in weighted pixels '
                            '(sum of its fractions M_i), and smallest '
                            'detection footprint (default: %(default)s)')
-    detection.add_argument('--runtime', choices=('tensorflow', 'onnx'),
-                           default='tensorflow',
+    detection.add_argument('--runtime', choices=('auto', 'tensorflow',
+                                                 'onnx'),
+                           default='auto',
                            help='what runs the network of a bundled model: '
                            'TensorFlow, or ONNX Runtime on the model\'s ONNX '
-                           'twin (needs onnxruntime; same results to float '
-                           'rounding, starts faster as TensorFlow is never '
-                           'imported; an .onnx --model always runs on it) '
+                           'twin (same results to float rounding, starts '
+                           'faster as TensorFlow is never imported; an '
+                           '.onnx --model always runs on it); auto: ONNX '
+                           'Runtime for images of fewer than 4 network '
+                           'tiles, TensorFlow with XLA for larger ones '
                            '(default: %(default)s)')
     add_attribution_option(detection)
     add_companion_option(detection)
@@ -264,7 +267,7 @@ def _options(args):
     return {key: value for key, value in sorted(vars(args).items())
             if key not in skip and value not in (None, False)
             # the default runtime is left out, as before the option existed
-            and (key, value) != ('runtime', 'tensorflow')}
+            and (key, value) != ('runtime', 'auto')}
 
 
 # --- paths ------------------------------------------------------------------
@@ -906,9 +909,14 @@ def provenance_cards(image, deblender, model, options):
 
     card('PDVERS', version, 'pais_deblend version')
     card('PDMODEL', deblender.model_name, 'PAIS model')
-    sha = model_sha256(model, getattr(deblender, 'runtime', 'tensorflow'))
+    runtime = getattr(deblender, 'runtime', 'tensorflow')
+    sha = model_sha256(model, runtime)
     if sha is not None:
         card('PDMODSHA', sha, 'SHA-256 of the model file')
+    if runtime == 'auto':
+        # small images ran on the ONNX twin, large ones on the Keras model
+        card('PDONXSHA', model_sha256(model, 'onnx'),
+             'SHA-256 of the ONNX twin')
     card('PDINPUT', ', '.join(os.path.basename(name)
                               for name in image['files']),
          'input FITS file(s), one per band if several')
@@ -1118,7 +1126,7 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
               background_box=64, background_filter=3, cutouts=False,
               n_contributors=3, detection_threshold=None, n_pixels=5,
               progress_bar=True, attribution=None,
-              companion_threshold=MODEL_DEFAULT, runtime='tensorflow',
+              companion_threshold=MODEL_DEFAULT, runtime='auto',
               options=None):
     """
     Deblend one FITS image and write its outputs (the ``run`` command).
@@ -1162,7 +1170,7 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
             n_contributors=n_contributors,
             detection_threshold=detection_threshold, n_pixels=n_pixels,
             attribution=attribution,
-            runtime=None if runtime == 'tensorflow' else runtime).items())
+            runtime=None if runtime == 'auto' else runtime).items())
             if value not in (None, False)}
     output_dir = os.fspath(output_dir)
     _check_background_options(background_box, background_filter)

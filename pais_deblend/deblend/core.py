@@ -92,7 +92,7 @@ def _model_lock(model):
 
 
 #: The runtimes a `Deblender` can run the network with.
-RUNTIMES = ('tensorflow', 'onnx')
+RUNTIMES = ('auto', 'tensorflow', 'onnx')
 
 
 def _bundled(name, runtime='tensorflow'):
@@ -109,6 +109,26 @@ def _bundled(name, runtime='tensorflow'):
     return loaded
 
 
+def _auto_runtime(model):
+    """``runtime='auto'``: the ONNX twin of a bundled model that has one
+    when ONNX Runtime is installed; TensorFlow for everything else (an
+    ``.onnx`` file or model still runs on ONNX Runtime)."""
+    import importlib.util
+
+    from ..model.bundled import BUNDLED_MODELS
+
+    if (isinstance(model, str) and 'onnx_sha256' in BUNDLED_MODELS.get(
+            model, {}) and importlib.util.find_spec('onnxruntime')):
+        return 'onnx'
+    return 'tensorflow'
+
+
+def _is_bundled_name(model):
+    from ..model.bundled import BUNDLED_MODELS
+
+    return isinstance(model, str) and model in BUNDLED_MODELS
+
+
 def _model_runtime(model):
     """The runtime a model object runs with."""
     return getattr(model, 'runtime', 'tensorflow')
@@ -119,6 +139,8 @@ def _load(model, runtime='tensorflow'):
     ``.onnx`` file or a model; ``runtime`` picks the twin of a bundled
     model."""
     runtime = check_in(runtime, RUNTIMES, 'runtime')
+    if runtime == 'auto':
+        runtime = _auto_runtime(model)
     if isinstance(model, os.PathLike) or (
             isinstance(model, str) and model.endswith(('.keras', '.onnx'))):
         path = os.fspath(model)
@@ -247,14 +269,19 @@ class Deblender:
         (`pais_deblend.deblend.pipeline.search_companions`): a residual
         peak above this many times the smoothed noise becomes a source.
         None turns the search off. Default: 15.
-    runtime : {'tensorflow', 'onnx'}, optional
+    runtime : {'auto', 'tensorflow', 'onnx'}, optional
         What runs the network of a bundled model: its Keras model on
-        TensorFlow (default), or its ONNX twin on ONNX Runtime (install
-        ``onnxruntime``), which gives the same results to float rounding
-        and never imports TensorFlow, so a new process deblends its
-        first image sooner. An ``.onnx`` file or an
-        `~pais_deblend.model.OnnxPAISModel` always runs on ONNX Runtime;
-        ``'onnx'`` with a ``.keras`` file or a Keras model is an error.
+        TensorFlow, or its ONNX twin on ONNX Runtime, which gives the
+        same results to float rounding and never imports TensorFlow, so
+        a new process deblends its first image sooner. ``'auto'`` (the
+        default) runs images of fewer than
+        `~pais_deblend.model.inference.XLA_MIN_TILES` network tiles on
+        ONNX Runtime and larger ones on TensorFlow with XLA, the faster
+        of the two at each size (:doc:`/benchmarks`); it is
+        ``'tensorflow'`` when ``onnxruntime`` is not installed. An
+        ``.onnx`` file or an `~pais_deblend.model.OnnxPAISModel` always
+        runs on ONNX Runtime, a ``.keras`` file or a Keras model on
+        TensorFlow (``'onnx'`` with them is an error).
 
     Raises
     ------
@@ -282,12 +309,19 @@ class Deblender:
                  footprint_threshold=None, footprint_smoothing=None,
                  tile_size=512, progress_bar=True, normalization=None,
                  attribution=None, companion_threshold=MODEL_DEFAULT,
-                 runtime='tensorflow'):
+                 runtime='auto'):
         from .pipeline import ATTRIBUTION_METHODS
 
         self.model, self.model_name, settings = _load(model, runtime)
-        #: What runs the network: ``'tensorflow'`` or ``'onnx'``.
-        self.runtime = _model_runtime(self.model)
+        # with runtime='auto', images of several network tiles go to the
+        # bundled model's Keras twin, which XLA compiles
+        self._tiled_twin = (model if runtime == 'auto'
+                            and _model_runtime(self.model) == 'onnx'
+                            and _is_bundled_name(model) else None)
+        #: What runs the network: ``'tensorflow'``, ``'onnx'``, or
+        #: ``'auto'`` (ONNX Runtime, with TensorFlow for large images).
+        self.runtime = ('auto' if self._tiled_twin is not None
+                        else _model_runtime(self.model))
         model_slots = int(self.model.n_contributors)
         if n_contributors is None:
             n_contributors = model_slots
@@ -349,6 +383,25 @@ class Deblender:
                 f'detection_threshold={self.detection_threshold:g}, '
                 f'attribution={self.attribution!r}, '
                 f'runtime={self.runtime!r})')
+
+    def network_model(self, shape):
+        """
+        The model that runs the network on an image of ``shape`` (h, w),
+        and the lock that Deblenders sharing it take turns with.
+
+        With ``runtime='auto'``, an image of at least
+        `~pais_deblend.model.inference.XLA_MIN_TILES` network tiles runs
+        on the bundled model's Keras twin, compiled by XLA (loaded on
+        first use), and a smaller one on its ONNX twin.
+        """
+        if self._tiled_twin is not None:
+            from ..model.inference import XLA_MIN_TILES, count_tiles
+
+            if count_tiles(self.model, shape,
+                           self.tile_size) >= XLA_MIN_TILES:
+                twin = _bundled(self._tiled_twin, 'tensorflow')
+                return twin, _model_lock(twin)
+        return self.model, self._lock
 
     @property
     def n_bands(self):
@@ -695,7 +748,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                     connectivity=8, relabel=True, progress_bar=True,
                     detection_threshold=None, tile_size=512,
                     normalization=None, attribution=None,
-                    companion_threshold=MODEL_DEFAULT, runtime='tensorflow'):
+                    companion_threshold=MODEL_DEFAULT, runtime='auto'):
     """
     Detect and deblend sources with partial attribution: each pixel's flux
     is shared among up to ``n_contributors`` overlapping sources.
@@ -740,7 +793,7 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
     companion_threshold : float or None, optional
         The residual companion search (default: the model's own); see
         `Deblender`.
-    runtime : {'tensorflow', 'onnx'}, optional
+    runtime : {'auto', 'tensorflow', 'onnx'}, optional
         What runs the network of a bundled model; see `Deblender`.
 
     Returns

@@ -143,8 +143,9 @@ def network_pass(deblender, image, noise_sigma, *, progress_bar=False,
     """
     from ..model import predict_pcr
 
-    with deblender._lock:
-        output = predict_pcr(deblender.model, image.data,
+    model, lock = deblender.network_model(image.shape)
+    with lock:
+        output = predict_pcr(model, image.data,
                              tile_size=deblender.tile_size,
                              noise_sigma=noise_sigma, mask=image.mask,
                              progress_bar=progress_bar, return_heads=heads,

@@ -142,6 +142,16 @@ def _compiled(model, jit_compile):
     return function
 
 
+def count_tiles(model, shape, tile_size=512, overlap=None):
+    """
+    The number of network tiles `predict_pcr` splits an image of
+    ``shape`` (h, w) into.
+    """
+    factor, tile_size, overlap = _check_tiling(model, tile_size, overlap)
+    padded = tuple(-(-int(n) // factor) * factor for n in shape[:2])
+    return len(tile_slices(padded, tile_size, overlap, factor=factor))
+
+
 def _check_tiling(model, tile_size, overlap):
     """
     The model's downsampling factor, and ``tile_size`` and ``overlap``

@@ -115,7 +115,8 @@ def _deblender(key, model=None):
             footprint_threshold=footprint_threshold,
             footprint_smoothing=footprint_smoothing, tile_size=tile_size,
             normalization=normalization, attribution=attribution,
-            companion_threshold=companion_threshold, progress_bar=False)
+            companion_threshold=companion_threshold, progress_bar=False,
+            runtime='tensorflow')
         _DEBLENDERS[key] = deblender
     return deblender
 
