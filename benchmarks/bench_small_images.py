@@ -18,7 +18,7 @@ parts, and the load average before and after.
 Usage::
 
     python benchmarks/bench_small_images.py [--n 200] [--sizes 128 256]
-        [--cold-repeat 3] [--json small.json]
+        [--cold-repeat 3] [--runtime auto] [--json small.json]
 """
 
 import argparse
@@ -32,6 +32,7 @@ import time
 import warnings
 
 import numpy as np
+from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
@@ -41,16 +42,19 @@ started = time.perf_counter()
 import numpy as np
 image = np.load(sys.argv[1])
 loaded = time.perf_counter()
+runtime = sys.argv[2]
 from pais_deblend import Deblender
-import pais_deblend.model.network  # TensorFlow and Keras
+if runtime == 'tensorflow':
+    import pais_deblend.model.network  # TensorFlow and Keras
 imported = time.perf_counter()
-deblender = Deblender(progress_bar=False)
+deblender = Deblender(progress_bar=False, runtime=runtime)
 built = time.perf_counter()
 segmentation = deblender(image)
 called = time.perf_counter()
 print(json.dumps({'import': imported - loaded, 'Deblender()': built - imported,
                   'first call': called - built, 'done_at': time.time(),
-                  'sources': len(segmentation.partial_labels)}))
+                  'sources': len(segmentation.partial_labels),
+                  'tensorflow imported': 'tensorflow' in sys.modules}))
 '''
 
 
@@ -157,7 +161,7 @@ def step_times(deblender, images):
             for name, values in steps.items()}
 
 
-def cold_start(image, repeat):
+def cold_start(image, repeat, runtime='auto'):
     """Seconds of a fresh process's first call, with its parts (medians
     over ``repeat`` processes)."""
     runs = []
@@ -166,7 +170,8 @@ def cold_start(image, repeat):
         np.save(path, image)
         for _ in range(repeat):
             started = time.time()
-            output = subprocess.run([sys.executable, '-c', COLD_START, path],
+            output = subprocess.run([sys.executable, '-c', COLD_START, path,
+                                     runtime],
                                     capture_output=True, text=True,
                                     check=True).stdout
             run = json.loads(output.splitlines()[-1])
@@ -185,17 +190,21 @@ def main():
     parser.add_argument('--sizes', type=int, nargs='+', default=[128, 256])
     parser.add_argument('--seed', type=int, default=7)
     parser.add_argument('--cold-repeat', type=int, default=3)
-    parser.add_argument('--json', default=None)
+    parser.add_argument('--runtime', default='auto',
+                        choices=('auto', 'tensorflow', 'onnx'),
+                        help="the Deblender's runtime, in this process and "
+                        'in the cold starts (default: %(default)s)')
+    add_json_option(parser)
     args = parser.parse_args()
 
     from pais_deblend import Deblender
-    from pais_deblend.evaluation.benchmark import (BenchmarkImage,
-                                                   PhotutilsMethod)
+    from pais_deblend.benchmark import BenchmarkImage, PhotutilsMethod
     from pais_deblend.utils.exceptions import NoDetectionWarning
 
     warnings.simplefilter('ignore', NoDetectionWarning)
     load_before = os.getloadavg()
-    deblender = Deblender('hst_f160w', progress_bar=False)
+    deblender = Deblender('hst_f160w', progress_bar=False,
+                          runtime=args.runtime)
     photutils = PhotutilsMethod()
     report = {'n': args.n, 'cores': os.cpu_count(), 'sizes': {}}
     print(f'cores: {os.cpu_count()}; load average before: '
@@ -235,19 +244,19 @@ def main():
         print(f'steps at {size} x {size} (median ms): ' + ', '.join(
             f'{name} {value:.2f}' for name, value in steps.items()))
     image = simulate(256, 1, args.seed + 1)[0].image
-    cold = cold_start(np.asarray(image, dtype=np.float64), args.cold_repeat)
+    cold = cold_start(np.asarray(image, dtype=np.float64), args.cold_repeat,
+                      args.runtime)
     report['cold_start_s'] = cold
     print(f'cold start, 256 x 256 (median of {args.cold_repeat} processes): '
           f'{cold["process"]:.2f} s from the process start to the first '
           f'result; import '
           f'{cold["import"]:.2f} s, Deblender() {cold["Deblender()"]:.2f} '
-          f's, first call {cold["first call"]:.2f} s')
+          f's, first call {cold["first call"]:.2f} s; TensorFlow imported: '
+          f'{bool(cold["tensorflow imported"])}')
     load_after = os.getloadavg()
     report['load_average'] = [load_before[0], load_after[0]]
     print(f'load average after: {load_after[0]:.2f}')
-    if args.json:
-        with open(args.json, 'w') as stream:
-            json.dump(report, stream, indent=1)
+    write_json(args.json, report)
 
 
 if __name__ == '__main__':

@@ -88,9 +88,6 @@ _COMPRESSION_SUFFIXES = ('.gz', '.fz', '.bz2')
 
 
 def add_parser(subparsers):
-    # the names only: bundled.py imports neither TensorFlow nor Keras
-    from ..model.bundled import available_models
-
     parser = subparsers.add_parser(
         'run',
         help='deblend a FITS image: partial segmentation, catalog, figure',
@@ -143,43 +140,7 @@ def add_parser(subparsers):
                         '(error = 1/sqrt(weight)); pixels of weight <= 0 are '
                         'masked')
 
-    detection = parser.add_argument_group('detection and deblending')
-    detection.add_argument('--model', metavar='NAME|PATH',
-                           default='hst_f160w',
-                           help='a bundled model, one of '
-                           f'{", ".join(available_models())}, or the path '
-                           'of a .keras model written by pais-deblend train '
-                           '(or of its .onnx export) '
-                           '(default: %(default)s, HST WFC3/IR F160W at '
-                           '0.06"/pixel)')
-    detection.add_argument('--n-contributors', metavar='N', type=int,
-                           default=3,
-                           help='the most sources that may share a pixel, '
-                           'at most the model\'s (default: %(default)s)')
-    detection.add_argument('--detection-threshold', metavar='T', type=float,
-                           default=None,
-                           help='lowest peak of the predicted centre-of-mass '
-                           'map kept as a source, in (0, 1]; lower finds '
-                           'fainter sources and more spurious ones (default: '
-                           'the value tuned for a bundled model, else 0.5)')
-    detection.add_argument('--n-pixels', metavar='N', type=int, default=5,
-                           help='smallest source kept, in weighted pixels '
-                           '(sum of its fractions M_i), and smallest '
-                           'detection footprint (default: %(default)s)')
-    detection.add_argument('--runtime', choices=('auto', 'tensorflow',
-                                                 'onnx'),
-                           default='auto',
-                           help='what runs the network of a bundled model: '
-                           'TensorFlow, or ONNX Runtime on the model\'s ONNX '
-                           'twin (same results to float rounding, starts '
-                           'faster as TensorFlow is never imported; an '
-                           '.onnx --model always runs on it); auto: ONNX '
-                           'Runtime for images of fewer than 4 network '
-                           'tiles, TensorFlow with XLA for larger ones '
-                           '(default: %(default)s)')
-    add_attribution_option(detection)
-    add_companion_option(detection)
-
+    _add_detection_options(parser)
     background = parser.add_argument_group('background')
     background.add_argument('--background-subtracted', action='store_true',
                             help='the image is already background-subtracted: '
@@ -218,6 +179,49 @@ def add_parser(subparsers):
                         help='hide the progress bars')
     parser.set_defaults(run=run)
     return parser
+
+
+def _add_detection_options(parser):
+    """The options of the detection and deblending group."""
+    # the names only: bundled.py imports neither TensorFlow nor Keras
+    from ..model.bundled import available_models
+
+    detection = parser.add_argument_group('detection and deblending')
+    detection.add_argument('--model', metavar='NAME|PATH',
+                           default='hst_f160w',
+                           help='a bundled model, one of '
+                           f'{", ".join(available_models())}, or the path '
+                           'of a .keras model written by pais-deblend train '
+                           '(or of its .onnx export) '
+                           '(default: %(default)s, HST WFC3/IR F160W at '
+                           '0.06"/pixel)')
+    detection.add_argument('--n-contributors', metavar='N', type=int,
+                           default=3,
+                           help='the most sources that may share a pixel, '
+                           'at most the model\'s (default: %(default)s)')
+    detection.add_argument('--detection-threshold', metavar='T', type=float,
+                           default=None,
+                           help='lowest peak of the predicted centre-of-mass '
+                           'map kept as a source, in (0, 1]; lower finds '
+                           'fainter sources and more spurious ones (default: '
+                           'the value tuned for a bundled model, else 0.5)')
+    detection.add_argument('--n-pixels', metavar='N', type=int, default=5,
+                           help='smallest source kept, in weighted pixels '
+                           '(sum of its fractions M_i), and smallest '
+                           'detection footprint (default: %(default)s)')
+    detection.add_argument('--runtime', choices=('auto', 'tensorflow',
+                                                 'onnx'),
+                           default='auto',
+                           help='what runs the network of a bundled model: '
+                           'TensorFlow, or ONNX Runtime on the model\'s ONNX '
+                           'twin (same results to float rounding, starts '
+                           'faster as TensorFlow is never imported; an '
+                           '.onnx --model always runs on it); auto: ONNX '
+                           'Runtime for images of fewer than 4 network '
+                           'tiles, TensorFlow with XLA for larger ones '
+                           '(default: %(default)s)')
+    add_attribution_option(detection)
+    add_companion_option(detection)
 
 
 def run(args):
