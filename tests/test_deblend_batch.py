@@ -25,7 +25,7 @@ from pais_deblend.deblend.inputs import prepare_image  # noqa: E402
 from pais_deblend.deblend.pipeline import (  # noqa: E402
     estimate_image_noise, network_pass, network_pass_batch)
 from pais_deblend.model.inference import (  # noqa: E402
-    BATCH_PIXELS, batch_size, predict_pcr_batch)
+    BATCH_PIXELS, batch_size, default_overlap, predict_pcr_batch)
 from pais_deblend.utils.exceptions import NoDetectionWarning  # noqa: E402
 
 from .test_deblend import gaussian_scene  # noqa: E402
@@ -215,11 +215,16 @@ def test_batch_sizes(bundled):
     assert BATCH_PIXELS == 2**17
     assert batch_size(model, (128, 128)) == 8
     assert batch_size(model, (256, 256)) == 2
-    assert batch_size(model, (100, 100)) == 12  # padded to 104 x 104
+    # padded to a multiple of the downsampling factor (16: 112 x 112)
+    factor = model.downsampling_factor
+    padded = -(-100 // factor) * factor
+    assert batch_size(model, (100, 100)) == 2**17 // padded**2
     assert batch_size(model, (512, 512)) == 1
     assert batch_size(model, (513, 100)) == 0  # more than one tile
-    window = (512 + 2 * 88) ** 2  # one tile window bounds the batch
-    assert batch_size(model, (8, 8), max_pixels=10**9) == window // 64
+    # one tile window bounds the batch
+    window = (512 + 2 * default_overlap(model)) ** 2
+    small = factor ** 2  # an 8 x 8 image pads to one factor square
+    assert batch_size(model, (8, 8), max_pixels=10**9) == window // small
     assert batch_size(model, (128, 128), max_pixels=1) == 1
 
 

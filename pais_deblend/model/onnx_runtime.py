@@ -318,8 +318,18 @@ class OnnxPAISModel:
             msg = (f'images must have shape (batch, h, w, {self.n_bands}), '
                    f'got {images.shape}')
             raise ValueError(msg)
+        height, width = images.shape[1:3]
+        factor = self.downsampling_factor
+        padded = (-(-height // factor) * factor, -(-width // factor) * factor)
+        if padded != (height, width):
+            # the Keras model pads and crops inside its graph; the exported
+            # graph keeps the padding of the shape it was traced with, so
+            # the padding happens here
+            images = np.pad(images, ((0, 0), (0, padded[0] - height),
+                                     (0, padded[1] - width), (0, 0)))
         values = self._session.run(self._outputs, {self._input: images})
-        return dict(zip(self._outputs, values))
+        return {name: np.ascontiguousarray(value[:, :height, :width])
+                for name, value in zip(self._outputs, values)}
 
 
 def _read_metadata(session, path):
