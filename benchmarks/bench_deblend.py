@@ -260,7 +260,9 @@ def _deblend_child(image, model, queue):
     from pais_deblend.deblend import Deblender
 
     deblender = Deblender(model, progress_bar=False)
-    deblender(image[:512, :512])  # compile and warm up
+    # warm up on an image of several network tiles, so that the tiled
+    # path (TensorFlow with XLA under runtime='auto') is compiled
+    deblender(image[:1024, :1024])
     started = time.perf_counter()
     segmentation = deblender(image)
     elapsed = time.perf_counter() - started

@@ -18,7 +18,8 @@ parts, and the load average before and after.
 Usage::
 
     python benchmarks/bench_small_images.py [--n 200] [--sizes 128 256]
-        [--cold-repeat 3] [--runtime auto] [--json small.json]
+        [--cold-repeat 3] [--model hst_f160w] [--runtime auto]
+        [--json small.json]
 """
 
 import argparse
@@ -47,7 +48,7 @@ from pais_deblend import Deblender
 if runtime == 'tensorflow':
     import pais_deblend.model.network  # TensorFlow and Keras
 imported = time.perf_counter()
-deblender = Deblender(progress_bar=False, runtime=runtime)
+deblender = Deblender(sys.argv[3], progress_bar=False, runtime=runtime)
 built = time.perf_counter()
 segmentation = deblender(image)
 called = time.perf_counter()
@@ -161,7 +162,7 @@ def step_times(deblender, images):
             for name, values in steps.items()}
 
 
-def cold_start(image, repeat, runtime='auto'):
+def cold_start(image, repeat, runtime='auto', model='hst_f160w'):
     """Seconds of a fresh process's first call, with its parts (medians
     over ``repeat`` processes)."""
     runs = []
@@ -171,7 +172,7 @@ def cold_start(image, repeat, runtime='auto'):
         for _ in range(repeat):
             started = time.time()
             output = subprocess.run([sys.executable, '-c', COLD_START, path,
-                                     runtime],
+                                     runtime, model],
                                     capture_output=True, text=True,
                                     check=True).stdout
             run = json.loads(output.splitlines()[-1])
@@ -190,6 +191,8 @@ def main():
     parser.add_argument('--sizes', type=int, nargs='+', default=[128, 256])
     parser.add_argument('--seed', type=int, default=7)
     parser.add_argument('--cold-repeat', type=int, default=3)
+    parser.add_argument('--model', default='hst_f160w',
+                        help='bundled model (default: %(default)s)')
     parser.add_argument('--runtime', default='auto',
                         choices=('auto', 'tensorflow', 'onnx'),
                         help="the Deblender's runtime, in this process and "
@@ -203,7 +206,7 @@ def main():
 
     warnings.simplefilter('ignore', NoDetectionWarning)
     load_before = os.getloadavg()
-    deblender = Deblender('hst_f160w', progress_bar=False,
+    deblender = Deblender(args.model, progress_bar=False,
                           runtime=args.runtime)
     photutils = PhotutilsMethod()
     report = {'n': args.n, 'cores': os.cpu_count(), 'sizes': {}}
@@ -245,7 +248,7 @@ def main():
             f'{name} {value:.2f}' for name, value in steps.items()))
     image = simulate(256, 1, args.seed + 1)[0].image
     cold = cold_start(np.asarray(image, dtype=np.float64), args.cold_repeat,
-                      args.runtime)
+                      args.runtime, args.model)
     report['cold_start_s'] = cold
     print(f'cold start, 256 x 256 (median of {args.cold_repeat} processes): '
           f'{cold["process"]:.2f} s from the process start to the first '
