@@ -47,14 +47,15 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def step_times(image):
+def step_times(image, model):
     """Seconds of each pipeline step on ``image`` (warm)."""
     from pais_deblend import Deblender
     from pais_deblend.deblend import pipeline
     from pais_deblend.deblend.inputs import prepare_image
 
-    deblender = Deblender('hst_f160w', progress_bar=False)
-    deblender(image[:512, :512])  # compile and warm up
+    deblender = Deblender(model, progress_bar=False)
+    # several network tiles: compiles the tiled path
+    deblender(image[:1024, :1024])
     prepared = prepare_image(image)
     noise, _ = timed(pipeline.estimate_image_noise, prepared)
     (pcr, _), network = timed(pipeline.network_pass, deblender, prepared,
@@ -80,12 +81,12 @@ def step_times(image):
     return times, len(centers), len(extra)
 
 
-def _child(image, attribution, threshold, queue):
+def _child(image, model, attribution, threshold, queue):
     from pais_deblend import Deblender
 
-    deblender = Deblender('hst_f160w', attribution=attribution,
+    deblender = Deblender(model, attribution=attribution,
                           companion_threshold=threshold, progress_bar=False)
-    deblender(image[:512, :512])
+    deblender(image[:1024, :1024])
     started = time.perf_counter()
     segmentation = deblender(image)
     elapsed = time.perf_counter() - started
@@ -97,6 +98,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--size', type=int, default=4096)
     parser.add_argument('--seed', type=int, default=2)
+    parser.add_argument('--model', default='hst_f160w',
+                        help='bundled model (default: %(default)s)')
     add_json_option(parser)
     args = parser.parse_args()
     image, n_sources = simulate(args.size, args.seed)
@@ -107,7 +110,8 @@ def main():
     for attribution, threshold in CONFIGURATIONS:
         queue = context.Queue()
         child = context.Process(target=_child,
-                                args=(image, attribution, threshold, queue))
+                                args=(image, args.model, attribution,
+                                      threshold, queue))
         child.start()
         elapsed, n_found, peak = queue.get()
         child.join()
@@ -116,7 +120,7 @@ def main():
                                 'peak_rss_mib': peak}
         print(f'   Deblender({key}): {elapsed:6.1f} s, {n_found} sources, '
               f'peak RSS {peak:.0f} MiB')
-    times, n_centers, n_extra = step_times(image)
+    times, n_centers, n_extra = step_times(image, args.model)
     report['steps'] = times
     print(f'steps ({n_centers} detected centres, {n_extra} found by the '
           'companion search):')
