@@ -113,12 +113,11 @@ def _auto_runtime(model):
     """``runtime='auto'``: the ONNX twin of a bundled model that has one
     when ONNX Runtime is installed; TensorFlow for everything else (an
     ``.onnx`` file or model still runs on ONNX Runtime)."""
-    import importlib.util
-
     from ..model.bundled import BUNDLED_MODELS
+    from ..utils import _optional_deps
 
     if (isinstance(model, str) and 'onnx_sha256' in BUNDLED_MODELS.get(
-            model, {}) and importlib.util.find_spec('onnxruntime')):
+            model, {}) and _optional_deps.HAS_ONNXRUNTIME):
         return 'onnx'
     return 'tensorflow'
 

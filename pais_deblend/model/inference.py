@@ -142,14 +142,23 @@ def _compiled(model, jit_compile):
     return function
 
 
+def padded_shape(shape, factor):
+    """
+    ``shape`` (h, w) rounded up to multiples of ``factor``: the network
+    pads its input at the bottom/right to a multiple of its downsampling
+    factor.
+    """
+    return tuple(-(-int(side) // factor) * factor for side in shape[:2])
+
+
 def count_tiles(model, shape, tile_size=512, overlap=None):
     """
     The number of network tiles `predict_pcr` splits an image of
     ``shape`` (h, w) into.
     """
     factor, tile_size, overlap = _check_tiling(model, tile_size, overlap)
-    padded = tuple(-(-int(n) // factor) * factor for n in shape[:2])
-    return len(tile_slices(padded, tile_size, overlap, factor=factor))
+    return len(tile_slices(padded_shape(shape, factor), tile_size, overlap,
+                           factor=factor))
 
 
 def _check_tiling(model, tile_size, overlap):
@@ -236,15 +245,15 @@ def predict_pcr(model, image, *, tile_size=512, overlap=None,
     normalized, normalized_shape = _network_input(
         model, image, factor, noise_sigma=noise_sigma, softening=softening,
         mask=mask, normalization=normalization)
-    padded_shape = normalized.shape[:2]
-    tiles = tile_slices(padded_shape, tile_size, overlap, factor=factor)
+    padded = normalized.shape[:2]
+    tiles = tile_slices(padded, tile_size, overlap, factor=factor)
     if jit_compile == 'auto':
         jit_compile = len(tiles) >= XLA_MIN_TILES
     elif not isinstance(jit_compile, bool):
         msg = f"jit_compile must be True, False or 'auto', got {jit_compile!r}"
         raise TypeError(msg)
     function = _compiled(model, jit_compile)
-    height, width = padded_shape
+    height, width = padded
 
     stitched = {}
     for input_slices, local, frame in _progress_bar(
@@ -277,14 +286,12 @@ def _network_input(model, image, factor, **options):
                f'{n_bands}')
         raise ValueError(msg)
     height, width = normalized.shape[:2]
-    # the network pads its input at the bottom/right to a multiple of its
-    # downsampling factor; padding the frame the same way once lets every
+    # padding the frame as the network pads its input, once, lets every
     # tile window have the same shape
-    padded_shape = (-(-height // factor) * factor, -(-width // factor) * factor)
-    if padded_shape != (height, width):
-        normalized = np.pad(normalized, ((0, padded_shape[0] - height),
-                                         (0, padded_shape[1] - width),
-                                         (0, 0)))
+    padded = padded_shape((height, width), factor)
+    if padded != (height, width):
+        normalized = np.pad(normalized, ((0, padded[0] - height),
+                                         (0, padded[1] - width), (0, 0)))
     return normalized, (height, width)
 
 
@@ -333,7 +340,7 @@ def batch_size(model, shape, tile_size=512, overlap=None,
     """
     factor, tile_size, overlap = _check_tiling(model, tile_size, overlap)
     max_pixels = check_positive_int(max_pixels, 'max_pixels')
-    padded = [-(-int(side) // factor) * factor for side in shape[:2]]
+    padded = padded_shape(shape, factor)
     if max(padded) > tile_size:
         return 0
     budget = min(max_pixels, (tile_size + 2 * overlap) ** 2)

@@ -23,6 +23,9 @@ import tempfile
 
 import numpy as np
 
+from ..utils._optional_deps import require
+from .inference import padded_shape
+
 __all__ = ['OnnxPAISModel', 'export_onnx', 'load_onnx_model',
            'METADATA_KEY']
 
@@ -38,20 +41,6 @@ _REQUIRED_KEYS = ('architecture', 'architecture_name', 'n_bands',
                   'n_contributors', 'receptive_field_radius',
                   'downsampling_factor', 'classify', 'band_maps', 'name',
                   'outputs')
-
-
-def _require(module_name, purpose):
-    import importlib
-
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        packages = {'onnxruntime': 'onnxruntime',
-                    'tf2onnx': 'tf2onnx onnx',
-                    'onnx': 'tf2onnx onnx'}[module_name]
-        msg = (f'{module_name} is required for {purpose} but could not be '
-               f'imported ({exc}); install it with: pip install {packages}')
-        raise ImportError(msg) from exc
 
 
 def _metadata(model):
@@ -123,8 +112,8 @@ def export_onnx(model, filename, *, overwrite=False):
         # before the slow conversion; atomic_output checks again
         msg = f'{filename!r} already exists; pass overwrite=True to replace it'
         raise FileExistsError(msg)
-    _require('tf2onnx', 'exporting to ONNX')
-    onnx = _require('onnx', 'exporting to ONNX')
+    require('tf2onnx')
+    onnx = require('onnx')
 
     metadata = _metadata(model)
     # Keras traces the model's call for the export: a first call builds
@@ -206,7 +195,7 @@ class OnnxPAISModel:
             raise FileNotFoundError(msg)
         threads = (_default_threads() if threads is None
                    else check_positive_int(threads, 'threads'))
-        ort = _require('onnxruntime', 'running a model with ONNX Runtime')
+        ort = require('onnxruntime')
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         # one operator at a time, each on all threads: the graph is a
@@ -319,8 +308,7 @@ class OnnxPAISModel:
                    f'got {images.shape}')
             raise ValueError(msg)
         height, width = images.shape[1:3]
-        factor = self.downsampling_factor
-        padded = (-(-height // factor) * factor, -(-width // factor) * factor)
+        padded = padded_shape((height, width), self.downsampling_factor)
         if padded != (height, width):
             # the Keras model pads and crops inside its graph; the exported
             # graph keeps the padding of the shape it was traced with, so

@@ -22,6 +22,10 @@ _OPTIONAL = {
     'zarr': ('distributed', 'writing results by region'),
     'pycocotools': ('evaluation', 'COCO-style average precision'),
     'sep': ('evaluation', 'the sep comparison'),
+    'onnxruntime': ('onnx', 'running a model with ONNX Runtime'),
+    # export only: no extra installs them
+    'tf2onnx': (None, 'exporting to ONNX'),
+    'onnx': (None, 'exporting to ONNX'),
 }
 
 
