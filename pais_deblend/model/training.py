@@ -157,11 +157,6 @@ def _load_reference_model(model, parameter):
         'sha256': file_sha256(os.fspath(model))}}
 
 
-def _initial_model(initial_model):
-    """Load a model to fine-tune from; describe it for the model card."""
-    return _load_reference_model(initial_model, 'initial_model')
-
-
 def _check_teacher(teacher, options):
     """The teacher must see the same bands and predict the same slots."""
     architecture = teacher.architecture
@@ -409,7 +404,8 @@ class _TrainingRun:
         self.jit_compile, self.initial_model = jit_compile, initial_model
 
         self.initial = (None if initial_model is None
-                        else _initial_model(initial_model))
+                        else _load_reference_model(initial_model,
+                                                   'initial_model'))
         self.distillation_weight = check_finite_float(
             distillation_weight, 'distillation_weight', minimum=0,
             maximum=1, include_minimum=True)
