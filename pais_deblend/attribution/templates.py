@@ -76,7 +76,8 @@ def attribute_with_templates(image, centers, segments, *, noise_sigma,
     and Computing 24, 129):
 
     1. Each band is smoothed with a Gaussian of ``smoothing`` pixels
-       (``scipy.ndimage.gaussian_filter``, ``mode='constant'``) after
+       (truncated at 4 sigma, 0 beyond the frame: the kernel and edges of
+       ``scipy.ndimage.gaussian_filter`` with ``mode='constant'``) after
        setting non-finite pixels (allowed only outside the segments) to
        0. The detection image is the noise-weighted band sum
        ``D = sum_b S_b / noise_sigma_b`` (for one band, ``S`` itself).
@@ -446,7 +447,7 @@ def smoothed_noise_factor(smoothing):
 def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
              max_shift, monotonic, max_radius, threshold, band_templates):
     """Validate the inputs, smooth the bands and refine the centres."""
-    from scipy.ndimage import gaussian_filter
+    from ..utils._smoothing import smooth_gaussian
 
     image = as_image(image, 'image', ndim=(2, 3), dtype=None)
     multiband = image.ndim == 3
@@ -491,15 +492,8 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
                     raise ValueError(msg)
                 plane[bad] = 0.0
                 masked = bad if masked is None else masked | bad
-            if smoothing > 0:
-                # gaussian_filter copes with neither NaN nor in-place output
-                smoothed = np.empty_like(plane)
-                gaussian_filter(plane, smoothing, mode='constant',
-                                output=smoothed)
-                plane[...] = smoothed
-                del smoothed
-        elif smoothing > 0:
-            planes[b] = gaussian_filter(plane, smoothing, mode='constant')
+        if smoothing > 0:
+            planes[b] = smooth_gaussian(plane, smoothing)
     if n_bands == 1:
         detection = planes[0]
     else:
