@@ -54,8 +54,10 @@ _SMALL_INTENSITY = 1e-3
 _MAD_TO_SIGMA = 1.482602218505602
 
 # images larger than this are subsampled (deterministically) for the noise
-# estimate; the median of 4 million pixels is already precise to ~0.1 %
-_MAX_NOISE_PIXELS = 4_000_000
+# estimate: the MAD of a million Gaussian pixels estimates sigma to 0.12 %
+# (1 sigma; the MAD's efficiency is 37 %), and the two medians of 4
+# million took 0.3 s per band on the reference machine
+_MAX_NOISE_PIXELS = 1_000_000
 
 
 def _as_bands(image, name='image'):
@@ -80,11 +82,16 @@ def _robust_sigma(values):
     the non-zero values, then to the largest absolute value, then to 1.
     Every branch is proportional to the data, so the result scales with it.
     """
-    values = values[np.isfinite(values)]
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = values[finite]
     if values.size > _MAX_NOISE_PIXELS:
         step = int(np.ceil(values.size / _MAX_NOISE_PIXELS))
         values = values[::step]
-    for subset in (values, values[values != 0]):
+    for subset in (values, None):
+        if subset is None:
+            # only needed when the MAD of all the values is 0
+            subset = values[values != 0]
         if subset.size:
             median = np.median(subset)
             mad = np.median(np.abs(subset - median))
@@ -124,10 +131,22 @@ def estimate_noise(image, *, mask=None):
         The noise standard deviation of each band, in the image's unit;
         always > 0.
     """
-    bands = _as_bands(image)
-    _blank_masked_pixels(bands, mask)
-    return np.array([_robust_sigma(bands[:, :, band].ravel())
-                     for band in range(bands.shape[2])], dtype=np.float64)
+    # no copy of the image: each band is read in place (a view when it is
+    # contiguous), without its masked pixels
+    array = as_image(image, 'image', ndim=(2, 3))
+    bands = array if array.ndim == 3 else array[:, :, np.newaxis]
+    keep = None
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        check_same_shape(mask.shape, bands.shape[:2], 'mask', 'image')
+        if mask.any():
+            keep = ~mask.ravel()
+    sigmas = []
+    for band in range(bands.shape[2]):
+        values = bands[:, :, band].ravel()
+        sigmas.append(_robust_sigma(values if keep is None
+                                    else values[keep]))
+    return np.array(sigmas, dtype=np.float64)
 
 
 def check_noise_sigma(noise_sigma, n_bands):

@@ -52,7 +52,7 @@ __all__ = ['deblend_mosaic', 'local_client']
 
 #: Pixels sampled for the image-wide noise estimates: up to this many the
 #: whole image is used (the same estimate a single `Deblender` call makes
-#: when it also has at most 4 million pixels); above, whole tiles spread
+#: when it also has at most a million pixels); above, whole tiles spread
 #: over the mosaic.
 NOISE_SAMPLE_PIXELS = 16_000_000
 
