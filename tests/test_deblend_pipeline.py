@@ -136,6 +136,28 @@ def test_search_companions_finds_a_merged_companion():
     assert both.shape == (0, 2)
 
 
+def test_search_companions_on_the_shared_detection_image():
+    """The pipeline hands the search its detection image (the same plane,
+    smoothed once): the companions found are those of the search's own
+    smoothing."""
+    from pais_deblend.deblend.pipeline import (TEMPLATE_OPTIONS,
+                                               detection_image,
+                                               search_companions)
+
+    image = np.stack([_pair_image(seed=3), 2 * _pair_image(seed=4)], axis=2)
+    noise = np.array([0.01, 0.02])
+    segments = (image[..., 0] > 0.05).astype(np.int32)
+    mask = np.zeros(segments.shape, dtype=bool)
+    smoothed = detection_image(image, noise, mask,
+                               TEMPLATE_OPTIONS['smoothing'])
+    alone = search_companions(image, np.array([[24.0, 22.0]]), segments,
+                              noise, threshold=15.0)
+    shared = search_companions(image, np.array([[24.0, 22.0]]), segments,
+                               noise, threshold=15.0, smoothed=smoothed)
+    assert alone.shape == (1, 2)
+    np.testing.assert_array_equal(shared, alone)
+
+
 def test_search_companions_leaves_a_symmetric_source_alone():
     from pais_deblend.deblend.pipeline import search_companions
 

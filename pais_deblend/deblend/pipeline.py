@@ -206,13 +206,16 @@ def detection_image(data, noise_sigma, mask, smoothing):
     The bands in units of their noise, summed and smoothed by a Gaussian
     of ``smoothing`` pixels, shape (h, w); masked pixels count as 0.
     """
-    from scipy import ndimage
+    from ..utils._smoothing import smooth_gaussian
 
     bands = data if data.ndim == 3 else data[..., np.newaxis]
-    image = (bands / np.asarray(noise_sigma)[:bands.shape[2]]).sum(axis=2)
-    image[mask] = 0.0
+    image = bands[..., 0] / float(noise_sigma[0])
+    for band in range(1, bands.shape[2]):
+        image += bands[..., band] / float(noise_sigma[band])
+    if mask.any():
+        image[mask] = 0.0
     if smoothing > 0:
-        image = ndimage.gaussian_filter(image, smoothing, mode='constant')
+        image = smooth_gaussian(image, smoothing)
     return image
 
 
@@ -369,8 +372,9 @@ FALLBACK_ROWS = 256
 def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
                     noise_sigma, region):
     """The template attribution of ``region``, the network decode on the
-    pixels no template covers (in bands of `FALLBACK_ROWS` rows, into the
-    template arrays, so that no second set of (h, w, n) arrays exists)."""
+    pixels no template covers (in bands of at most `FALLBACK_ROWS` rows,
+    written into the template arrays at those pixels only, so that no
+    second set of (h, w, n) arrays exists)."""
     from ..attribution import attribute_with_templates
     from ..pcr import DecodedPCR
 
@@ -382,30 +386,34 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
     dominant = shared.dominant[region]
     band_weights = (None if shared.band_weights is None
                     else shared.band_weights[region])
-    uncovered = ~shared.covered[region]
-    footprint = segments[region] > 0
-    uncovered &= footprint & ~mask[region]
-    height = contributors.shape[0]
-    for start in range(0, height, FALLBACK_ROWS):
-        rows = slice(start, min(start + FALLBACK_ROWS, height))
-        if not uncovered[rows].any():
-            continue
+    uncovered = segments[region] > 0
+    uncovered &= ~shared.covered[region]
+    uncovered &= ~mask[region]
+    ys, xs = np.nonzero(uncovered)
+    del uncovered
+    # np.nonzero lists the pixels row by row: each band's are one run
+    bands = ys // FALLBACK_ROWS
+    starts = np.flatnonzero(np.diff(bands, prepend=-1))
+    for first, last in zip(starts, np.append(starts[1:], ys.size)):
+        py, px = ys[first:last], xs[first:last]
+        row0 = int(bands[first]) * FALLBACK_ROWS
+        rows = slice(row0, int(py[-1]) + 1)
         band = (slice(region[0].start + rows.start,
                       region[0].start + rows.stop), region[1])
+        # whole rows: the crop is a view (the decode's cost per call is
+        # mostly per centre, so fewer, wider calls are cheaper)
         decoded, decoded_bands = _network_decode(
             pcr.crop((rows, slice(None))),
             None if band_maps is None else band_maps[rows],
             data, centers, segments, mask, confine, band)
-        where = uncovered[rows]
-        slots = where[..., np.newaxis]
-        np.copyto(contributors[rows], decoded.contributors, where=slots)
-        np.copyto(weights[rows], decoded.weights, where=slots)
-        np.copyto(dominant[rows], decoded.dominant, where=where)
+        ly, lx = py - rows.start, px
+        contributors[py, px] = decoded.contributors[ly, lx]
+        weights[py, px] = decoded.weights[ly, lx]
+        dominant[py, px] = decoded.dominant[ly, lx]
         if band_weights is not None:
-            np.copyto(band_weights[rows],
-                      decoded.weights[..., np.newaxis]
-                      if decoded_bands is None else decoded_bands,
-                      where=slots[..., np.newaxis])
+            band_weights[py, px] = (
+                decoded.weights[ly, lx, :, np.newaxis]
+                if decoded_bands is None else decoded_bands[ly, lx])
     present = np.bincount(dominant.ravel(),
                           minlength=len(centers) + 1) > 0
     present[0] = False
@@ -416,7 +424,8 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
 
 
 def search_companions(data, centers, segments, noise_sigma, *, threshold,
-                      fraction=0.3, min_distance=2.0, max_rounds=1):
+                      fraction=0.3, min_distance=2.0, max_rounds=1,
+                      smoothed=None):
     """
     Sources the detection missed, found in what the templates of the
     detected ones leave unexplained.
@@ -447,27 +456,35 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
         In units of the smoothed image's noise.
     fraction, min_distance : float, optional
     max_rounds : int, optional
+    smoothed : `~numpy.ndarray`, shape (h, w), optional
+        The noise-weighted band sum ``sum_b data_b / noise_sigma_b``
+        already smoothed by ``TEMPLATE_OPTIONS['smoothing']`` pixels
+        (`detection_image` with that smoothing); computed when not
+        given.
 
     Returns
     -------
     centers : `~numpy.ndarray`, shape (M, 2)
         The new (y, x) centres, integer pixels.
     """
-    from scipy import ndimage
-
     from ..attribution import smoothed_noise_factor
+    from ..utils._smoothing import smooth_gaussian
 
     bands = data if data.ndim == 3 else data[..., np.newaxis]
     n_bands = bands.shape[2]
+    smoothing = TEMPLATE_OPTIONS['smoothing']
     # one float32 plane in units of its own noise (sqrt(b) for b
     # unit-noise bands): the search needs four frames of it at a time
-    plane = np.zeros(bands.shape[:2], dtype=np.float32)
-    for band in range(n_bands):
-        plane += bands[..., band] / np.float32(noise_sigma[band])
+    if smoothed is None:
+        plane = np.zeros(bands.shape[:2], dtype=np.float32)
+        for band in range(n_bands):
+            plane += bands[..., band] / np.float32(noise_sigma[band])
+        smoothed = (smooth_gaussian(plane, smoothing) if smoothing > 0
+                    else plane)
+        del plane
+    else:
+        smoothed = np.asarray(smoothed, dtype=np.float32)
     noise = math.sqrt(n_bands)
-    smoothing = TEMPLATE_OPTIONS['smoothing']
-    smoothed = (ndimage.gaussian_filter(plane, smoothing, mode='constant')
-                if smoothing > 0 else plane)
     smoothed_noise = noise * smoothed_noise_factor(smoothing)
     allowed = ((smoothed > threshold * smoothed_noise) & (segments > 0))
     current = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
@@ -658,8 +675,13 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
         origins = _with_origin(origins, len(centers), SourceFlags.ADDED)
         confine = True
     if companion_threshold is not None and len(centers):
+        # the detection image is the plane the search smooths, when it
+        # is smoothed as the templates are
+        shared = (detection if deblender.footprint_smoothing
+                  == TEMPLATE_OPTIONS['smoothing'] else None)
         extra = search_companions(image.data, centers, segments,
-                                  noise_sigma, threshold=companion_threshold)
+                                  noise_sigma, threshold=companion_threshold,
+                                  smoothed=shared)
         centers = np.concatenate([centers, extra])
         origins = _with_origin(origins, len(centers), SourceFlags.RESIDUAL)
     footprint = segments > 0
