@@ -37,3 +37,16 @@ def deblender_options(args):
         if value is not None:
             options[keyword] = None if value == 'off' else value
     return options
+
+
+def warm_up(deblender, image):
+    """
+    Run ``deblender`` once on the corner of ``image`` that holds 2 x 2
+    network tiles with their margins, so that a timed call on ``image``
+    finds its tiled path (TensorFlow with XLA under ``runtime='auto'``)
+    compiled for the same tile window.
+    """
+    from pais_deblend.model.inference import default_overlap
+
+    side = deblender.tile_size + 2 * default_overlap(deblender.model)
+    deblender(image[:side, :side])

@@ -3,8 +3,8 @@ What the attribution costs on a large field: the time of each step of
 `~pais_deblend.deblend.pipeline.run_pipeline` on a simulated
 ``hst_f160w`` field of ``--size`` x ``--size`` pixels, and the peak
 resident memory of a whole `~pais_deblend.Deblender` call with each
-``attribution`` (each in its own child process, after a warm-up call on a
-512 x 512 corner).
+``attribution`` (each in its own child process, after a warm-up call on
+the corner that holds 2 x 2 network tiles).
 
 Printed: the network pass, the template attribution, the residual
 companion search and the network decode in seconds, the attribution
@@ -27,6 +27,7 @@ import numpy as np
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
 
+from _deblender_options import warm_up
 from _output import add_json_option, write_json
 
 CONFIGURATIONS = (('network', None), ('templates', None),
@@ -54,8 +55,7 @@ def step_times(image, model):
     from pais_deblend.deblend.inputs import prepare_image
 
     deblender = Deblender(model, progress_bar=False)
-    # several network tiles: compiles the tiled path
-    deblender(image[:1024, :1024])
+    warm_up(deblender, image)
     prepared = prepare_image(image)
     noise, _ = timed(pipeline.estimate_image_noise, prepared)
     (pcr, _), network = timed(pipeline.network_pass, deblender, prepared,
@@ -86,7 +86,7 @@ def _child(image, model, attribution, threshold, queue):
 
     deblender = Deblender(model, attribution=attribution,
                           companion_threshold=threshold, progress_bar=False)
-    deblender(image[:1024, :1024])
+    warm_up(deblender, image)
     started = time.perf_counter()
     segmentation = deblender(image)
     elapsed = time.perf_counter() - started

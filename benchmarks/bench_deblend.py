@@ -40,7 +40,8 @@ import time
 import warnings
 
 import numpy as np
-from _deblender_options import add_deblender_options, deblender_options
+from _deblender_options import (add_deblender_options, deblender_options,
+                                warm_up)
 from _output import add_json_option, write_json
 
 import pais_deblend.model  # noqa: F401  (oneDNN setting before TensorFlow)
@@ -260,9 +261,7 @@ def _deblend_child(image, model, queue):
     from pais_deblend.deblend import Deblender
 
     deblender = Deblender(model, progress_bar=False)
-    # warm up on an image of several network tiles, so that the tiled
-    # path (TensorFlow with XLA under runtime='auto') is compiled
-    deblender(image[:1024, :1024])
+    warm_up(deblender, image)
     started = time.perf_counter()
     segmentation = deblender(image)
     elapsed = time.perf_counter() - started

@@ -193,10 +193,13 @@ def _load(model, runtime='tensorflow'):
 
 def _present_labels(result):
     """The labels 1..N that appear among the contributors."""
-    counts = np.bincount(result.contributors.ravel(),
-                         minlength=len(result.centers) + 1)
-    return [label for label in range(1, len(result.centers) + 1)
-            if counts[label] > 0]
+    from ..segmentation._kernels import present_labels
+
+    contributors = np.ascontiguousarray(result.contributors)
+    present = present_labels(
+        contributors.reshape(contributors.shape[0], -1),
+        len(result.centers))
+    return np.flatnonzero(present).tolist()
 
 
 def _class_star_of_present(result, present):
