@@ -156,3 +156,18 @@ def test_nddata_masks_must_be_boolean_like_mask(value, dtype):
         prepare_image(image, mask=mask)
     boolean = mask != 0
     assert prepare_image(NDData(image, mask=boolean)).mask.sum() == 1
+
+
+def test_default_tile_size_follows_the_architecture():
+    """Light networks run 2048-pixel tiles, the paper's architecture 512
+    (its activations of a 2048-pixel tile need 4.8 GiB); an explicit
+    tile_size is kept."""
+    light = Deblender('hst_f160w', progress_bar=False)
+    paper = Deblender('hst_f160w_v1', progress_bar=False)
+    assert light.model.architecture_name == 'light'
+    assert light.tile_size == 2048
+    assert paper.tile_size == 512
+    assert Deblender('hst_f160w', tile_size=256,
+                     progress_bar=False).tile_size == 256
+    with pytest.raises(ValueError, match='tile_size must be'):
+        Deblender('hst_f160w', tile_size=0, progress_bar=False)

@@ -35,14 +35,26 @@ DEFAULT_SETTINGS = {'detection_threshold': 0.5, 'min_separation': 2,
                     'footprint_threshold': 1.5, 'footprint_smoothing': 1.0,
                     'attribution': 'templates', 'companion_threshold': 15.0}
 
-#: The default side of the network's tile cores. Every tile runs with a
-#: margin of the receptive-field radius (112 pixels for the bundled
-#: ``hst_f160w``) on each side: 2048-pixel cores recompute 19 % of the
+#: The default side of the network's tile cores, by architecture
+#: (``architecture_name``; others: `DEFAULT_TILE_SIZE`). Every tile runs
+#: with a margin of the receptive-field radius on each side (112 pixels
+#: for the light ``hst_f160w``): 2048-pixel cores recompute 19 % of the
 #: pixels they run, 512-pixel cores 52 %. Measured on a 4096 x 4096
-#: ``hst_f160w`` field on 2 CPU cores: network pass 5.2 s against 7.9 s,
-#: peak resident memory of the whole call unchanged (the attribution's
-#: whole-frame arrays set the peak).
-DEFAULT_TILE_SIZE = 2048
+#: ``hst_f160w`` field on 2 CPU cores, 2026-12-07: the light network's
+#: pass took 5.2 s with 2048-pixel cores against 7.9 s with 512, the peak
+#: resident memory of the whole call unchanged (2.9 GiB); the paper's
+#: architecture (``hst_f160w_v1``) with 2048-pixel cores took 4.8 GiB, so
+#: it keeps 512.
+TILE_SIZES = {'light': 2048}
+
+#: The default tile side of architectures not in `TILE_SIZES`.
+DEFAULT_TILE_SIZE = 512
+
+
+def default_tile_size(model):
+    """The default network tile side for ``model`` (see `TILE_SIZES`)."""
+    return TILE_SIZES.get(getattr(model, 'architecture_name', None),
+                          DEFAULT_TILE_SIZE)
 
 #: The largest value of each numeric option, and why: beyond them a call
 #: runs for hours or exhausts memory without a better result.
@@ -256,8 +268,10 @@ class Deblender:
         The side of the tile cores of the network pass (memory against
         speed; results do not depend on it; at most 4096). Each tile is
         run with a margin of the network's receptive-field radius on
-        every side, so larger tiles recompute fewer pixels (default
-        2048).
+        every side, so larger tiles recompute fewer pixels. Default: 2048
+        for light networks (the bundled ``hst_f160w``), 512 for the
+        paper's architecture (``hst_f160w_v1``, ``ground_grz``), whose
+        activations take more memory.
     progress_bar : bool, optional
         Show a progress bar over the tiles.
     normalization : {'asinh', 'lupton'}, optional
@@ -321,7 +335,7 @@ class Deblender:
     def __init__(self, model='hst_f160w', *, n_contributors=None,
                  detection_threshold=None, min_separation=None,
                  footprint_threshold=None, footprint_smoothing=None,
-                 tile_size=DEFAULT_TILE_SIZE, progress_bar=True,
+                 tile_size=None, progress_bar=True,
                  normalization=None,
                  attribution=None, companion_threshold=MODEL_DEFAULT,
                  runtime='auto'):
@@ -363,6 +377,8 @@ class Deblender:
         self.footprint_smoothing = check_limit(check_finite_float(
             pick(footprint_smoothing, 'footprint_smoothing'),
             'footprint_smoothing', minimum=0), 'footprint_smoothing')
+        if tile_size is None:
+            tile_size = default_tile_size(self.model)
         self.tile_size = check_limit(check_positive_int(tile_size,
                                                         'tile_size'),
                                      'tile_size')
@@ -761,7 +777,7 @@ def _check_sequence(items, name, length=None):
 def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
                     model='hst_f160w', n_contributors=3, mask=None,
                     connectivity=8, relabel=True, progress_bar=True,
-                    detection_threshold=None, tile_size=DEFAULT_TILE_SIZE,
+                    detection_threshold=None, tile_size=None,
                     normalization=None, attribution=None,
                     companion_threshold=MODEL_DEFAULT, runtime='auto'):
     """
@@ -798,7 +814,8 @@ def deblend_sources(data, segmentation_image=None, n_pixels=5, *,
         Lowest centre-of-mass peak kept (default: the model's tuned
         value).
     tile_size : int, optional
-        Tile side of the network pass.
+        Tile side of the network pass (default: the model's, see
+        `Deblender`).
     normalization : {'asinh', 'lupton'}, optional
         The input normalisation (default: the model's own); see
         `Deblender`.
