@@ -681,3 +681,16 @@ def test_parallel_kernels_equal_serial_twins(monkeypatch, band_templates):
                  'covered', 'centers'):
         np.testing.assert_array_equal(getattr(parallel, name),
                                       getattr(serial, name))
+
+
+@pytest.mark.parametrize('shape', [(7, 5, 3), (600, 500, 3), (600, 500, 2, 3),
+                                   (9, 4)])
+@pytest.mark.parametrize('dtype', [np.int32, np.float32])
+def test_output_frames_start_at_zero(shape, dtype):
+    """The output arrays are zeroed by the cores in parallel (serial twin
+    below 512 x 512 pixels)."""
+    frame = templates_module._zeros(shape, dtype)
+    assert frame.shape == shape
+    assert frame.dtype == dtype
+    assert frame.flags['C_CONTIGUOUS']
+    assert not frame.any()

@@ -68,3 +68,16 @@ def test_fortran_ordered_input():
     np.testing.assert_allclose(
         smooth_gaussian(image, 1.0),
         ndimage.gaussian_filter(image, 1.0, mode='constant'), atol=1e-15)
+
+
+def test_scale_and_out():
+    rng = np.random.default_rng(7)
+    image = rng.normal(size=(40, 30))
+    expected = ndimage.gaussian_filter(image, 1.0, mode='constant') / 3.0
+    scaled = smooth_gaussian(image, 1.0, scale=1 / 3.0)
+    np.testing.assert_allclose(scaled, expected, rtol=0, atol=1e-15)
+    out = np.empty(image.shape, dtype=np.float32)
+    assert smooth_gaussian(image, 1.0, scale=1 / 3.0, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=0, atol=2e-7)
+    zero = smooth_gaussian(image, 0, scale=2.0)
+    np.testing.assert_array_equal(zero, 2.0 * image)

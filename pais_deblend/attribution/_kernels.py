@@ -352,6 +352,15 @@ def template_sums(planes, segments, centers, pixels, source_segments, boxes,
 # --------------------------------------------------------------------------
 
 
+@numba.njit(parallel=True, cache=True)
+def zero_rows(array):
+    """Set a 2-D array to 0, in parallel over the rows (the first
+    write of a freshly allocated frame is shared among the cores)."""
+    for y in numba.prange(array.shape[0]):
+        for x in range(array.shape[1]):
+            array[y, x] = 0
+
+
 @numba.njit(cache=True)
 def scatter_top(buffer, n_planes, offsets, boxes, coefficients,
                 contributors, values):
@@ -536,4 +545,4 @@ def normalise_shares(contributors, weights, buffer, offsets, boxes, n_planes,
 # the twins of the parallel kernels, picked on frames of at most
 # SERIAL_PIXELS pixels by ``pick`` (see pais_deblend.utils._numba_serial)
 _SERIAL = serial_twins(refine_centers, build_templates, template_sums,
-                       normalise_shares)
+                       normalise_shares, zero_rows)

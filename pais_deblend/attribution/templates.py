@@ -179,11 +179,11 @@ def attribute_with_templates(image, centers, segments, *, noise_sigma,
     n = check_positive_int(n_contributors, 'n_contributors')
     height, width = inputs.segments.shape
     n_bands = inputs.n_bands
-    contributors = np.zeros((height, width, n), dtype=np.int32)
-    weights = np.zeros((height, width, n), dtype=np.float32)
-    dominant = np.zeros((height, width), dtype=np.int32)
+    contributors = _zeros((height, width, n), np.int32)
+    weights = _zeros((height, width, n), np.float32)
+    dominant = _zeros((height, width), np.int32)
     covered = np.zeros((height, width), dtype=bool)
-    band_weights = (np.zeros((height, width, n, n_bands), dtype=np.float32)
+    band_weights = (_zeros((height, width, n, n_bands), np.float32)
                     if inputs.multiband else None)
     if len(inputs.centers) == 0:
         return TemplateAttribution(contributors, weights, band_weights,
@@ -321,6 +321,16 @@ def refine_centers(image, centers, *, max_shift=1.5, segments=None):
 _NO_SEGMENTS = np.zeros((1, 1), dtype=np.int64)
 _NO_BAND_WEIGHTS = np.zeros((1, 1, 1, 1), dtype=np.float32)
 _NO_MASK = np.zeros((1, 1), dtype=bool)
+
+
+def _zeros(shape, dtype):
+    """A zeroed frame of ``shape`` (h, ...), written by all cores."""
+    from . import _kernels
+
+    array = np.empty(shape, dtype=dtype)
+    _kernels.pick(_kernels.zero_rows, shape[0] * shape[1])(
+        array.reshape(shape[0], -1))
+    return array
 
 
 def _refine(image, centers, max_shift, segments):

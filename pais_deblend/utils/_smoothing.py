@@ -33,34 +33,42 @@ def gaussian_weights(sigma):
     return weights / weights.sum()
 
 
-def smooth_gaussian(image, sigma):
+def smooth_gaussian(image, sigma, *, scale=1.0, out=None):
     """
-    ``image`` smoothed by a circular Gaussian of ``sigma`` pixels, with
-    zeros beyond the frame.
+    ``scale`` times ``image`` smoothed by a circular Gaussian of ``sigma``
+    pixels, with zeros beyond the frame.
 
     Parameters
     ----------
     image : `~numpy.ndarray`, shape (h, w), float32 or float64
         Finite values. Not modified.
     sigma : float
-        >= 0, pixels; 0 returns a copy.
+        >= 0, pixels; 0 returns a (scaled) copy.
+    scale : float, optional
+        A factor folded into the kernel (no pass over the image of its
+        own).
+    out : `~numpy.ndarray`, shape (h, w), float32 or float64, optional
+        C-contiguous; receives the result (it may not be ``image``).
 
     Returns
     -------
     smoothed : `~numpy.ndarray`, shape (h, w)
-        A new array of ``image``'s dtype.
+        ``out``, or a new array of ``image``'s dtype.
     """
     if image.dtype not in (np.float32, np.float64):
         image = image.astype(np.float64)
+    if out is None:
+        out = np.empty(image.shape, dtype=image.dtype)
     if sigma == 0:
-        return image.copy()
-    from ._smoothing_kernels import smooth_columns, smooth_rows
+        np.multiply(image, scale, out=out, casting='unsafe')
+        return out
     from ._numba_serial import pick
+    from ._smoothing_kernels import smooth_columns, smooth_rows
 
     image = np.ascontiguousarray(image)
     weights = gaussian_weights(sigma)
-    across = np.empty_like(image)
+    # the row pass is stored in the output's precision, as scipy does
+    across = np.empty(image.shape, dtype=out.dtype)
     pick(smooth_rows, image.size)(image, weights, across)
-    result = np.empty_like(image)
-    pick(smooth_columns, image.size)(across, weights, result)
-    return result
+    pick(smooth_columns, image.size)(across, weights * scale, out)
+    return out
