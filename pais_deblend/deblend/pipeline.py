@@ -381,6 +381,7 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
     second set of (h, w, n) arrays exists)."""
     from ..attribution import attribute_with_templates
     from ..pcr import DecodedPCR
+    from ..segmentation._kernels import present_labels
 
     shared = attribute_with_templates(
         data, centers, segments, noise_sigma=noise_sigma,
@@ -418,9 +419,7 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
             band_weights[py, px] = (
                 decoded.weights[ly, lx, :, np.newaxis]
                 if decoded_bands is None else decoded_bands[ly, lx])
-    present = np.bincount(dominant.ravel(),
-                          minlength=len(centers) + 1) > 0
-    present[0] = False
+    present = present_labels(np.ascontiguousarray(dominant), len(centers))
     labels = np.flatnonzero(present).astype(np.int32)
     origin = np.array([region[0].start, region[1].start], dtype=np.float64)
     return DecodedPCR(contributors, weights, dominant, centers - origin,
