@@ -205,7 +205,7 @@ def _load(model, runtime='tensorflow'):
 
 def _present_labels(result):
     """The labels 1..N that appear among the contributors."""
-    from ..segmentation._kernels import present_labels
+    from ..utils._labels import present_labels
 
     contributors = np.ascontiguousarray(result.contributors)
     present = present_labels(

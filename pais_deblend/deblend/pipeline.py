@@ -381,7 +381,7 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
     second set of (h, w, n) arrays exists)."""
     from ..attribution import attribute_with_templates
     from ..pcr import DecodedPCR
-    from ..segmentation._kernels import present_labels
+    from ..utils._labels import present_labels
 
     shared = attribute_with_templates(
         data, centers, segments, noise_sigma=noise_sigma,

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from ..utils._numba_cache import install_cache_locator
+from ..utils._labels import present_labels  # noqa: F401  (re-exported)
 from ..utils._numba_serial import pick, serial_twins
 
 __all__ = ['dominant_labels', 'label_weight_sums', 'label_bounding_boxes',
@@ -57,20 +58,6 @@ def label_weight_sums(contributors, weights, max_label):
                 if label > 0:
                     sums[label] += weights[y, x, k]
     return sums
-
-
-@numba.njit(cache=True)
-def present_labels(labels_2d, max_label):
-    """
-    Boolean array telling which labels occur in an integer image.
-    """
-    present = np.zeros(max_label + 1, dtype=np.bool_)
-    height, width = labels_2d.shape
-    for y in range(height):
-        for x in range(width):
-            present[labels_2d[y, x]] = True
-    present[0] = False
-    return present
 
 
 @numba.njit(cache=True)
