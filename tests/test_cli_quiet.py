@@ -93,3 +93,34 @@ def test_the_example_prints_no_tensorflow_log(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ''
     assert 'sources deblended' in result.stdout
+
+
+@pytest.mark.slow
+def test_the_example_runs_without_tensorflow(tmp_path):
+    """The bundled cutout runs on the ONNX twin: the command does not pay
+    for importing TensorFlow."""
+    code = ('import sys\n'
+            'from pais_deblend.cli import main\n'
+            f"status = main(['example', '--output-dir', {str(tmp_path)!r}, "
+            "'--no-progress'])\n"
+            "print(status, 'tensorflow' in sys.modules)\n")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, env=child_environment(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith('0 False')
+
+
+def test_tensorflow_is_imported_silently_only_for_images_that_need_it():
+    code = ('import sys\n'
+            'from pais_deblend import Deblender\n'
+            'import pais_deblend.cli as cli\n'
+            "cli._QUIET['tensorflow'] = cli.quiet_tensorflow()\n"
+            "deblender = Deblender('hst_f160w', progress_bar=False)\n"
+            'cli.before_network(deblender, (256, 256))\n'
+            "print('tensorflow' in sys.modules)\n"
+            'cli.before_network(deblender, (4096, 4096))\n'
+            "print('tensorflow' in sys.modules)\n")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, check=True, env=child_environment())
+    assert result.stdout.split() == ['False', 'True']
+    assert result.stderr == ''

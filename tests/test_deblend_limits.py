@@ -171,3 +171,23 @@ def test_default_tile_size_follows_the_architecture():
                      progress_bar=False).tile_size == 256
     with pytest.raises(ValueError, match='tile_size must be'):
         Deblender('hst_f160w', tile_size=0, progress_bar=False)
+
+
+def test_uses_tensorflow_by_size_and_runtime():
+    import sys
+
+    already = 'tensorflow' in sys.modules
+    auto = Deblender('hst_f160w', progress_bar=False)
+    # fewer than XLA_MIN_TILES tiles of 2048: the ONNX twin
+    assert auto.uses_tensorflow((256, 256)) is False
+    assert auto.uses_tensorflow((2048, 4096, 1)) is False
+    assert auto.uses_tensorflow((4096, 4096)) is True
+    assert Deblender('hst_f160w', runtime='onnx',
+                     progress_bar=False).uses_tensorflow((4096, 4096)) is False
+    # the query itself loads nothing
+    assert ('tensorflow' in sys.modules) == already
+
+
+def test_a_keras_model_always_uses_tensorflow(tiny_model_file):
+    deblender = Deblender(tiny_model_file, progress_bar=False)
+    assert deblender.uses_tensorflow((64, 64)) is True

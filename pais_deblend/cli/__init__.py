@@ -81,7 +81,17 @@ class Terminated(SystemExit):
 
 
 # the commands that load the network, hence TensorFlow
-_NETWORK_COMMANDS = {'run', 'example', 'train', 'mosaic'}
+#: Commands that always run TensorFlow (training; mosaics run their
+#: tiles on it): it is imported, silently, before they start.
+_TENSORFLOW_COMMANDS = {'train', 'mosaic'}
+
+#: Commands whose images may run on the ONNX twin: TensorFlow is
+#: imported, silently, only for an image that needs it
+#: (`before_network`).
+_NETWORK_COMMANDS = {'run', 'example'}
+
+# whether this process hides TensorFlow's messages (set by `main`)
+_QUIET = {'tensorflow': False}
 
 _VERBOSE_HELP = ('show the log messages of TensorFlow (hidden by default '
                  'unless TF_CPP_MIN_LOG_LEVEL is set)')
@@ -158,6 +168,17 @@ def _import_tensorflow_silently():
         os.close(saved)
 
 
+def before_network(deblender, shape):
+    """
+    Import TensorFlow silently (`_import_tensorflow_silently`) before
+    ``deblender`` runs on an image of ``shape``, when that image runs on
+    TensorFlow and `main` hides its messages; an image that runs on the
+    ONNX twin does not pay for the import (several seconds).
+    """
+    if _QUIET['tensorflow'] and deblender.uses_tensorflow(shape):
+        _import_tensorflow_silently()
+
+
 def _runs_onnx(args):
     """Whether the command runs its network on ONNX Runtime, which needs
     no TensorFlow (importing it would cost the seconds saved)."""
@@ -198,7 +219,8 @@ def main(argv=None):
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if (quiet_tensorflow(args.verbose) and args.command in _NETWORK_COMMANDS
+    _QUIET['tensorflow'] = quiet_tensorflow(args.verbose)
+    if (_QUIET['tensorflow'] and args.command in _TENSORFLOW_COMMANDS
             and not _runs_onnx(args)):
         _import_tensorflow_silently()
     prefix = f'pais-deblend {args.command}'

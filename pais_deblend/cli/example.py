@@ -225,8 +225,9 @@ def run_example(output_dir, *, overwrite=False, n_contributors=3,
         The output paths and the headline figures.
     """
     from ..datasets import load_hlf_goodss
-    from ..deblend import deblend_sources
+    from ..deblend import Deblender
     from ..evaluation import flux_conservation
+    from . import before_network
 
     output_dir = os.fspath(output_dir)
     paths = {name: os.path.join(output_dir, f'hlf_goodss_{name}')
@@ -241,9 +242,10 @@ def run_example(output_dir, *, overwrite=False, n_contributors=3,
 
     hlf = load_hlf_goodss()
     image = hlf.flux[..., hlf.bands.index('F160W')].astype(np.float64)
-    partial = deblend_sources(image, model=model,
-                              n_contributors=n_contributors,
-                              progress_bar=progress_bar)
+    deblender = Deblender(model, n_contributors=n_contributors,
+                          progress_bar=progress_bar)
+    before_network(deblender, image.shape)
+    partial = deblender(image)
     if partial is None:
         msg = 'the model found no source in the HLF cutout'
         raise RuntimeError(msg)

@@ -38,7 +38,7 @@ import numpy as np
 from ..deblend.core import MODEL_DEFAULT
 from ..utils._fits import find_hdu
 from . import (UserError, add_attribution_option, add_companion_option,
-               companion_threshold)
+               before_network, companion_threshold)
 
 __all__ = ['add_parser', 'run']
 
@@ -1207,6 +1207,7 @@ def run_image(image, *, hdu=None, band_hdus=None, mask_hdu=None,
         background_subtracted=background_subtracted)
 
     label = image_name if not several else ' '.join(image_name)
+    before_network(deblender, subtracted.shape)
     with warnings.catch_warnings():
         warnings.simplefilter('error', NoDetectionWarning)
         try:

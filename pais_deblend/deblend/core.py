@@ -425,14 +425,28 @@ class Deblender:
         on the bundled model's Keras twin, compiled by XLA (loaded on
         first use), and a smaller one on its ONNX twin.
         """
-        if self._tiled_twin is not None:
-            from ..model.inference import XLA_MIN_TILES, count_tiles
-
-            if count_tiles(self.model, shape,
-                           self.tile_size) >= XLA_MIN_TILES:
-                twin = _bundled(self._tiled_twin, 'tensorflow')
-                return twin, _model_lock(twin)
+        if self._runs_tiled_twin(shape):
+            twin = _bundled(self._tiled_twin, 'tensorflow')
+            return twin, _model_lock(twin)
         return self.model, self._lock
+
+    def _runs_tiled_twin(self, shape):
+        if self._tiled_twin is None:
+            return False
+        from ..model.inference import XLA_MIN_TILES, count_tiles
+
+        return count_tiles(self.model, shape,
+                           self.tile_size) >= XLA_MIN_TILES
+
+    def uses_tensorflow(self, shape):
+        """
+        Whether a call on an image of ``shape`` ((h, w) or (h, w, b)) runs
+        the network on TensorFlow (a Keras model, or the Keras twin that
+        ``runtime='auto'`` picks for large images; see `network_model`),
+        without loading or importing anything.
+        """
+        return (self._runs_tiled_twin(tuple(shape)[:2])
+                or _model_runtime(self.model) != 'onnx')
 
     @property
     def n_bands(self):
