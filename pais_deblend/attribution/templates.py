@@ -483,11 +483,15 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
     check_in(band_templates, _BAND_TEMPLATES, 'band_templates')
 
     planes = np.empty((n_bands, height, width), dtype=np.float32)
+    # with smoothing, each band is read into one scratch plane and
+    # smoothed straight into its own
+    scratch = (np.empty((height, width), dtype=np.float32) if smoothing > 0
+               else None)
     in_segment = None
     masked = None
     for b in range(n_bands):
         band = image[..., b] if multiband else image
-        plane = planes[b]
+        plane = planes[b] if scratch is None else scratch
         plane[...] = band
         if image.dtype.kind == 'f':
             bad = ~np.isfinite(plane)
@@ -502,8 +506,8 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
                     raise ValueError(msg)
                 plane[bad] = 0.0
                 masked = bad if masked is None else masked | bad
-        if smoothing > 0:
-            planes[b] = smooth_gaussian(plane, smoothing)
+        if scratch is not None:
+            smooth_gaussian(plane, smoothing, out=planes[b])
     if n_bands == 1:
         detection = planes[0]
     else:
