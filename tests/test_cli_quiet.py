@@ -24,6 +24,12 @@ def child_environment():
     return environment
 
 
+def run_python(code, **options):
+    """Run ``code`` in a child Python that imports this pais_deblend."""
+    return subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, env=child_environment(), **options)
+
+
 @pytest.fixture
 def clean_environment(monkeypatch):
     monkeypatch.delenv('TF_CPP_MIN_LOG_LEVEL', raising=False)
@@ -73,8 +79,7 @@ def test_model_help_lists_the_bundled_models_without_tensorflow():
             'except SystemExit:\n'
             '    pass\n'
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n")
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                            text=True, check=True, env=child_environment())
+    result = run_python(code, check=True)
     from pais_deblend.model import available_models
 
     help_text = ' '.join(result.stdout.split())
@@ -104,8 +109,7 @@ def test_the_example_runs_without_tensorflow(tmp_path):
             f"status = main(['example', '--output-dir', {str(tmp_path)!r}, "
             "'--no-progress'])\n"
             "print(status, 'tensorflow' in sys.modules)\n")
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                            text=True, env=child_environment(), cwd=tmp_path)
+    result = run_python(code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith('0 False')
 
@@ -120,7 +124,6 @@ def test_tensorflow_is_imported_silently_only_for_images_that_need_it():
             "print('tensorflow' in sys.modules)\n"
             'cli.before_network(deblender, (4096, 4096))\n'
             "print('tensorflow' in sys.modules)\n")
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                            text=True, check=True, env=child_environment())
+    result = run_python(code, check=True)
     assert result.stdout.split() == ['False', 'True']
     assert result.stderr == ''
