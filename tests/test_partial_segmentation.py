@@ -64,12 +64,26 @@ class TestKernelsAgainstReferences:
     def test_remap_and_merge(self, seed, serial):
         contributors, weights = random_partial_form(seed=seed)
         label_map = np.array([0, 1, 0, 3, 1, 5, 0], dtype=np.int32)
-        result = _kernel(_kernels.remap_and_merge, serial)(
-            contributors, weights, label_map)
+        result = np.empty_like(contributors), np.empty_like(weights)
+        _kernel(_kernels.remap_and_merge, serial)(
+            contributors, weights, label_map, *result)
         expected = _reference.remap_and_merge_reference(contributors, weights,
                                                         label_map)
         np.testing.assert_array_equal(result[0], expected[0])
         np.testing.assert_allclose(result[1], expected[1], atol=1e-6)
+
+    @pytest.mark.parametrize('seed', [0, 1, 2])
+    @pytest.mark.parametrize('serial', [False, True])
+    def test_remap_and_merge_in_place(self, seed, serial):
+        # the outputs may be the inputs: the same values, bit for bit
+        contributors, weights = random_partial_form(seed=seed)
+        label_map = np.array([0, 1, 0, 3, 1, 5, 0], dtype=np.int32)
+        expected = np.empty_like(contributors), np.empty_like(weights)
+        kernel = _kernel(_kernels.remap_and_merge, serial)
+        kernel(contributors, weights, label_map, *expected)
+        kernel(contributors, weights, label_map, contributors, weights)
+        np.testing.assert_array_equal(contributors, expected[0])
+        np.testing.assert_array_equal(weights, expected[1])
 
     def test_small_frames_take_the_serial_twins(self, monkeypatch):
         from pais_deblend.utils import _numba_serial
@@ -287,6 +301,50 @@ class TestLabelOperations:
                                       10 + np.arange(len(before)))
         for new, old in zip(segm.partial_labels, sorted(before)):
             np.testing.assert_array_equal(segm.weight_map(new), before[old])
+
+    @pytest.mark.parametrize('operation', ['relabel', 'remove', 'merge'])
+    def test_editing_in_place_matches_copying(self, operation):
+        # the deblender's own arrays are overwritten; every result (arrays,
+        # band weights, class_star, centres) equals that of the copying
+        # operations, and outside the block the arrays are copied again
+        contributors, weights = random_partial_form(seed=3)
+        rng = np.random.default_rng(3)
+        band_weights = np.where(contributors[..., np.newaxis] > 0,
+                                rng.random(contributors.shape + (2,)), 0.0)
+        band_weights /= np.maximum(band_weights.sum(axis=2, keepdims=True),
+                                   1e-12)
+
+        def build():
+            return PartialSegmentationImage(
+                contributors * 2, weights, band_weights=band_weights,
+                class_star={2 * label: label / 10 for label in range(1, 7)},
+                centers={2 * label: (label, label) for label in range(1, 7)})
+
+        def apply(segm):
+            if operation == 'relabel':
+                segm.relabel_consecutive()
+            elif operation == 'remove':
+                segm.remove_labels([4, 8])
+            else:
+                segm.reassign_labels([2, 6], new_label=6)
+
+        copied, edited = build(), build()
+        apply(copied)
+        arrays = edited.contributors, edited.weights
+        with edited._editing_in_place():
+            apply(edited)
+        assert edited.contributors is arrays[0]
+        assert edited.weights is arrays[1]
+        np.testing.assert_array_equal(edited.contributors, copied.contributors)
+        np.testing.assert_array_equal(edited.weights, copied.weights)
+        np.testing.assert_array_equal(edited.band_weights, copied.band_weights)
+        np.testing.assert_array_equal(edited.data, copied.data)
+        assert edited.class_star == copied.class_star
+        assert edited.centers == copied.centers
+        before = edited.contributors.copy()
+        edited.relabel_consecutive(start_label=20)
+        assert edited.contributors is not arrays[0]
+        np.testing.assert_array_equal(arrays[0], before)
 
     def test_relabel_consecutive_errors(self):
         segm = make_two_source_image()

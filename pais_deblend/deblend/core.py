@@ -584,17 +584,19 @@ class Deblender:
             detection_flags=_origins_of_present(result, present),
             band_names=(self.band_names if result.band_weights is not None
                         else None))
-        small = segmentation.partial_labels[
-            segmentation.effective_areas < n_pixels]
-        if small.size:
-            segmentation.remove_labels(small)
-        if segmentation.partial_labels.size == 0:
-            warnings.warn(f'{where}no source has an effective area of at '
-                          f'least n_pixels={n_pixels} pixels',
-                          NoDetectionWarning)
-            return None
-        if relabel:
-            segmentation.relabel_consecutive()
+        # the arrays are the pipeline's own: relabelling may overwrite them
+        with segmentation._editing_in_place():
+            small = segmentation.partial_labels[
+                segmentation.effective_areas < n_pixels]
+            if small.size:
+                segmentation.remove_labels(small)
+            if segmentation.partial_labels.size == 0:
+                warnings.warn(f'{where}no source has an effective area of '
+                              f'at least n_pixels={n_pixels} pixels',
+                              NoDetectionWarning)
+                return None
+            if relabel:
+                segmentation.relabel_consecutive()
         return segmentation
 
     def batch(self, images, segmentation_images=None, n_pixels=5, *,

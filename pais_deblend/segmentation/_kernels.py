@@ -27,7 +27,7 @@ def dominant_labels(contributors, weights):
     Ties go to the earlier slot, which holds the nearer source.
     """
     height, width, n_slots = contributors.shape
-    result = np.zeros((height, width), dtype=np.int32)
+    result = np.empty((height, width), dtype=np.int32)  # all written
     for y in numba.prange(height):
         for x in range(width):
             best_weight = 0.0
@@ -93,7 +93,7 @@ def weight_map(contributors, weights, label):
     The (h, w) fraction map M_label.
     """
     height, width, n_slots = contributors.shape
-    result = np.zeros((height, width), dtype=np.float32)
+    result = np.empty((height, width), dtype=np.float32)  # all written
     for y in numba.prange(height):
         for x in range(width):
             total = 0.0
@@ -105,9 +105,12 @@ def weight_map(contributors, weights, label):
 
 
 @numba.njit(parallel=True, cache=True)
-def remap_and_merge(contributors, weights, label_map):
+def remap_and_merge(contributors, weights, label_map, new_contributors,
+                    new_weights):
     """
-    Relabel contributors through ``label_map`` and restore consistency.
+    Relabel contributors through ``label_map`` and restore consistency,
+    writing every slot of ``new_contributors`` and ``new_weights``, which
+    may be ``contributors`` and ``weights`` themselves (in place).
 
     Slots whose new label is 0 lose their weight to the remaining slots of
     the pixel; slots that end up with the same label are merged (weights
@@ -116,19 +119,24 @@ def remap_and_merge(contributors, weights, label_map):
     bit. A pixel with no remaining contributor gets all-zero slots.
     """
     height, width, n_slots = contributors.shape
-    new_contributors = np.zeros_like(contributors)
-    new_weights = np.zeros_like(weights)
     for y in numba.prange(height):
+        # each pixel's old slots are read before any is written, which
+        # is what lets the outputs be the inputs
+        old_labels = np.empty(n_slots, dtype=contributors.dtype)
+        old_weights = np.empty(n_slots, dtype=weights.dtype)
         for x in range(width):
+            for k in range(n_slots):
+                old_labels[k] = contributors[y, x, k]
+                old_weights[k] = weights[y, x, k]
             n_kept = 0
             total = 0.0
             changed = False
             for k in range(n_slots):
-                old = contributors[y, x, k]
+                old = old_labels[k]
                 if old == 0:
                     continue
                 label = label_map[old]
-                weight = weights[y, x, k]
+                weight = old_weights[k]
                 if label == 0:
                     changed = True
                     continue
@@ -144,6 +152,9 @@ def remap_and_merge(contributors, weights, label_map):
                     new_weights[y, x, n_kept] = weight
                     n_kept += 1
                 total += weight
+            for j in range(n_kept, n_slots):
+                new_contributors[y, x, j] = 0
+                new_weights[y, x, j] = 0.0
             if n_kept == 0 or not changed:
                 continue
             if total > 0:
@@ -153,7 +164,6 @@ def remap_and_merge(contributors, weights, label_map):
                 # every remaining contributor had weight 0: share equally
                 for j in range(n_kept):
                     new_weights[y, x, j] = 1.0 / n_kept
-    return new_contributors, new_weights
 
 
 # serial twins of the parallel kernels, for small frames

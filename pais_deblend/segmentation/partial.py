@@ -3,6 +3,7 @@ The partial segmentation image: a photutils `SegmentationImage` whose
 pixels may be shared by several sources with continuous weights.
 """
 
+import contextlib
 import numbers
 import warnings
 
@@ -32,7 +33,7 @@ _SUM_TOLERANCE = 1e-4
 MAX_LABEL = 2**24 - 1
 
 
-def remap_and_merge(contributors, weights, label_map):
+def remap_and_merge(contributors, weights, label_map, *, in_place=False):
     """
     The ``(contributors, weights)`` arrays (h, w, n) after relabelling the
     contributors through ``label_map`` (an int32 array indexed by old
@@ -40,10 +41,16 @@ def remap_and_merge(contributors, weights, label_map):
     other slots, slots that end up with the same label are merged, and the
     weights are renormalised to sum to 1 (pixels left without a
     contributor get all-zero slots). ``contributors`` must be C-contiguous
-    int32 and ``weights`` C-contiguous float32.
+    int32 and ``weights`` C-contiguous float32. With ``in_place`` the two
+    arrays are overwritten and returned (no new frame is allocated).
     """
-    return _kernels.for_frame(_kernels.remap_and_merge, contributors)(
-        contributors, weights, label_map)
+    if in_place:
+        new = contributors, weights
+    else:
+        new = np.empty_like(contributors), np.empty_like(weights)
+    _kernels.for_frame(_kernels.remap_and_merge, contributors)(
+        contributors, weights, label_map, *new)
+    return new
 
 
 def remap_band_weights(contributors, band_weights, label_map):
@@ -55,11 +62,15 @@ def remap_band_weights(contributors, band_weights, label_map):
     the band is renormalised). The contributors come out the same for
     every band (they depend on the labels only), so they are not returned.
     """
-    return np.stack(
-        [_kernels.for_frame(_kernels.remap_and_merge, contributors)(
-            contributors, np.ascontiguousarray(band_weights[..., band]),
-            label_map)[1]
-         for band in range(band_weights.shape[-1])], axis=-1)
+    kernel = _kernels.for_frame(_kernels.remap_and_merge, contributors)
+    scratch = np.empty_like(contributors)
+    bands = []
+    for band in range(band_weights.shape[-1]):
+        weights = np.array(band_weights[..., band], dtype=np.float32,
+                           order='C')
+        kernel(contributors, weights, label_map, scratch, weights)
+        bands.append(weights)
+    return np.stack(bands, axis=-1)
 
 
 class PartialSegmentationImage(SegmentationImage):
@@ -682,15 +693,35 @@ class PartialSegmentationImage(SegmentationImage):
 
     # --- label operations: they keep the partial form consistent ---------
 
+    #: Whether label operations overwrite the arrays rather than copy
+    #: them (see `_editing_in_place`).
+    _in_place = False
+
+    @contextlib.contextmanager
+    def _editing_in_place(self):
+        """
+        Label operations inside overwrite the image's arrays instead of
+        making new ones: for arrays no one else holds, such as those a
+        deblender has just made (a survey-size frame then needs no second
+        set of arrays).
+        """
+        self._in_place = True
+        try:
+            yield self
+        finally:
+            self._in_place = False
+
     def _apply_label_map(self, label_map):
-        contributors, weights = _kernels.for_frame(
-            _kernels.remap_and_merge, self._contributors)(
-            self._contributors, self._weights, label_map)
+        # everything read from the old contributors comes first: an
+        # in-place remap overwrites them
+        self._class_star = self._remapped_class_star(label_map)
+        self._detection_flags = self._remapped_detection_flags(label_map)
         if self._band_weights is not None:
             self._band_weights = remap_band_weights(
                 self._contributors, self._band_weights, label_map)
-        self._class_star = self._remapped_class_star(label_map)
-        self._detection_flags = self._remapped_detection_flags(label_map)
+        contributors, weights = remap_and_merge(
+            self._contributors, self._weights, label_map,
+            in_place=self._in_place)
         self._contributors = contributors
         self._weights = weights
         centers = {}
