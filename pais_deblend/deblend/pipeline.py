@@ -240,16 +240,24 @@ def footprint_from_flux(detection, mask, centers, *, threshold, n_pixels,
         from ..model.normalization import estimate_noise
 
         detection_noise = estimate_noise(detection, mask=mask)[0]
-    above = (detection > threshold * detection_noise) & ~mask
-    regions, n_regions = ndimage.label(above, structure=_structure(
-        connectivity))
-    sizes = np.bincount(regions.ravel(), minlength=n_regions + 1)
+    from ..utils._labels import keep_labels, label_sizes
+    from ..utils._numba_serial import pick
+
+    above = detection > threshold * detection_noise
+    if mask.any():
+        above &= ~mask
+    regions = np.empty(above.shape, dtype=np.int32)
+    n_regions = ndimage.label(above, structure=_structure(connectivity),
+                              output=regions)
+    del above
+    sizes = label_sizes(regions, n_regions)
     iy, ix = _pixel_of(centers, mask.shape)
     holds_center = np.zeros(n_regions + 1, dtype=bool)
     holds_center[regions[iy, ix]] = True
     keep = holds_center & (sizes >= n_pixels)
     keep[0] = False
-    return np.where(keep[regions], regions, 0).astype(np.int32, copy=False)
+    pick(keep_labels, regions.size)(regions, keep)
+    return regions
 
 
 def _structure(connectivity):
