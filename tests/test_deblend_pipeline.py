@@ -260,10 +260,33 @@ def test_strongest_per_segment_matches_ndimage(seed):
     expected = np.asarray(ndimage.maximum_position(residual, labels,
                                                    present),
                           dtype=np.float64).reshape(-1, 2)
-    found = _strongest_per_segment(residual, candidate, segments)
+    ys, xs = np.nonzero(candidate)
+    found = _strongest_per_segment(ys, xs, residual[ys, xs], segments)
     np.testing.assert_array_equal(found, expected)
-    assert _strongest_per_segment(residual, np.zeros_like(candidate),
+    none = np.zeros(0, dtype=np.intp)
+    assert _strongest_per_segment(none, none, np.zeros(0, np.float32),
                                   segments).shape == (0, 2)
+
+
+@pytest.mark.parametrize('seed', range(5))
+@pytest.mark.parametrize('serial', [False, True])
+def test_companion_candidates_match_numpy(seed, serial):
+    # the search's former NumPy expression, float32 comparisons included
+    from pais_deblend.deblend._kernels import companion_candidates
+
+    rng = np.random.default_rng(seed)
+    smoothed = rng.normal(2.0, 3.0, (40, 50)).astype(np.float32)
+    model = rng.normal(1.0, 2.0, (40, 50)).astype(np.float32)
+    segments = rng.integers(0, 4, (40, 50)).astype(np.int32)
+    level = 1.7
+    residual = smoothed - model
+    expected = ((smoothed > level) & (segments > 0) & (residual > level)
+                & (residual > 0.3 * smoothed))
+    kernel = (companion_candidates.serial_twin if serial
+              else companion_candidates)
+    np.testing.assert_array_equal(
+        kernel(smoothed, model, segments, np.float32(level), np.float32(0.3)),
+        expected)
 
 
 @pytest.mark.parametrize('value, error, match', [

@@ -479,7 +479,9 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
         The new (y, x) centres, integer pixels.
     """
     from ..attribution import smoothed_noise_factor
+    from ..utils._numba_serial import pick
     from ..utils._smoothing import smooth_gaussian
+    from ._kernels import companion_candidates
 
     bands = data if data.ndim == 3 else data[..., np.newaxis]
     n_bands = bands.shape[2]
@@ -497,18 +499,19 @@ def search_companions(data, centers, segments, noise_sigma, *, threshold,
         smoothed = np.asarray(smoothed, dtype=np.float32)
     noise = math.sqrt(n_bands)
     smoothed_noise = noise * smoothed_noise_factor(smoothing)
-    allowed = ((smoothed > threshold * smoothed_noise) & (segments > 0))
+    level = np.float32(threshold * smoothed_noise)
+    candidates = pick(companion_candidates, smoothed.size)
     current = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
     new = []
     for _ in range(max_rounds):
-        residual = _template_model(smoothed, current, segments,
-                                   smoothed_noise)
-        np.subtract(smoothed, residual, out=residual)
-        candidate = (allowed & (residual > threshold * smoothed_noise)
-                     & (residual > fraction * smoothed))
-        _clear_near(candidate, current, min_distance)
-        found = _strongest_per_segment(residual, candidate, segments)
-        del residual, candidate
+        model = _template_model(smoothed, current, segments, smoothed_noise)
+        ys, xs = np.nonzero(candidates(smoothed, model, segments, level,
+                                       np.float32(fraction)))
+        residual = smoothed[ys, xs] - model[ys, xs]
+        del model
+        ys, xs, residual = _far_from(ys, xs, residual, current, min_distance,
+                                     smoothed.shape)
+        found = _strongest_per_segment(ys, xs, residual, segments)
         if len(found) == 0:
             break
         new.append(found)
@@ -535,32 +538,29 @@ def _template_model(smoothed, centers, segments, smoothed_noise):
     return model
 
 
-def _clear_near(candidate, centers, min_distance):
-    """Drop, in place, the candidate pixels within ``min_distance`` of the
-    nearest pixel of a centre."""
+def _far_from(ys, xs, values, centers, min_distance, shape):
+    """The candidate pixels (and their ``values``) at least
+    ``min_distance`` from the nearest pixel of every centre."""
     from scipy.spatial import cKDTree
 
-    if len(centers) == 0:
-        return
-    ys, xs = np.nonzero(candidate)
-    if ys.size == 0:
-        return
-    pixels = np.column_stack(_pixel_of(centers, candidate.shape))
+    if len(centers) == 0 or ys.size == 0:
+        return ys, xs, values
+    pixels = np.column_stack(_pixel_of(centers, shape))
     distance, _ = cKDTree(pixels).query(np.column_stack([ys, xs]))
-    near = distance < min_distance
-    candidate[ys[near], xs[near]] = False
+    far = distance >= min_distance
+    return ys[far], xs[far], values[far]
 
 
-def _strongest_per_segment(residual, candidate, segments):
+def _strongest_per_segment(ys, xs, residual, segments):
     """The (y, x) of the largest ``residual`` among the candidate pixels
-    of each segment that has any (the first in raster order on a tie)."""
+    (``ys``, ``xs``, in raster order) of each segment that has any (the
+    first in raster order on a tie)."""
     # the candidates are few: sorting them beats a labelled maximum over
     # the whole frame, which sorts every pixel's label
-    ys, xs = np.nonzero(candidate)
     if ys.size == 0:
         return np.zeros((0, 2))
     labels = segments[ys, xs]
-    order = np.lexsort((-residual[ys, xs], labels))
+    order = np.lexsort((-residual, labels))
     first = np.ones(order.size, dtype=bool)
     first[1:] = labels[order[1:]] != labels[order[:-1]]
     strongest = order[first]
