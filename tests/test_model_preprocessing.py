@@ -111,6 +111,54 @@ def test_normalization_bad_input():
         normalize_image(np.ones((4, 4)), mask=np.ones((3, 3), bool))
 
 
+def asinh_reference(image, noise_sigma, softening=3.0, mask=None):
+    """Slow per-pixel reference of the asinh stretch (float32 result)."""
+    bands = np.asarray(image, dtype=np.float64)
+    if bands.ndim == 2:
+        bands = bands[..., np.newaxis]
+    sigma = np.broadcast_to(np.asarray(noise_sigma, dtype=np.float64),
+                            bands.shape[2:])
+    out = np.zeros(bands.shape, dtype=np.float32)
+    for iy in range(bands.shape[0]):
+        for ix in range(bands.shape[1]):
+            if mask is not None and mask[iy, ix]:
+                continue
+            for band in range(bands.shape[2]):
+                value = np.arcsinh(bands[iy, ix, band]
+                                   / (softening * sigma[band]))
+                out[iy, ix, band] = value if np.isfinite(value) else 0.0
+    return out
+
+
+@pytest.mark.parametrize('n_bands', [0, 1, 3])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('serial', [False, True])
+def test_asinh_normalization_with_noise_matches_reference(
+        n_bands, dtype, serial, monkeypatch):
+    # a given noise_sigma takes the one-pass numba kernel (its parallel
+    # form above SERIAL_PIXELS pixels): the same float32 values
+    from pais_deblend.utils import _numba_serial
+
+    if not serial:
+        monkeypatch.setattr(_numba_serial, 'SERIAL_PIXELS', 0)
+    image, _, _ = gaussian_scene(n_bands=3, seed=4)
+    image = (image[..., :n_bands] if n_bands else image[..., 0]).astype(dtype)
+    image[2, 3] = np.nan
+    image[4, 5] = np.inf
+    mask = np.zeros(image.shape[:2], dtype=bool)
+    mask[6:9, 1:4] = True
+    noise = [0.05, 0.1, 0.2][:max(n_bands, 1)]
+    before = image.copy()
+    result = normalize_image(image, noise_sigma=noise, mask=mask)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(
+        result, asinh_reference(image, noise, mask=mask))
+    np.testing.assert_array_equal(image, before)
+    with pytest.raises(ValueError, match='mask'):
+        normalize_image(image, noise_sigma=noise,
+                        mask=np.zeros((3, 3), dtype=bool))
+
+
 def lupton_reference(image, noise_sigma, softening=3.0):
     """Slow per-pixel reference of the Lupton et al. (2004) stretch."""
     image = np.asarray(image, dtype=np.float64)

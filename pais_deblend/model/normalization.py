@@ -76,6 +76,23 @@ def _blank_masked_pixels(bands, mask):
         bands[mask] = np.nan
 
 
+def _asinh_stretch(array, divisors, mask):
+    """`normalize_image`'s asinh stretch of the (h, w) or (h, w, b)
+    ``array`` by the (b,) ``divisors`` in one numba pass (the same
+    values)."""
+    from ..utils._numba_serial import pick
+    from ._normalization_kernels import asinh_stretch
+
+    bands = array[:, :, np.newaxis] if array.ndim == 2 else array
+    use_mask = mask is not None
+    if use_mask:
+        mask = np.asarray(mask, dtype=bool)
+        check_same_shape(mask.shape, bands.shape[:2], 'mask', 'image')
+    return pick(asinh_stretch, bands.shape[0] * bands.shape[1])(
+        bands, np.asarray(divisors, dtype=np.float64),
+        mask if use_mask else np.zeros((1, 1), dtype=bool), use_mask)
+
+
 def _robust_sigma(values):
     """
     1.4826 * MAD of the finite ``values`` (1-D), falling back to the MAD of
@@ -248,8 +265,14 @@ def normalize_image(image, *, noise_sigma=None, softening=DEFAULT_SOFTENING,
         For bad input; the message names the parameter.
     """
     check_in(method, NORMALIZATION_METHODS, 'method')
-    bands = _as_bands(image)
     softening = check_finite_float(softening, 'softening', minimum=0)
+    if noise_sigma is not None:
+        array = as_image(image, 'image', ndim=(2, 3))
+        n_bands = 1 if array.ndim == 2 else array.shape[2]
+        if method == 'asinh' or n_bands == 1:
+            return _asinh_stretch(array, check_noise_sigma(
+                noise_sigma, n_bands) * softening, mask)
+    bands = _as_bands(image)
     _blank_masked_pixels(bands, mask)
     n_bands = bands.shape[2]
     if noise_sigma is None:
