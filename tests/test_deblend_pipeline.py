@@ -60,6 +60,20 @@ def test_run_pipeline_core_equals_whole(field, bundled):
     np.testing.assert_array_equal(part.weights, whole.weights[core])
 
 
+def test_run_pipeline_times_its_steps(field, bundled):
+    image = prepare_image(field[:256, :256])
+    timings = {}
+    timed = run_pipeline(bundled, image, companion_threshold=15.0,
+                         timings=timings)
+    assert set(timings) == {'noise', 'network', 'centres', 'detection image',
+                            'footprint', 'companion search', 'attribution'}
+    assert all(seconds >= 0 for seconds in timings.values())
+    # timing changes nothing
+    plain = run_pipeline(bundled, image, companion_threshold=15.0)
+    np.testing.assert_array_equal(timed.contributors, plain.contributors)
+    np.testing.assert_array_equal(timed.weights, plain.weights)
+
+
 def test_footprint_is_labelled_regions_holding_centres():
     mask = np.zeros((20, 30), dtype=bool)
     detection = np.zeros((20, 30))

@@ -26,7 +26,9 @@ levels of the whole mosaic given, and attributes only its core, with the
 centres found in the zone where the network output equals a single pass.
 """
 
+import contextlib
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -606,7 +608,7 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
                  connectivity=8, noise_sigma=None, detection_noise=None,
                  core=None, exact=None, heads=True, progress_bar=False,
                  attribution='templates', companion_threshold=None,
-                 network_output=None):
+                 network_output=None, timings=None):
     """
     Detect and attribute the sources of a prepared image.
 
@@ -649,6 +651,11 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
         The ``(pcr, heads)`` of `network_pass` (or `network_pass_batch`)
         for this image and ``noise_sigma``, already computed: the network
         is not run again.
+    timings : dict, optional
+        Receives the wall-clock seconds of every step run, by name
+        (``'noise'``, ``'network'``, ``'centres'``, ``'detection image'``,
+        ``'footprint'``, ``'companion search'``, ``'attribution'``,
+        ``'star probability'``), for the benchmarks' breakdowns.
 
     Returns
     -------
@@ -659,40 +666,49 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
     from ..segmentation import SourceFlags
 
     check_in(attribution, ATTRIBUTION_METHODS, 'attribution')
+    step = _StepTimer(timings)
     core = core or (slice(0, image.shape[0]), slice(0, image.shape[1]))
     core_shape = tuple(s.stop - s.start for s in core)
     n = deblender.n_contributors
     if noise_sigma is None:
-        noise_sigma = estimate_image_noise(image)
+        with step('noise'):
+            noise_sigma = estimate_image_noise(image)
     if network_output is None:
-        network_output = network_pass(deblender, image, noise_sigma,
-                                      progress_bar=progress_bar, heads=heads)
+        with step('network'):
+            network_output = network_pass(deblender, image, noise_sigma,
+                                          progress_bar=progress_bar,
+                                          heads=heads)
     pcr, head_maps = network_output
-    centers = detect_centers(pcr.center_of_mass, image.mask,
-                             threshold=deblender.detection_threshold,
-                             min_separation=deblender.min_separation)
+    with step('centres'):
+        centers = detect_centers(pcr.center_of_mass, image.mask,
+                                 threshold=deblender.detection_threshold,
+                                 min_separation=deblender.min_separation)
     origins = np.zeros(len(centers), dtype=np.int32)
-    detection = detection_image(image.data, noise_sigma, image.mask,
-                                deblender.footprint_smoothing)
-    if segments is None:
-        segments = footprint_from_flux(
-            detection, image.mask, centers,
-            threshold=deblender.footprint_threshold, n_pixels=n_pixels,
-            connectivity=connectivity, detection_noise=detection_noise)
-        confine = False
-    else:
-        segments = np.where(image.mask, 0, segments)
-        centers = add_missing_centers(centers, segments, detection)
-        origins = _with_origin(origins, len(centers), SourceFlags.ADDED)
-        confine = True
+    with step('detection image'):
+        detection = detection_image(image.data, noise_sigma, image.mask,
+                                    deblender.footprint_smoothing)
+    with step('footprint'):
+        if segments is None:
+            segments = footprint_from_flux(
+                detection, image.mask, centers,
+                threshold=deblender.footprint_threshold, n_pixels=n_pixels,
+                connectivity=connectivity, detection_noise=detection_noise)
+            confine = False
+        else:
+            segments = np.where(image.mask, 0, segments)
+            centers = add_missing_centers(centers, segments, detection)
+            origins = _with_origin(origins, len(centers), SourceFlags.ADDED)
+            confine = True
     if companion_threshold is not None and len(centers):
         # the detection image is the plane the search smooths, when it
         # is smoothed as the templates are
         shared = (detection if deblender.footprint_smoothing
                   == TEMPLATE_OPTIONS['smoothing'] else None)
-        extra = search_companions(image.data, centers, segments,
-                                  noise_sigma, threshold=companion_threshold,
-                                  smoothed=shared)
+        with step('companion search'):
+            extra = search_companions(image.data, centers, segments,
+                                      noise_sigma,
+                                      threshold=companion_threshold,
+                                      smoothed=shared)
         centers = np.concatenate([centers, extra])
         origins = _with_origin(origins, len(centers), SourceFlags.RESIDUAL)
     footprint = segments > 0
@@ -708,22 +724,43 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
 
     # attribution is per pixel: only the core is attributed, against all
     # the centres (which may lie outside it)
-    all_slots = pcr.crop(core)
-    core_pcr = all_slots.keep_top_slots(n)
-    band_maps = head_maps.get('band_contribution_maps')
-    if band_maps is not None:
-        band_maps = all_slots.keep_top_band_slots(
-            np.ascontiguousarray(band_maps[core]), n)
-    decoded, band_weights = attribute(
-        core_pcr, band_maps, image.data, centers, segments=segments,
-        mask=image.mask, confine=confine, method=attribution,
-        noise_sigma=noise_sigma, region=core)
+    with step('attribution'):
+        all_slots = pcr.crop(core)
+        core_pcr = all_slots.keep_top_slots(n)
+        band_maps = head_maps.get('band_contribution_maps')
+        if band_maps is not None:
+            band_maps = all_slots.keep_top_band_slots(
+                np.ascontiguousarray(band_maps[core]), n)
+        decoded, band_weights = attribute(
+            core_pcr, band_maps, image.data, centers, segments=segments,
+            mask=image.mask, confine=confine, method=attribution,
+            noise_sigma=noise_sigma, region=core)
     class_star = None
     if head_maps.get('star_probability') is not None:
-        class_star = star_probabilities(head_maps['star_probability'],
-                                        centers)
+        with step('star probability'):
+            class_star = star_probabilities(head_maps['star_probability'],
+                                            centers)
     return PipelineResult(decoded.contributors, decoded.weights,
                           decoded.dominant, centers, decoded.labels,
                           band_weights=band_weights, class_star=class_star,
                           origins=origins)
 
+
+class _StepTimer:
+    """``with step(name):`` adds the block's wall-clock seconds to
+    ``timings[name]`` (nothing when ``timings`` is None)."""
+
+    def __init__(self, timings):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name):
+        if self.timings is None:
+            yield
+            return
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = (self.timings.get(name, 0.0)
+                                  + time.perf_counter() - started)
