@@ -215,8 +215,9 @@ def _relabel_tile_task(store, core, label_map, band_weights=False):
             band_array[core] = remap_band_weights(
                 contributors, np.asarray(band_array[core], dtype=np.float32),
                 label_map)
+        # the arrays were read from the store: ours to overwrite
         contributors, weights = remap_and_merge(
-            contributors, weights, label_map)
+            contributors, weights, label_map, in_place=True)
         contributors_array[core] = contributors
         weights_array[core] = weights
     labels = contributors.ravel()
