@@ -158,3 +158,28 @@ class TestModelMismatch:
         assert message.startswith('no sources were detected; likely causes')
         assert '0.5"/pixel' in message and 'background' in message
         assert "reads 3 band(s) (g, r, z, in that order)" in message
+
+
+@pytest.mark.parametrize('dtype, bad_pixel, copied', [
+    (np.float64, False, False), (np.float64, True, True),
+    (np.float32, False, True)])
+def test_prepared_data_is_a_read_only_view_or_a_copy(dtype, bad_pixel,
+                                                     copied):
+    # clean float64 input is used in place, read-only, so that no step can
+    # write into it; anything else is converted into a copy
+    data = np.arange(20.0).reshape(4, 5).astype(dtype)
+    if bad_pixel:
+        data[1, 2] = np.nan
+    before = data.copy()
+    image = prepare_image(data)
+    assert image.data.dtype == np.float64
+    assert np.shares_memory(image.data, data) is not copied
+    if not copied:
+        assert not image.data.flags.writeable
+        with pytest.raises(ValueError, match='read-only'):
+            image.data[0, 0] = 1.0
+    np.testing.assert_array_equal(image.data[~image.mask],
+                                  before[~image.mask])
+    assert np.all(image.data[image.mask] == 0)
+    np.testing.assert_array_equal(data, before)
+    assert data.flags.writeable

@@ -258,7 +258,6 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data',
         msg = (f'{name} must have {n_bands} band(s) along its last axis for '
                f'this model, got shape {array.shape}')
         raise ValueError(msg)
-    array = np.array(array, dtype=np.float64)  # always our own copy
     bad = _as_mask(mask, array.shape[:2], mask_name)
     for extra in masks:
         bad |= extra
@@ -268,10 +267,26 @@ def prepare_image(data, *, mask=None, n_bands=1, name='data',
         msg = (f'{name} has no usable pixel: every pixel is masked, NaN or '
                f'infinite')
         raise ValueError(msg)
-    array[bad] = 0.0
+    array = _own_float64(array, bad)
     if uncertainty is not None and uncertainty.shape != array.shape:
         uncertainty = None
     return PreparedImage(array, bad, unit, wcs, uncertainty)
+
+
+def _own_float64(array, bad):
+    """
+    ``array`` as float64 with its ``bad`` pixels 0: the input itself, as
+    a read-only view, when it already is float64 without a bad pixel (a
+    survey-size frame then needs no copy, and no step can write into the
+    user's data), otherwise a copy.
+    """
+    if array.dtype == np.float64 and not bad.any():
+        view = array.view()
+        view.flags.writeable = False
+        return view
+    array = np.array(array, dtype=np.float64)
+    array[bad] = 0.0
+    return array
 
 
 def image_pixel_scale(wcs):

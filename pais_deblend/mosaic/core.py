@@ -340,9 +340,9 @@ def _estimate_noise_levels(source, plan, deblender, noise_sigma,
             if not np.isfinite(region).any():
                 continue
             image = prepare_image(region, n_bands=n_bands)
-            data = image.data.reshape(-1, n_bands)
-            data[image.mask.ravel()] = np.nan
-            values.append(data)
+            # the prepared data may be a read-only view of the region
+            values.append(np.where(image.mask.reshape(-1, 1), np.nan,
+                                   image.data.reshape(-1, n_bands)))
         if not values:
             msg = 'data has no usable pixel: every pixel is NaN or infinite'
             raise ValueError(msg)
