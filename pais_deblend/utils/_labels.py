@@ -17,7 +17,6 @@ __all__ = ['present_labels', 'label_sizes', 'keep_labels']
 install_cache_locator()
 
 
-@numba.njit(cache=True)
 def present_labels(labels_2d, max_label):
     """
     Boolean array telling which labels occur in an integer image.
@@ -33,11 +32,7 @@ def present_labels(labels_2d, max_label):
     present : (max_label + 1,) bool `~numpy.ndarray`
         ``present[0]`` is always False.
     """
-    present = np.zeros(max_label + 1, dtype=np.bool_)
-    height, width = labels_2d.shape
-    for y in range(height):
-        for x in range(width):
-            present[labels_2d[y, x]] = True
+    present = label_sizes(labels_2d, max_label) > 0
     present[0] = False
     return present
 
