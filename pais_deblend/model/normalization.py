@@ -68,11 +68,20 @@ def _as_bands(image, name='image'):
     return np.array(array, dtype=np.float64)
 
 
+def _checked_mask(mask, shape):
+    """``mask`` as a boolean (h, w) array of the image's ``shape`` (h, w),
+    or None."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    check_same_shape(mask.shape, shape, 'mask', 'image')
+    return mask
+
+
 def _blank_masked_pixels(bands, mask):
     """Set the masked pixels of the (h, w, b) copy ``bands`` to NaN."""
+    mask = _checked_mask(mask, bands.shape[:2])
     if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        check_same_shape(mask.shape, bands.shape[:2], 'mask', 'image')
         bands[mask] = np.nan
 
 
@@ -84,10 +93,8 @@ def _asinh_stretch(array, divisors, mask):
     from ._normalization_kernels import asinh_stretch
 
     bands = array[:, :, np.newaxis] if array.ndim == 2 else array
+    mask = _checked_mask(mask, bands.shape[:2])
     use_mask = mask is not None
-    if use_mask:
-        mask = np.asarray(mask, dtype=bool)
-        check_same_shape(mask.shape, bands.shape[:2], 'mask', 'image')
     return pick(asinh_stretch, bands.shape[0] * bands.shape[1])(
         bands, np.asarray(divisors, dtype=np.float64),
         mask if use_mask else np.zeros((1, 1), dtype=bool), use_mask)
@@ -266,15 +273,13 @@ def normalize_image(image, *, noise_sigma=None, softening=DEFAULT_SOFTENING,
     """
     check_in(method, NORMALIZATION_METHODS, 'method')
     softening = check_finite_float(softening, 'softening', minimum=0)
-    if noise_sigma is not None:
-        array = as_image(image, 'image', ndim=(2, 3))
-        n_bands = 1 if array.ndim == 2 else array.shape[2]
-        if method == 'asinh' or n_bands == 1:
-            return _asinh_stretch(array, check_noise_sigma(
-                noise_sigma, n_bands) * softening, mask)
-    bands = _as_bands(image)
+    array = as_image(image, 'image', ndim=(2, 3))
+    n_bands = 1 if array.ndim == 2 else array.shape[2]
+    if noise_sigma is not None and (method == 'asinh' or n_bands == 1):
+        return _asinh_stretch(array, check_noise_sigma(
+            noise_sigma, n_bands) * softening, mask)
+    bands = _as_bands(array)
     _blank_masked_pixels(bands, mask)
-    n_bands = bands.shape[2]
     if noise_sigma is None:
         sigma = estimate_noise(bands)
     else:
