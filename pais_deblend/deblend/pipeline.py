@@ -238,13 +238,13 @@ def footprint_from_flux(detection, mask, centers, *, threshold, n_pixels,
     """
     from scipy import ndimage
 
+    from ..utils._labels import keep_labels, label_sizes
+    from ..utils._numba_serial import pick
+
     if detection_noise is None:
         from ..model.normalization import estimate_noise
 
         detection_noise = estimate_noise(detection, mask=mask)[0]
-    from ..utils._labels import keep_labels, label_sizes
-    from ..utils._numba_serial import pick
-
     above = detection > threshold * detection_noise
     if mask.any():
         above &= ~mask
