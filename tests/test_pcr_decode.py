@@ -435,3 +435,90 @@ def test_confine_to_segments_invariants(seed):
             assert set(got) == set(expected)
             for label in got:
                 assert got[label] == pytest.approx(expected[label], abs=1e-6)
+
+
+def _random_decode_inputs(rng, n, logits, shape=(40, 50)):
+    height, width = shape
+    vectors = rng.normal(0, 6, (height, width, n, 2)).astype(np.float32)
+    vectors[3, 4, 1] = np.nan
+    maps = rng.normal(0, 1, (height, width, n)).astype(np.float32)
+    if not logits:
+        maps = np.abs(maps)
+    pcr = PCR(rng.random(shape), vectors, maps, maps_are_logits=logits)
+    centers = rng.uniform(0, min(shape), (9, 2))
+    data = rng.normal(size=shape)
+    data[5, 5] = np.nan
+    mask = rng.random(shape) < 0.1
+    segments = ((rng.random(shape) < 0.8)
+                * (1 + (np.arange(width) > width // 2))[np.newaxis, :])
+    return pcr, data, centers, mask, segments
+
+
+@pytest.mark.parametrize('n', [3, 4])
+@pytest.mark.parametrize('logits', [True, False])
+def test_decode_at_pixels_equals_the_whole_frame_decode(n, logits):
+    from pais_deblend.pcr import (decode_arrays, decode_at_pixels,
+                                  decode_band_weights)
+
+    rng = np.random.default_rng([n, logits])
+    pcr, data, centers, mask, segments = _random_decode_inputs(rng, n,
+                                                               logits)
+    options = dict(centers=centers, footprint=segments > 0, mask=mask,
+                   segments=segments)
+    frame = decode_arrays(pcr, data, **options)
+    ys, xs = np.nonzero(rng.random(pcr.shape) < 0.3)
+    # any order: the nearest-centre caches must not depend on neighbours
+    order = rng.permutation(ys.size)
+    ys, xs = ys[order], xs[order]
+    listed = decode_at_pixels(pcr, data, ys, xs, **options)
+    assert listed.contributors.shape == (1, ys.size, n)
+    for whole, part in zip(frame[:3], listed[:3]):
+        np.testing.assert_array_equal(part[0], whole[ys, xs])
+    assert set(listed.labels) == set(np.unique(listed.dominant)) - {0}
+    # confining moved some pixels to the nearest centre of their segment
+    unconfined = decode_at_pixels(pcr, data, ys, xs, centers=centers,
+                                  footprint=segments > 0, mask=mask)
+    assert not np.array_equal(unconfined.contributors, listed.contributors)
+    band_maps = rng.normal(size=pcr.shape + (2, n)).astype(np.float32)
+    whole = decode_band_weights(pcr, band_maps, frame, data,
+                                footprint=segments > 0, mask=mask)
+    part = decode_band_weights(pcr, band_maps, listed, data,
+                               footprint=segments > 0, mask=mask,
+                               pixels=(ys, xs))
+    np.testing.assert_array_equal(part[0], whole[ys, xs])
+
+
+def test_decode_at_pixels_of_no_pixels_or_no_centres():
+    from pais_deblend.pcr import decode_at_pixels
+
+    rng = np.random.default_rng(3)
+    pcr, data, centers, _, _ = _random_decode_inputs(rng, 3, True)
+    none = np.zeros(0, dtype=np.int64)
+    empty = decode_at_pixels(pcr, data, none, none, centers=centers)
+    assert empty.contributors.shape == (1, 0, 3)
+    assert empty.labels.size == 0
+    orphan = decode_at_pixels(pcr, data, [1, 2], [3, 4],
+                              centers=np.zeros((0, 2)))
+    assert not orphan.contributors.any() and not orphan.weights.any()
+
+
+def test_decode_at_pixels_bad_input():
+    from pais_deblend.pcr import decode_at_pixels
+
+    rng = np.random.default_rng(4)
+    pcr, data, centers, _, _ = _random_decode_inputs(rng, 3, True)
+    with pytest.raises(TypeError, match='centers must be given'):
+        decode_at_pixels(pcr, data, [1], [1], centers=None)
+    with pytest.raises(TypeError, match='pcr must be a PCR'):
+        decode_at_pixels(np.zeros((4, 4)), data, [1], [1], centers=centers)
+    with pytest.raises(TypeError, match='ys must be integer'):
+        decode_at_pixels(pcr, data, [1.5], [1], centers=centers)
+    with pytest.raises(ValueError, match=r'xs must lie in \[0, 49\]'):
+        decode_at_pixels(pcr, data, [1], [50], centers=centers)
+    with pytest.raises(ValueError, match='ys must be 1-dimensional'):
+        decode_at_pixels(pcr, data, [[1]], [1], centers=centers)
+    with pytest.raises(ValueError, match='same length'):
+        decode_at_pixels(pcr, data, [1, 2], [1], centers=centers)
+    with pytest.raises(TypeError, match='segments must be an integer'):
+        decode_at_pixels(pcr, data, [1], [1], centers=centers,
+                         segments=np.zeros(pcr.shape))

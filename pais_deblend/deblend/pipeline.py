@@ -378,19 +378,14 @@ def _network_decode(pcr, band_maps, data, centers, segments, mask, confine,
     return decoded, band_weights
 
 
-#: Rows of the network decode at a time on the pixels no template covers
-#: (bounds the extra memory on a survey-size frame).
-FALLBACK_ROWS = 256
-
-
 def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
                     noise_sigma, region):
     """The template attribution of ``region``, the network decode on the
-    pixels no template covers (in bands of at most `FALLBACK_ROWS` rows,
-    written into the template arrays at those pixels only, so that no
-    second set of (h, w, n) arrays exists)."""
+    pixels no template covers (decoded one by one and written into the
+    template arrays at those pixels only, so that no second set of
+    (h, w, n) arrays exists)."""
     from ..attribution import attribute_with_templates
-    from ..pcr import DecodedPCR
+    from ..pcr import DecodedPCR, decode_at_pixels, decode_band_weights
     from ..utils._labels import present_labels
 
     shared = attribute_with_templates(
@@ -406,29 +401,21 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
     uncovered &= ~mask[region]
     ys, xs = np.nonzero(uncovered)
     del uncovered
-    # np.nonzero lists the pixels row by row: each band's are one run
-    bands = ys // FALLBACK_ROWS
-    starts = np.flatnonzero(np.diff(bands, prepend=-1))
-    for first, last in zip(starts, np.append(starts[1:], ys.size)):
-        py, px = ys[first:last], xs[first:last]
-        row0 = int(bands[first]) * FALLBACK_ROWS
-        rows = slice(row0, int(py[-1]) + 1)
-        band = (slice(region[0].start + rows.start,
-                      region[0].start + rows.stop), region[1])
-        # whole rows: the crop is a view (the decode's cost per call is
-        # mostly per centre, so fewer, wider calls are cheaper)
-        decoded, decoded_bands = _network_decode(
-            pcr.crop((rows, slice(None))),
-            None if band_maps is None else band_maps[rows],
-            data, centers, segments, mask, confine, band)
-        ly, lx = py - rows.start, px
-        contributors[py, px] = decoded.contributors[ly, lx]
-        weights[py, px] = decoded.weights[ly, lx]
-        dominant[py, px] = decoded.dominant[ly, lx]
+    if ys.size:
+        origin = np.array([region[0].start, region[1].start],
+                          dtype=np.float64)
+        local_data = data[region]
+        decoded = decode_at_pixels(
+            pcr, local_data, ys, xs, centers=centers - origin,
+            segments=segments[region] if confine else None)
+        contributors[ys, xs] = decoded.contributors[0]
+        weights[ys, xs] = decoded.weights[0]
+        dominant[ys, xs] = decoded.dominant[0]
         if band_weights is not None:
-            band_weights[py, px] = (
-                decoded.weights[ly, lx, :, np.newaxis]
-                if decoded_bands is None else decoded_bands[ly, lx])
+            band_weights[ys, xs] = (
+                decoded.weights[0, :, :, np.newaxis] if band_maps is None
+                else decode_band_weights(pcr, band_maps, decoded, local_data,
+                                         pixels=(ys, xs))[0])
     present = present_labels(np.ascontiguousarray(dominant), len(centers))
     labels = np.flatnonzero(present).astype(np.int32)
     origin = np.array([region[0].start, region[1].start], dtype=np.float64)

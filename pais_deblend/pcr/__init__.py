@@ -14,5 +14,6 @@ from .encode import *  # noqa: F401, F403
 from .peaks import *  # noqa: F401, F403
 
 __all__ = ['PCR', 'encode_pcr', 'encode_band_maps', 'center_of_mass_map',
-           'decode_pcr', 'decode_arrays', 'decode_band_weights', 'DecodedPCR',
+           'decode_pcr', 'decode_arrays', 'decode_at_pixels',
+           'decode_band_weights', 'DecodedPCR',
            'find_centers']

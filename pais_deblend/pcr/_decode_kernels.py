@@ -322,6 +322,112 @@ def _decode_row3(y, vectors, maps, valid_row, maps_are_logits, centers,
 
 
 @numba.njit(cache=True, error_model='numpy', inline='always')
+def _decode_pixel(y, x, oy, ox, vectors, maps, maps_are_logits, centers,
+                  safe_radius2, tile_start, candidates, single, y_lo, x_lo,
+                  inverse_tile, n_ty, n_tx, labels, values, slot_w,
+                  cache_index, cache_y, cache_x, cache_r2, contributors,
+                  weights, dominant, present):
+    """
+    Decode the valid pixel (y, x) of the PCR arrays for any number of
+    slots, writing output element (oy, ox). ``labels``, ``values`` and
+    ``slot_w`` are (n,) scratch arrays; ``cache_*`` the per-slot caches
+    of `_nearest_cached` (geometric, so valid for pixels in any order).
+    """
+    n = maps.shape[2]
+    n_used = 0
+    total = 0.0
+    if maps_are_logits:
+        _softmax(maps, y, x, slot_w)
+    # targets -> nearest centre, merging equal labels
+    for k in range(n):
+        if maps_are_logits:
+            w = slot_w[k]
+        else:
+            w = _fraction(maps[y, x, k])
+        if not w > 0.0:
+            continue
+        qy = y + np.float64(vectors[y, x, k, 0])
+        qx = x + np.float64(vectors[y, x, k, 1])
+        if not (math.isfinite(qy) and math.isfinite(qx)):
+            continue
+        i, cache_index[k], cache_y[k], cache_x[k], cache_r2[k] = (
+            _nearest_cached(qy, qx, cache_index[k], cache_y[k],
+                            cache_x[k], cache_r2[k], centers,
+                            safe_radius2, tile_start, candidates,
+                            single, y_lo, x_lo, inverse_tile, n_ty,
+                            n_tx))
+        label = i + 1
+        total += w
+        found = False
+        for m in range(n_used):
+            if labels[m] == label:
+                values[m] += w
+                found = True
+                break
+        if not found:
+            labels[n_used] = label
+            values[n_used] = w
+            n_used += 1
+    _write_pixel(oy, ox, labels, values, n_used, total, contributors,
+                 weights, dominant, present)
+
+
+@numba.njit(cache=True, error_model='numpy', inline='always')
+def _write_pixel(oy, ox, labels, values, n_used, total, contributors,
+                 weights, dominant, present):
+    """Normalise the merged slot weights of one pixel and write them."""
+    n = contributors.shape[2]
+    if n_used == 1 and math.isfinite(total):
+        # the common case: a single contributor
+        contributors[oy, ox, 0] = labels[0]
+        weights[oy, ox, 0] = 1.0
+        dominant[oy, ox] = labels[0]
+        present[labels[0]] = True
+        for m in range(1, n):
+            contributors[oy, ox, m] = 0
+            weights[oy, ox, m] = 0
+        return
+    if not math.isfinite(total):
+        n_used = 0
+    # the largest weight (first one on ties) absorbs the float32
+    # rounding; zero float32 weights are dropped, order is kept
+    best = 0
+    for m in range(1, n_used):
+        if values[m] > values[best]:
+            best = m
+    rest = 0.0
+    pos = 0
+    best_pos = 0
+    for m in range(n_used):
+        if m == best:
+            best_pos = pos
+            contributors[oy, ox, pos] = labels[m]
+            pos += 1
+            continue
+        w32 = np.float32(values[m] / total)
+        if w32 > 0:
+            rest += np.float64(w32)
+            weights[oy, ox, pos] = w32
+            contributors[oy, ox, pos] = labels[m]
+            pos += 1
+    if n_used > 0:
+        weights[oy, ox, best_pos] = np.float32(1.0 - rest)
+    # the same rule as PartialSegmentationImage's dominant map, on
+    # the stored float32 weights: largest, earlier slot on ties
+    top_label = 0
+    top_weight = np.float32(0.0)
+    for m in range(pos):
+        if weights[oy, ox, m] > top_weight:
+            top_weight = weights[oy, ox, m]
+            top_label = contributors[oy, ox, m]
+    dominant[oy, ox] = top_label
+    present[top_label] = True
+    for m in range(pos, n):
+        weights[oy, ox, m] = 0
+        contributors[oy, ox, m] = 0
+
+
+@numba.njit(cache=True, error_model='numpy', inline='always')
 def _decode_row(y, vectors, maps, valid_row, maps_are_logits, centers,
                 safe_radius2, tile_start, candidates, single, y_lo, x_lo,
                 inverse_tile, n_ty, n_tx, contributors, weights, dominant,
@@ -337,89 +443,16 @@ def _decode_row(y, vectors, maps, valid_row, maps_are_logits, centers,
     cache_x = np.zeros(n, dtype=np.float64)
     cache_r2 = np.full(n, -1.0, dtype=np.float64)
     for x in range(width):
-        n_used = 0
-        total = 0.0
         if valid_row[x]:
-            if maps_are_logits:
-                _softmax(maps, y, x, slot_w)
-            # targets -> nearest centre, merging equal labels
-            for k in range(n):
-                if maps_are_logits:
-                    w = slot_w[k]
-                else:
-                    w = _fraction(maps[y, x, k])
-                if not w > 0.0:
-                    continue
-                qy = y + np.float64(vectors[y, x, k, 0])
-                qx = x + np.float64(vectors[y, x, k, 1])
-                if not (math.isfinite(qy) and math.isfinite(qx)):
-                    continue
-                i, cache_index[k], cache_y[k], cache_x[k], cache_r2[k] = (
-                    _nearest_cached(qy, qx, cache_index[k], cache_y[k],
-                                    cache_x[k], cache_r2[k], centers,
-                                    safe_radius2, tile_start, candidates,
-                                    single, y_lo, x_lo, inverse_tile, n_ty,
-                                    n_tx))
-                label = i + 1
-                total += w
-                found = False
-                for m in range(n_used):
-                    if labels[m] == label:
-                        values[m] += w
-                        found = True
-                        break
-                if not found:
-                    labels[n_used] = label
-                    values[n_used] = w
-                    n_used += 1
-        if n_used == 1 and math.isfinite(total):
-            # the common case: a single contributor
-            contributors[y, x, 0] = labels[0]
-            weights[y, x, 0] = 1.0
-            dominant[y, x] = labels[0]
-            present[labels[0]] = True
-            for m in range(1, n):
-                contributors[y, x, m] = 0
-                weights[y, x, m] = 0
-            continue
-        if not math.isfinite(total):
-            n_used = 0
-        # the largest weight (first one on ties) absorbs the float32
-        # rounding; zero float32 weights are dropped, order is kept
-        best = 0
-        for m in range(1, n_used):
-            if values[m] > values[best]:
-                best = m
-        rest = 0.0
-        pos = 0
-        best_pos = 0
-        for m in range(n_used):
-            if m == best:
-                best_pos = pos
-                contributors[y, x, pos] = labels[m]
-                pos += 1
-                continue
-            w32 = np.float32(values[m] / total)
-            if w32 > 0:
-                rest += np.float64(w32)
-                weights[y, x, pos] = w32
-                contributors[y, x, pos] = labels[m]
-                pos += 1
-        if n_used > 0:
-            weights[y, x, best_pos] = np.float32(1.0 - rest)
-        # the same rule as PartialSegmentationImage's dominant map, on
-        # the stored float32 weights: largest, earlier slot on ties
-        top_label = 0
-        top_weight = np.float32(0.0)
-        for m in range(pos):
-            if weights[y, x, m] > top_weight:
-                top_weight = weights[y, x, m]
-                top_label = contributors[y, x, m]
-        dominant[y, x] = top_label
-        present[top_label] = True
-        for m in range(pos, n):
-            weights[y, x, m] = 0
-            contributors[y, x, m] = 0
+            _decode_pixel(y, x, y, x, vectors, maps, maps_are_logits,
+                          centers, safe_radius2, tile_start, candidates,
+                          single, y_lo, x_lo, inverse_tile, n_ty, n_tx,
+                          labels, values, slot_w, cache_index, cache_y,
+                          cache_x, cache_r2, contributors, weights,
+                          dominant, present)
+        else:
+            _write_pixel(y, x, labels, values, 0, 0.0, contributors,
+                         weights, dominant, present)
 
 
 def decode_frame(vectors, maps, data, allowed, check_data, check_allowed,
@@ -533,6 +566,50 @@ def _decode_blocks(vectors, maps, data, allowed, check_data, check_allowed,
 serial_twins(_decode_blocks)
 
 _NO_DATA = np.zeros((1, 1), dtype=np.float32)
+
+
+@numba.njit(cache=True, error_model='numpy')
+def decode_listed(vectors, maps, ys, xs, valid, maps_are_logits, centers,
+                  safe_radius2, tile_start, candidates, single, y_lo, x_lo,
+                  inverse_tile, n_ty, n_tx, contributors, weights, dominant):
+    """
+    `decode_frame` on the listed pixels only.
+
+    Pixel j = (``ys[j]``, ``xs[j]``) of the (h, w, n) PCR arrays is
+    decoded into element (0, j) of ``contributors`` (1, m, n) int32,
+    ``weights`` (1, m, n) float32 and ``dominant`` (1, m) int32, as
+    `decode_frame` decodes it on the whole frame (bit for bit: a pixel's
+    output depends only on its own slots and the centres); ``valid``
+    (m,) bool says which of them to attribute (the others get nothing).
+    The index arguments are those of a `._index.TileIndex` of the whole
+    frame. Serial: the pixels no template covers are few.
+
+    Returns the ``present`` table of `decode_frame` (labels in
+    ``dominant``).
+    """
+    n = maps.shape[2]
+    m = ys.shape[0]
+    present = np.zeros(centers.shape[0] + 1, dtype=np.bool_)
+    labels = np.empty(n, dtype=np.int64)
+    values = np.empty(n, dtype=np.float64)
+    slot_w = np.empty(n, dtype=np.float64)
+    cache_index = np.full(n, -1, dtype=np.int64)
+    cache_y = np.zeros(n, dtype=np.float64)
+    cache_x = np.zeros(n, dtype=np.float64)
+    cache_r2 = np.full(n, -1.0, dtype=np.float64)
+    for j in range(m):
+        if valid[j]:
+            _decode_pixel(ys[j], xs[j], 0, j, vectors, maps,
+                          maps_are_logits, centers, safe_radius2,
+                          tile_start, candidates, single, y_lo, x_lo,
+                          inverse_tile, n_ty, n_tx, labels, values, slot_w,
+                          cache_index, cache_y, cache_x, cache_r2,
+                          contributors, weights, dominant, present)
+        else:
+            _write_pixel(0, j, labels, values, 0, 0.0, contributors,
+                         weights, dominant, present)
+    present[0] = False
+    return present
 
 
 def decode(vectors, maps, valid, maps_are_logits, centers, safe_radius2,

@@ -12,8 +12,8 @@ from ..utils._validation import as_image, check_same_shape
 from .core import PCR, as_centers
 from .peaks import find_centers
 
-__all__ = ['decode_pcr', 'decode_arrays', 'decode_band_weights',
-           'DecodedPCR', 'partial_segmentation']
+__all__ = ['decode_pcr', 'decode_arrays', 'decode_at_pixels',
+           'decode_band_weights', 'DecodedPCR', 'partial_segmentation']
 
 
 def decode_pcr(pcr, data, *, centers=None, footprint=None, mask=None,
@@ -163,8 +163,78 @@ def decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
                                segments=segments))
 
 
+def decode_at_pixels(pcr, data, ys, xs, *, centers, footprint=None,
+                     mask=None, segments=None):
+    """
+    `decode_arrays` on a list of pixels only.
+
+    Each listed pixel gets exactly what `decode_arrays` gives it on the
+    whole frame (a pixel's decode depends only on its own slots and the
+    centres), without decoding or allocating the rest of the frame: for
+    filling the few pixels another attribution leaves open.
+
+    Parameters
+    ----------
+    pcr, data, footprint, mask, segments
+        As for `decode_arrays` (whole frames).
+    ys, xs : array_like of int
+        Shape (m,), the rows and columns of the pixels, inside the frame.
+    centers : array_like
+        Shape (N, 2), the (y, x) centres (required: a list of pixels
+        cannot find the peaks of the centre-of-mass map).
+
+    Returns
+    -------
+    decoded : `DecodedPCR`
+        ``contributors`` (1, m, n), ``weights`` (1, m, n) and
+        ``dominant`` (1, m): pixel j of the list is element (0, j), a
+        one-row frame that `decode_band_weights` accepts with the same
+        ``pixels``.
+    """
+    if centers is None:
+        msg = 'centers must be given to decode a list of pixels, got None'
+        raise TypeError(msg)
+    if not isinstance(pcr, PCR):
+        msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'
+        raise TypeError(msg)
+    pixels = _as_pixels(ys, xs, pcr.shape)
+    if segments is not None:
+        segments = np.asarray(segments)
+        if segments.dtype.kind not in 'iu':
+            msg = ('segments must be an integer label array, got dtype '
+                   f'{segments.dtype}')
+            raise TypeError(msg)
+        check_same_shape(segments.shape, pcr.shape, 'segments', 'pcr')
+    return DecodedPCR(*_decode(pcr, data, centers=centers,
+                               footprint=footprint, mask=mask,
+                               segments=segments, pixels=pixels))
+
+
+def _as_pixels(ys, xs, shape):
+    """(ys, xs) as int64 arrays of one length inside ``shape``."""
+    result = []
+    for name, values, size in (('ys', ys, shape[0]), ('xs', xs, shape[1])):
+        values = np.asarray(values)
+        if values.dtype.kind not in 'iu':
+            msg = f'{name} must be integer pixel indices, got dtype {values.dtype}'
+            raise TypeError(msg)
+        if values.ndim != 1:
+            msg = f'{name} must be 1-dimensional, got shape {values.shape}'
+            raise ValueError(msg)
+        if values.size and (values.min() < 0 or values.max() >= size):
+            msg = (f'{name} must lie in [0, {size - 1}], got values from '
+                   f'{values.min()} to {values.max()}')
+            raise ValueError(msg)
+        result.append(np.ascontiguousarray(values, dtype=np.int64))
+    if result[0].size != result[1].size:
+        msg = (f'ys and xs must have the same length, got {result[0].size} '
+               f'and {result[1].size}')
+        raise ValueError(msg)
+    return tuple(result)
+
+
 def decode_band_weights(pcr, band_maps, decoded, data, *, footprint=None,
-                        mask=None):
+                        mask=None, pixels=None):
     """
     Per-band weights from per-band contribution-map logits, aligned with
     the contributors of a band-combined decode.
@@ -184,6 +254,9 @@ def decode_band_weights(pcr, band_maps, decoded, data, *, footprint=None,
         The band-combined decode (`decode_arrays`).
     data, footprint, mask
         As given to `decode_arrays`.
+    pixels : tuple of 2 `~numpy.ndarray`, optional
+        The (ys, xs) given to `decode_at_pixels` when ``decoded`` came
+        from it (its one-row frame).
 
     Returns
     -------
@@ -204,7 +277,7 @@ def decode_band_weights(pcr, band_maps, decoded, data, *, footprint=None,
                        maps_are_logits=True)
         band_contributors, band_weight = _decode(
             band_pcr, data, centers=decoded.centers, footprint=footprint,
-            mask=mask)[:2]
+            mask=mask, pixels=pixels)[:2]
         for j in range(n):
             slot = contributors[..., j:j + 1]
             same = (band_contributors == slot) & (slot > 0)
@@ -238,16 +311,20 @@ def _decode_tile(shape, n_centers):
 
 
 def _decode(pcr, data, *, centers=None, footprint=None, mask=None,
-            threshold=0.5, min_separation=2, segments=None):
+            threshold=0.5, min_separation=2, segments=None, pixels=None):
     """
-    The work of `decode_arrays`: (contributors, weights, dominant,
-    centers, labels).
+    The work of `decode_arrays` (and, with ``pixels``, of
+    `decode_at_pixels`): (contributors, weights, dominant, centers,
+    labels).
     """
     if not isinstance(pcr, PCR):
         msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'
         raise TypeError(msg)
     data = as_image(data, 'data', ndim=(2, 3), dtype=None)
     check_same_shape(data.shape[:2], pcr.shape, 'data', 'pcr')
+    if pixels is not None:
+        return _decode_pixels(pcr, data, pixels, centers, footprint, mask,
+                              segments)
     # the usual case (a 2-D float32/float64 image, no mask or footprint)
     # has the kernel test the pixels itself: no pass over the frame here
     direct = (data.ndim == 2 and data.dtype in (np.float32, np.float64)
@@ -290,8 +367,50 @@ def _decode(pcr, data, *, centers=None, footprint=None, mask=None,
     return contributors, weights, dominant, centers, labels
 
 
+def _decode_pixels(pcr, data, pixels, centers, footprint, mask, segments):
+    """`_decode` of the listed pixels into a (1, m) frame."""
+    centers = as_centers(centers)
+    ys, xs = pixels
+    n = pcr.n_contributors
+    m = ys.size
+    contributors = np.empty((1, m, n), dtype=np.int32)
+    weights = np.empty((1, m, n), dtype=np.float32)
+    dominant = np.empty((1, m), dtype=np.int32)
+    if len(centers) == 0 or m == 0:
+        contributors.fill(0)
+        weights.fill(0)
+        dominant.fill(0)
+        return (contributors, weights, dominant, centers,
+                np.zeros(0, dtype=np.int32))
+    if footprint is not None and hasattr(footprint, 'data') and not \
+            isinstance(footprint, np.ndarray):
+        footprint = footprint.data  # a SegmentationImage
+    valid = _valid_pixels(
+        data[ys, xs][np.newaxis],
+        None if footprint is None else np.asarray(footprint)[ys, xs][
+            np.newaxis],
+        None if mask is None else np.asarray(mask)[ys, xs][np.newaxis])[0]
+
+    from . import _decode_kernels, _index
+
+    index = _index.TileIndex(centers, pcr.shape, 1,
+                             tile=_decode_tile(pcr.shape, len(centers)))
+    present = _decode_kernels.decode_listed(
+        pcr.contribution_vectors, pcr.contribution_maps, ys, xs, valid,
+        pcr.maps_are_logits, *index.decode_arguments, contributors, weights,
+        dominant)
+    if segments is not None and _confine_to_segments(
+            contributors, weights, dominant, centers, segments,
+            pixels=pixels):
+        present = np.bincount(dominant.ravel(),
+                              minlength=len(centers) + 1) > 0
+        present[0] = False
+    labels = np.flatnonzero(present).astype(np.int32)
+    return contributors, weights, dominant, centers, labels
+
+
 def _confine_to_segments(contributors, weights, dominant, centers,
-                         segments):
+                         segments, pixels=None):
     """
     Confine the attribution to segments, in place: a pixel of segment k
     keeps only the contributors whose centre lies in segment k, their
@@ -304,27 +423,35 @@ def _confine_to_segments(contributors, weights, dominant, centers,
     in a bright galaxy's halo) could end up with no pixel, and photutils'
     contract that every segment is deblended on its own, into at least
     one source, would break. Pixels whose contributors all lie in their
-    own segment keep their weights bit for bit. Returns whether anything
-    changed.
+    own segment keep their weights bit for bit. With ``pixels`` (the
+    (ys, xs) of `decode_at_pixels`) the arrays are its one-row frame and
+    ``segments`` the whole frame's. Returns whether anything changed.
     """
-    height, width, n_slots = contributors.shape
+    height, width = segments.shape
+    n_slots = contributors.shape[2]
     iy = np.clip(np.rint(centers[:, 0]).astype(np.intp), 0, height - 1)
     ix = np.clip(np.rint(centers[:, 1]).astype(np.intp), 0, width - 1)
     # segment of each label (label 0, no contributor, is never looked at)
     label_segment = np.concatenate([[0], segments[iy, ix]]).astype(
         segments.dtype)
+    if pixels is not None:
+        segments = segments[pixels][np.newaxis]
     # slot by slot: (h, w) temporaries rather than (h, w, n) ones
-    crossing = np.zeros((height, width), dtype=bool)
+    crossing = np.zeros(contributors.shape[:2], dtype=bool)
     for k in range(n_slots):
         slot = contributors[..., k]
         crossing |= (slot > 0) & (label_segment[slot] != segments)
     ys, xs = np.nonzero(crossing)
     del crossing
+    # where the pixels are on the image (for the nearest centre)
+    positions = (ys, xs) if pixels is None else (pixels[0][xs],
+                                                   pixels[1][xs])
     # in chunks, so that a frame crossed everywhere stays in memory bounds
     for start in range(0, ys.size, _CONFINE_CHUNK):
         chunk = slice(start, start + _CONFINE_CHUNK)
         _confine_pixels(contributors, weights, dominant, centers, segments,
-                        label_segment, ys[chunk], xs[chunk])
+                        label_segment, ys[chunk], xs[chunk],
+                        positions[0][chunk], positions[1][chunk])
     return ys.size > 0
 
 
@@ -333,8 +460,9 @@ _CONFINE_CHUNK = 1 << 20
 
 
 def _confine_pixels(contributors, weights, dominant, centers, segments,
-                    label_segment, ys, xs):
-    """The work of `_confine_to_segments` on the pixels (ys, xs)."""
+                    label_segment, ys, xs, pixel_ys, pixel_xs):
+    """The work of `_confine_to_segments` on the elements (ys, xs) of the
+    arrays, which are the image pixels (pixel_ys, pixel_xs)."""
     pixel_segments = segments[ys, xs]
     labels = contributors[ys, xs]
     keep = (labels > 0) & (label_segment[labels]
@@ -358,7 +486,8 @@ def _confine_pixels(contributors, weights, dominant, centers, segments,
     orphans = np.flatnonzero(labels[:, 0] == 0)
     if orphans.size:
         nearest = _nearest_segment_center(
-            ys[orphans], xs[orphans], pixel_segments[orphans], centers,
+            pixel_ys[orphans], pixel_xs[orphans], pixel_segments[orphans],
+            centers,
             label_segment[1:])
         labels[orphans, 0] = nearest
         shares[orphans, 0] = np.where(nearest > 0, 1.0, 0.0)
