@@ -694,3 +694,51 @@ def test_output_frames_start_at_zero(shape, dtype):
     assert frame.dtype == dtype
     assert frame.flags['C_CONTIGUOUS']
     assert not frame.any()
+
+
+@pytest.mark.parametrize('n_bands', [0, 3])
+@pytest.mark.parametrize('mode', ['per_band', 'sed'])
+def test_given_detection_image_gives_the_same_shares(n_bands, mode):
+    # the pipeline hands over its detection image (the smoothed,
+    # noise-weighted band sum) instead of having the bands smoothed again
+    from pais_deblend.utils._smoothing import smooth_gaussian
+
+    rng = np.random.default_rng([n_bands, len(mode)])
+    image, centers, segments = gaussian_scene(rng, n_bands=n_bands)
+    noise = np.array([0.05, 0.08, 0.04][:max(n_bands, 1)])
+    image[0, 0] = np.nan  # a masked pixel (segment 0) stays masked
+    segments[0, 0] = 0
+    bands = image if n_bands else image[..., np.newaxis]
+    plane = np.nan_to_num(bands / noise).sum(axis=-1).astype(np.float32)
+    detection = smooth_gaussian(plane, 1.0)
+    options = dict(noise_sigma=noise if n_bands else noise[0],
+                   n_contributors=3, threshold=1.0, band_templates=mode)
+    own = attribute_with_templates(image, centers, segments, **options)
+    given_image = image.copy()
+    given = attribute_with_templates(image, centers, segments,
+                                     detection=detection, **options)
+    np.testing.assert_array_equal(image, given_image)
+    np.testing.assert_allclose(given.centers, own.centers, atol=1e-4)
+    np.testing.assert_array_equal(given.covered, own.covered)
+    agree = given.contributors == own.contributors
+    assert agree.mean() > 0.999
+    np.testing.assert_allclose(np.where(agree, given.weights, 0),
+                               np.where(agree, own.weights, 0), atol=1e-5)
+    if n_bands:
+        np.testing.assert_allclose(
+            np.where(agree[..., np.newaxis], given.band_weights, 0),
+            np.where(agree[..., np.newaxis], own.band_weights, 0),
+            atol=1e-5)
+
+
+@pytest.mark.parametrize('detection,error,match', [
+    (np.ones((6, 8)), ValueError,
+     r'detection has shape \(6, 8\) but image has shape \(6, 7\)'),
+    (np.ones(42), ValueError, 'detection must be 2-dimensional'),
+    (np.full((6, 7), np.nan), ValueError, 'detection must be finite'),
+    ('abc', TypeError, 'detection must be an array'),
+])
+def test_detection_image_errors(detection, error, match):
+    with pytest.raises(error, match=match):
+        attribute_with_templates(GOOD_IMAGE, [[2.0, 3.0]], GOOD_SEGMENTS,
+                                 noise_sigma=1.0, detection=detection)

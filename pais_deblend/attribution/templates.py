@@ -65,7 +65,8 @@ class TemplateAttribution:
 def attribute_with_templates(image, centers, segments, *, noise_sigma,
                              n_contributors=3, smoothing=1.0, refine=True,
                              max_shift=1.5, monotonic=True, max_radius=64,
-                             threshold=0.0, band_templates='per_band'):
+                             threshold=0.0, band_templates='per_band',
+                             detection=None):
     """
     Share every pixel's flux among the sources whose templates cover it.
 
@@ -153,6 +154,13 @@ def attribute_with_templates(image, centers, segments, *, noise_sigma,
         Template floor in units of the smoothed noise (>= 0).
     band_templates : {'per_band', 'sed'}, optional
         A template per band, or one morphology times a per-source SED.
+    detection : array_like, optional
+        Shape (h, w), finite: the detection image ``D`` of step 1 when the
+        caller already has it (a pipeline's smoothed, noise-weighted band
+        sum, with non-finite pixels as 0), to save smoothing the frame
+        again. For one band the templates are then made from
+        ``D = S / noise_sigma``, which gives the same weights up to float32
+        rounding (shares and thresholds do not depend on the unit).
 
     Returns
     -------
@@ -175,7 +183,7 @@ def attribute_with_templates(image, centers, segments, *, noise_sigma,
                       smoothing=smoothing, refine=refine,
                       max_shift=max_shift, monotonic=monotonic,
                       max_radius=max_radius, threshold=threshold,
-                      band_templates=band_templates)
+                      band_templates=band_templates, detection=detection)
     n = check_positive_int(n_contributors, 'n_contributors')
     height, width = inputs.segments.shape
     n_bands = inputs.n_bands
@@ -454,8 +462,42 @@ def smoothed_noise_factor(smoothing):
     return min(1.0, 1.0 / (2.0 * math.sqrt(math.pi) * smoothing))
 
 
+def _masked_pixels(band, b, segments, in_segment):
+    """
+    The non-finite pixels of ``band`` (band ``b``) as a bool map, or None
+    when there are none; raises if one lies on a segment.
+    ``in_segment`` is ``[segments > 0]`` once computed (a one-item list
+    shared by the bands), else ``[None]``.
+    """
+    if band.dtype.kind != 'f':
+        return None
+    bad = ~np.isfinite(band)
+    if not bad.any():
+        return None
+    if in_segment[0] is None:
+        in_segment[0] = segments > 0
+    if np.any(bad & in_segment[0]):
+        y, x = np.argwhere(bad & in_segment[0])[0]
+        msg = (f'image must be finite on the pixels of the segments, got '
+               f'{band[y, x]} at pixel (y={y}, x={x}) (band {b})')
+        raise ValueError(msg)
+    return bad
+
+
+def _as_detection(detection, shape):
+    """The caller's detection image as a finite (h, w) float32 array."""
+    detection = as_image(detection, 'detection', ndim=(2,), dtype=None)
+    check_same_shape(detection.shape, shape, 'detection', 'image')
+    detection = np.ascontiguousarray(detection, dtype=np.float32)
+    if not np.all(np.isfinite(detection)):
+        msg = 'detection must be finite, got non-finite values'
+        raise ValueError(msg)
+    return detection
+
+
 def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
-             max_shift, monotonic, max_radius, threshold, band_templates):
+             max_shift, monotonic, max_radius, threshold, band_templates,
+             detection=None):
     """Validate the inputs, smooth the bands and refine the centres."""
     from ..utils._smoothing import smooth_gaussian
 
@@ -481,36 +523,35 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
                f'{_describe(band_templates)}')
         raise TypeError(msg)
     check_in(band_templates, _BAND_TEMPLATES, 'band_templates')
+    if detection is not None:
+        detection = _as_detection(detection, (height, width))
+        if n_bands == 1:
+            return _prepare_from_detection(
+                image, detection, centers, segments, max_id,
+                smoothing=smoothing, refine=refine, max_shift=max_shift,
+                monotonic=monotonic, max_radius=max_radius,
+                threshold=threshold, band_templates=band_templates)
 
     planes = np.empty((n_bands, height, width), dtype=np.float32)
     # with smoothing, each band is read into one scratch plane and
     # smoothed straight into its own
     scratch = (np.empty((height, width), dtype=np.float32) if smoothing > 0
                else None)
-    in_segment = None
+    in_segment = [None]
     masked = None
     for b in range(n_bands):
         band = image[..., b] if multiband else image
         plane = planes[b] if scratch is None else scratch
         plane[...] = band
-        if image.dtype.kind == 'f':
-            bad = ~np.isfinite(plane)
-            if bad.any():
-                if in_segment is None:
-                    in_segment = segments > 0
-                if np.any(bad & in_segment):
-                    y, x = np.argwhere(bad & in_segment)[0]
-                    msg = (f'image must be finite on the pixels of the '
-                           f'segments, got {band[y, x]} at pixel (y={y}, '
-                           f'x={x}) (band {b})')
-                    raise ValueError(msg)
-                plane[bad] = 0.0
-                masked = bad if masked is None else masked | bad
+        bad = _masked_pixels(plane, b, segments, in_segment)
+        if bad is not None:
+            plane[bad] = 0.0
+            masked = bad if masked is None else masked | bad
         if scratch is not None:
             smooth_gaussian(plane, smoothing, out=planes[b])
-    if n_bands == 1:
+    if detection is None and n_bands == 1:
         detection = planes[0]
-    else:
+    elif detection is None:
         detection = np.zeros((height, width), dtype=np.float32)
         for b in range(n_bands):
             detection += planes[b] / np.float32(noise[b])
@@ -527,6 +568,26 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
                    monotonic=monotonic,
                    max_radius=max_radius, threshold=threshold,
                    sed=band_templates == 'sed', multiband=multiband)
+
+
+def _prepare_from_detection(image, detection, centers, segments, max_id,
+                            *, smoothing, refine, max_shift,
+                            monotonic, max_radius, threshold,
+                            band_templates):
+    """`_prepare` of a one-band image whose detection image is given:
+    the plane is ``detection`` itself, in units of the noise."""
+    masked = _masked_pixels(image, 0, segments, [None])
+    if refine and len(centers):
+        centers = _refine(detection, centers, max_shift, segments)
+    factor = smoothed_noise_factor(smoothing)
+    unit = np.ones(1)
+    return _Inputs(planes=detection[np.newaxis], detection=detection,
+                   segments=segments, max_id=max_id, centers=centers,
+                   noise=unit, smoothed_noise=unit * factor,
+                   detection_noise=factor, masked=masked,
+                   monotonic=monotonic, max_radius=max_radius,
+                   threshold=threshold, sed=band_templates == 'sed',
+                   multiband=False)
 
 
 def _template_boxes(centers, segments, max_id, max_radius):

@@ -309,7 +309,7 @@ def star_probabilities(star_probability, centers):
 
 def attribute(pcr, band_maps, data, centers, *, segments, mask,
               confine=False, method='templates', noise_sigma=None,
-              region=None):
+              region=None, detection=None):
     """
     Share the flux of every footprint pixel among the centres.
 
@@ -344,6 +344,10 @@ def attribute(pcr, band_maps, data, centers, *, segments, mask,
         The noise per band (needed by ``'templates'``).
     region : tuple of 2 slice, optional
         The part of the image attributed (default: all).
+    detection : `~numpy.ndarray`, shape (H, W), optional
+        The whole image's `detection_image` smoothed as the templates
+        smooth (``TEMPLATE_OPTIONS['smoothing']``), with no masked pixel,
+        for ``'templates'`` to use instead of smoothing the image again.
 
     Returns
     -------
@@ -357,7 +361,7 @@ def attribute(pcr, band_maps, data, centers, *, segments, mask,
         return _network_decode(pcr, band_maps, data, centers, segments, mask,
                                confine, region)
     return _with_templates(pcr, band_maps, data, centers, segments, mask,
-                           confine, noise_sigma, region)
+                           confine, noise_sigma, region, detection)
 
 
 def _network_decode(pcr, band_maps, data, centers, segments, mask, confine,
@@ -379,7 +383,7 @@ def _network_decode(pcr, band_maps, data, centers, segments, mask, confine,
 
 
 def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
-                    noise_sigma, region):
+                    noise_sigma, region, detection=None):
     """The template attribution of ``region``, the network decode on the
     pixels no template covers (decoded one by one and written into the
     template arrays at those pixels only, so that no second set of
@@ -390,7 +394,8 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
 
     shared = attribute_with_templates(
         data, centers, segments, noise_sigma=noise_sigma,
-        n_contributors=pcr.n_contributors, **TEMPLATE_OPTIONS)
+        n_contributors=pcr.n_contributors, detection=detection,
+        **TEMPLATE_OPTIONS)
     contributors = shared.contributors[region]
     weights = shared.weights[region]
     dominant = shared.dominant[region]
@@ -686,11 +691,11 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
             centers = add_missing_centers(centers, segments, detection)
             origins = _with_origin(origins, len(centers), SourceFlags.ADDED)
             confine = True
+    # the detection image is the plane the search and the templates
+    # smooth, when it is smoothed as they smooth
+    shared = (detection if deblender.footprint_smoothing
+              == TEMPLATE_OPTIONS['smoothing'] else None)
     if companion_threshold is not None and len(centers):
-        # the detection image is the plane the search smooths, when it
-        # is smoothed as the templates are
-        shared = (detection if deblender.footprint_smoothing
-                  == TEMPLATE_OPTIONS['smoothing'] else None)
         with step('companion search'):
             extra = search_companions(image.data, centers, segments,
                                       noise_sigma,
@@ -721,7 +726,9 @@ def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
         decoded, band_weights = attribute(
             core_pcr, band_maps, image.data, centers, segments=segments,
             mask=image.mask, confine=confine, method=attribution,
-            noise_sigma=noise_sigma, region=core)
+            noise_sigma=noise_sigma, region=core,
+            # masked pixels are 0 in the detection image, not in templates
+            detection=None if image.mask.any() else shared)
     class_star = None
     if head_maps.get('star_probability') is not None:
         with step('star probability'):
