@@ -21,6 +21,7 @@ import weakref
 
 import numpy as np
 
+from ..utils._pages import small_pages
 from ..utils._validation import (check_at_most, check_finite_float,
                                  check_in, check_positive_int)
 from ..utils.exceptions import NoDetectionWarning
@@ -482,6 +483,8 @@ class Deblender:
         return self.progress_bar if progress_bar is None else bool(
             progress_bar)
 
+    # whole-frame arrays are written once each: see utils._pages
+    @small_pages()
     def __call__(self, data, segmentation_image=None, n_pixels=5, *,
                  mask=None, connectivity=8, relabel=True, progress_bar=None):
         """
@@ -599,6 +602,7 @@ class Deblender:
                 segmentation.relabel_consecutive()
         return segmentation
 
+    @small_pages()
     def batch(self, images, segmentation_images=None, n_pixels=5, *,
               masks=None, connectivity=8, relabel=True, progress_bar=None,
               batch_pixels=None):

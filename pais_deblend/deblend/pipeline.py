@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils._pages import small_pages
 from ..utils._validation import check_in
 
 __all__ = ['PipelineResult', 'run_pipeline', 'estimate_image_noise',
@@ -596,6 +597,7 @@ def empty_result(deblender, shape, *, heads=True):
                          deblender.n_bands, present)
 
 
+@small_pages()
 def run_pipeline(deblender, image, *, segments=None, n_pixels=5,
                  connectivity=8, noise_sigma=None, detection_noise=None,
                  core=None, exact=None, heads=True, progress_bar=False,
