@@ -49,36 +49,30 @@ def timed(function, *args, **kwargs):
 
 
 def step_times(image, model):
-    """Seconds of each pipeline step on ``image`` (warm)."""
+    """Seconds of each step of two warm pipeline runs on ``image`` (the
+    defaults, then the network decode without search), as a
+    `~pais_deblend.Deblender` call runs them."""
     from pais_deblend import Deblender
-    from pais_deblend.deblend import pipeline
     from pais_deblend.deblend.inputs import prepare_image
+    from pais_deblend.deblend.pipeline import run_pipeline
 
     deblender = Deblender(model, progress_bar=False)
     warm_up(deblender, image)
-    prepared = prepare_image(image)
-    noise, _ = timed(pipeline.estimate_image_noise, prepared)
-    (pcr, _), network = timed(pipeline.network_pass, deblender, prepared,
-                              noise)
-    centers = pipeline.detect_centers(
-        pcr.center_of_mass, prepared.mask,
-        threshold=deblender.detection_threshold,
-        min_separation=deblender.min_separation)
-    detection = pipeline.detection_image(prepared.data, noise, prepared.mask,
-                                         deblender.footprint_smoothing)
-    segments = pipeline.footprint_from_flux(
-        detection, prepared.mask, centers,
-        threshold=deblender.footprint_threshold, n_pixels=5)
-    extra, search = timed(pipeline.search_companions, prepared.data, centers,
-                          segments, noise, threshold=15.0)
-    reduced = pcr.keep_top_slots(deblender.n_contributors)
-    times = {'network pass': network, 'companion search': search}
-    for method in ('network', 'templates'):
-        _, times[f'attribution {method}'] = timed(
-            pipeline.attribute, reduced, None, prepared.data, centers,
-            segments=segments, mask=prepared.mask, method=method,
-            noise_sigma=noise)
-    return times, len(centers), len(extra)
+    runs = {}
+    for attribution, threshold in (('templates', 15.0), ('network', None)):
+        steps = {}
+        result = run_pipeline(deblender, prepare_image(image),
+                              attribution=attribution,
+                              companion_threshold=threshold, timings=steps)
+        runs[attribution] = steps, result
+        del result
+    steps, result = runs['templates']
+    times = {'network pass': steps['network'],
+             'companion search': steps['companion search'],
+             'attribution templates': steps['attribution'],
+             'attribution network': runs['network'][0]['attribution']}
+    n_extra = int(np.count_nonzero(result.origins))
+    return times, len(result.centers) - n_extra, n_extra
 
 
 def _child(image, model, attribution, threshold, queue):
