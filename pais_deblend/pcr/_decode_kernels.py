@@ -321,6 +321,17 @@ def _decode_row3(y, vectors, maps, valid_row, maps_are_logits, centers,
             last_dominant = od
 
 
+@numba.njit(cache=True, inline='always')
+def _pixel_scratch(n):
+    """The scratch arrays of `_decode_pixel` for n slots: labels,
+    values, slot weights and the per-slot caches of `_nearest_cached`
+    (index, y, x, r2; r2 = -1: empty)."""
+    return (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64),
+            np.empty(n, dtype=np.float64), np.full(n, -1, dtype=np.int64),
+            np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64),
+            np.full(n, -1.0, dtype=np.float64))
+
+
 @numba.njit(cache=True, error_model='numpy', inline='always')
 def _decode_pixel(y, x, oy, ox, vectors, maps, maps_are_logits, centers,
                   safe_radius2, tile_start, candidates, single, y_lo, x_lo,
@@ -433,15 +444,9 @@ def _decode_row(y, vectors, maps, valid_row, maps_are_logits, centers,
                 inverse_tile, n_ty, n_tx, contributors, weights, dominant,
                 present):
     """Row ``y`` of `decode_frame` for any number of slots."""
-    width, n = maps.shape[1], maps.shape[2]
-    labels = np.empty(n, dtype=np.int64)
-    values = np.empty(n, dtype=np.float64)
-    slot_w = np.empty(n, dtype=np.float64)
-    # per-slot caches of `_nearest_cached` (r2 = -1: empty)
-    cache_index = np.full(n, -1, dtype=np.int64)
-    cache_y = np.zeros(n, dtype=np.float64)
-    cache_x = np.zeros(n, dtype=np.float64)
-    cache_r2 = np.full(n, -1.0, dtype=np.float64)
+    width = maps.shape[1]
+    (labels, values, slot_w, cache_index, cache_y, cache_x,
+     cache_r2) = _pixel_scratch(maps.shape[2])
     for x in range(width):
         if valid_row[x]:
             _decode_pixel(y, x, y, x, vectors, maps, maps_are_logits,
@@ -587,17 +592,10 @@ def decode_listed(vectors, maps, ys, xs, valid, maps_are_logits, centers,
     Returns the ``present`` table of `decode_frame` (labels in
     ``dominant``).
     """
-    n = maps.shape[2]
-    m = ys.shape[0]
     present = np.zeros(centers.shape[0] + 1, dtype=np.bool_)
-    labels = np.empty(n, dtype=np.int64)
-    values = np.empty(n, dtype=np.float64)
-    slot_w = np.empty(n, dtype=np.float64)
-    cache_index = np.full(n, -1, dtype=np.int64)
-    cache_y = np.zeros(n, dtype=np.float64)
-    cache_x = np.zeros(n, dtype=np.float64)
-    cache_r2 = np.full(n, -1.0, dtype=np.float64)
-    for j in range(m):
+    (labels, values, slot_w, cache_index, cache_y, cache_x,
+     cache_r2) = _pixel_scratch(maps.shape[2])
+    for j in range(ys.shape[0]):
         if valid[j]:
             _decode_pixel(ys[j], xs[j], 0, j, vectors, maps,
                           maps_are_logits, centers, safe_radius2,

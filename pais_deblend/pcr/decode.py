@@ -148,14 +148,7 @@ def decode_arrays(pcr, data, *, centers=None, footprint=None, mask=None,
     -------
     decoded : `DecodedPCR`
     """
-    if segments is not None:
-        segments = np.asarray(segments)
-        if segments.dtype.kind not in 'iu':
-            msg = ('segments must be an integer label array, got dtype '
-                   f'{segments.dtype}')
-            raise TypeError(msg)
-        if isinstance(pcr, PCR):
-            check_same_shape(segments.shape, pcr.shape, 'segments', 'pcr')
+    segments = _checked_segments(segments, pcr)
     return DecodedPCR(*_decode(pcr, data, centers=centers,
                                footprint=footprint, mask=mask,
                                threshold=threshold,
@@ -198,16 +191,24 @@ def decode_at_pixels(pcr, data, ys, xs, *, centers, footprint=None,
         msg = f'pcr must be a PCR instance, got {type(pcr).__name__}'
         raise TypeError(msg)
     pixels = _as_pixels(ys, xs, pcr.shape)
-    if segments is not None:
-        segments = np.asarray(segments)
-        if segments.dtype.kind not in 'iu':
-            msg = ('segments must be an integer label array, got dtype '
-                   f'{segments.dtype}')
-            raise TypeError(msg)
-        check_same_shape(segments.shape, pcr.shape, 'segments', 'pcr')
+    segments = _checked_segments(segments, pcr)
     return DecodedPCR(*_decode(pcr, data, centers=centers,
                                footprint=footprint, mask=mask,
                                segments=segments, pixels=pixels))
+
+
+def _checked_segments(segments, pcr):
+    """``segments`` as an integer array of the PCR's shape (or None)."""
+    if segments is None:
+        return None
+    segments = np.asarray(segments)
+    if segments.dtype.kind not in 'iu':
+        msg = ('segments must be an integer label array, got dtype '
+               f'{segments.dtype}')
+        raise TypeError(msg)
+    if isinstance(pcr, PCR):
+        check_same_shape(segments.shape, pcr.shape, 'segments', 'pcr')
+    return segments
 
 
 def _as_pixels(ys, xs, shape):
@@ -216,7 +217,8 @@ def _as_pixels(ys, xs, shape):
     for name, values, size in (('ys', ys, shape[0]), ('xs', xs, shape[1])):
         values = np.asarray(values)
         if values.dtype.kind not in 'iu':
-            msg = f'{name} must be integer pixel indices, got dtype {values.dtype}'
+            msg = (f'{name} must be integer pixel indices, got dtype '
+                   f'{values.dtype}')
             raise TypeError(msg)
         if values.ndim != 1:
             msg = f'{name} must be 1-dimensional, got shape {values.shape}'
