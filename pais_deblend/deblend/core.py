@@ -549,6 +549,15 @@ class Deblender:
             memory than is available
             (``pais_deblend.deblend.memory``): deblend
             it with `~pais_deblend.mosaic.deblend_mosaic` instead.
+
+        Notes
+        -----
+        While the call runs, NumPy does not ask the operating system for
+        transparent huge pages for new arrays (its setting is restored
+        when the call returns or raises): on Linux machines that compact
+        memory for such requests, the first writes to the call's large
+        whole-frame arrays would otherwise wait for the compaction
+        (:doc:`/benchmarks`, "Speed and memory").
         """
         n_pixels = _check_call_options(n_pixels, connectivity)
         check_memory(data, self)  # before the input is read
