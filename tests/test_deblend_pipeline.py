@@ -350,3 +350,59 @@ def test_small_image_never_starts_numba_threads():
     result = subprocess.run([sys.executable, '-c', code], capture_output=True,
                             text=True, check=True, cwd=root)
     assert result.stdout.split()[-1] == 'False'
+
+
+@pytest.mark.parametrize('n_bands', [0, 3])
+@pytest.mark.parametrize('confine', [False, True])
+def test_templates_leave_uncovered_pixels_to_the_network_decode(n_bands,
+                                                                confine):
+    # the template attribution's arrays hold the templates' shares where
+    # a template covers the pixel and the network's decode elsewhere
+    from pais_deblend.attribution import attribute_with_templates
+    from pais_deblend.deblend.pipeline import TEMPLATE_OPTIONS, attribute
+    from pais_deblend.pcr import PCR, decode_arrays, decode_band_weights
+
+    rng = np.random.default_rng([7, n_bands, confine])
+    shape = (40, 44)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    centers = np.array([[12.0, 12.0], [26.0, 30.0], [30.0, 14.0]])
+    image = sum(np.exp(-((rows - cy) ** 2 + (cols - cx) ** 2) / 8.0)
+                for cy, cx in centers)
+    image = image + rng.normal(0, 0.02, shape)
+    if n_bands:
+        image = image[..., np.newaxis] * np.array([0.5, 1.0, 1.4])
+    noise = np.full(max(n_bands, 1), 0.02)
+    # a wide footprint: its outskirts lie beyond every template
+    segments = np.ones(shape, dtype=np.int32)
+    segments[:, 22:] = 2 if confine else 1
+    mask = np.zeros(shape, dtype=bool)
+    pcr = PCR(rng.random(shape), rng.normal(0, 8, shape + (3, 2)),
+              rng.normal(0, 1, shape + (3,)), maps_are_logits=True)
+    band_maps = (rng.normal(0, 1, shape + (n_bands, 3)).astype(np.float32)
+                 if n_bands else None)
+    decoded, band_weights = attribute(
+        pcr, band_maps, image, centers, segments=segments, mask=mask,
+        confine=confine, method='templates', noise_sigma=noise)
+    shared = attribute_with_templates(image, centers, segments,
+                                      noise_sigma=noise, n_contributors=3,
+                                      **TEMPLATE_OPTIONS)
+    network = decode_arrays(pcr, image, centers=centers,
+                            footprint=segments > 0, mask=mask,
+                            segments=segments if confine else None)
+    covered = shared.covered
+    assert covered.any() and not covered.all()
+    for got, templates, decode in (
+            (decoded.contributors, shared.contributors,
+             network.contributors),
+            (decoded.weights, shared.weights, network.weights),
+            (decoded.dominant, shared.dominant, network.dominant)):
+        np.testing.assert_array_equal(got[covered], templates[covered])
+        np.testing.assert_array_equal(got[~covered], decode[~covered])
+    if n_bands:
+        network_bands = decode_band_weights(pcr, band_maps, network, image,
+                                            footprint=segments > 0,
+                                            mask=mask)
+        np.testing.assert_array_equal(band_weights[~covered],
+                                      network_bands[~covered])
+        np.testing.assert_array_equal(band_weights[covered],
+                                      shared.band_weights[covered])
