@@ -407,9 +407,8 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
     uncovered &= ~mask[region]
     ys, xs = np.nonzero(uncovered)
     del uncovered
+    origin = np.array([region[0].start, region[1].start], dtype=np.float64)
     if ys.size:
-        origin = np.array([region[0].start, region[1].start],
-                          dtype=np.float64)
         local_data = data[region]
         decoded = decode_at_pixels(
             pcr, local_data, ys, xs, centers=centers - origin,
@@ -424,7 +423,6 @@ def _with_templates(pcr, band_maps, data, centers, segments, mask, confine,
                                          pixels=(ys, xs))[0])
     present = present_labels(np.ascontiguousarray(dominant), len(centers))
     labels = np.flatnonzero(present).astype(np.int32)
-    origin = np.array([region[0].start, region[1].start], dtype=np.float64)
     return DecodedPCR(contributors, weights, dominant, centers - origin,
                       labels), band_weights
 
