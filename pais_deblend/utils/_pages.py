@@ -25,8 +25,8 @@ _previous = None
 
 
 def _switch():
-    """NumPy's private getter/setter of the huge-page marking, or None
-    where this NumPy has none (not Linux, or an unknown version)."""
+    """NumPy's private setter of the huge-page marking (it returns the
+    previous setting), or None where this NumPy has none."""
     import numpy as np
 
     for module in ('_core', 'core'):
