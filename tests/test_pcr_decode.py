@@ -522,3 +522,13 @@ def test_decode_at_pixels_bad_input():
     with pytest.raises(TypeError, match='segments must be an integer'):
         decode_at_pixels(pcr, data, [1], [1], centers=centers,
                          segments=np.zeros(pcr.shape))
+    # whole frames, even though only the listed pixels are read
+    with pytest.raises(ValueError, match=r'mask has shape \(41, 50\)'):
+        decode_at_pixels(pcr, data, [1], [1], centers=centers,
+                         mask=np.zeros((41, 50), dtype=bool))
+    with pytest.raises(ValueError, match=r'footprint has shape \(40, 51\)'):
+        decode_at_pixels(pcr, data, [1], [1], centers=centers,
+                         footprint=np.ones((40, 51), dtype=bool))
+    with pytest.raises(TypeError, match='mask must be a boolean array'):
+        decode_at_pixels(pcr, data, [1], [1], centers=centers,
+                         mask=np.zeros(pcr.shape))

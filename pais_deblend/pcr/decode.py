@@ -360,54 +360,50 @@ def _decode(pcr, data, *, centers=None, footprint=None, mask=None,
         pcr.contribution_vectors, pcr.contribution_maps, *validity,
         pcr.maps_are_logits, *index.decode_arguments, contributors, weights,
         dominant)
-    if segments is not None and _confine_to_segments(
-            contributors, weights, dominant, centers, segments):
-        present = np.bincount(dominant.ravel(),
-                              minlength=len(centers) + 1) > 0
-        present[0] = False
-    labels = np.flatnonzero(present).astype(np.int32)
+    labels = _confined_labels(contributors, weights, dominant, centers,
+                              segments, present)
     return contributors, weights, dominant, centers, labels
 
 
-def _decode_pixels(pcr, data, pixels, centers, footprint, mask, segments):
-    """`_decode` of the listed pixels into a (1, m) frame."""
-    centers = as_centers(centers)
-    ys, xs = pixels
-    n = pcr.n_contributors
-    m = ys.size
-    contributors = np.empty((1, m, n), dtype=np.int32)
-    weights = np.empty((1, m, n), dtype=np.float32)
-    dominant = np.empty((1, m), dtype=np.int32)
-    if len(centers) == 0 or m == 0:
-        contributors.fill(0)
-        weights.fill(0)
-        dominant.fill(0)
-        return (contributors, weights, dominant, centers,
-                np.zeros(0, dtype=np.int32))
-    if footprint is not None and hasattr(footprint, 'data') and not \
-            isinstance(footprint, np.ndarray):
-        footprint = footprint.data  # a SegmentationImage
-    valid = _valid_pixels(
-        data[ys, xs][np.newaxis],
-        None if footprint is None else np.asarray(footprint)[ys, xs][
-            np.newaxis],
-        None if mask is None else np.asarray(mask)[ys, xs][np.newaxis])[0]
-
-    from . import _decode_kernels, _index
-
-    index = _index.TileIndex(centers, pcr.shape, 1,
-                             tile=_decode_tile(pcr.shape, len(centers)))
-    present = _decode_kernels.decode_listed(
-        pcr.contribution_vectors, pcr.contribution_maps, ys, xs, valid,
-        pcr.maps_are_logits, *index.decode_arguments, contributors, weights,
-        dominant)
+def _confined_labels(contributors, weights, dominant, centers, segments,
+                     present, pixels=None):
+    """Confine a decode to ``segments`` (when given, in place; see
+    `_confine_to_segments`) and list the labels present in ``dominant``
+    (the kernel's ``present`` table unless confining changed it)."""
     if segments is not None and _confine_to_segments(
             contributors, weights, dominant, centers, segments,
             pixels=pixels):
         present = np.bincount(dominant.ravel(),
                               minlength=len(centers) + 1) > 0
         present[0] = False
-    labels = np.flatnonzero(present).astype(np.int32)
+    return np.flatnonzero(present).astype(np.int32)
+
+
+def _decode_pixels(pcr, data, pixels, centers, footprint, mask, segments):
+    """`_decode` of the listed pixels into a (1, m) frame."""
+    centers = as_centers(centers)
+    valid = _valid_pixels(data, footprint, mask, pixels=pixels)
+    n = pcr.n_contributors
+    m = pixels[0].size
+    if len(centers) == 0 or m == 0:
+        return (np.zeros((1, m, n), dtype=np.int32),
+                np.zeros((1, m, n), dtype=np.float32),
+                np.zeros((1, m), dtype=np.int32), centers,
+                np.zeros(0, dtype=np.int32))
+
+    from . import _decode_kernels, _index
+
+    index = _index.TileIndex(centers, pcr.shape, 1,
+                             tile=_decode_tile(pcr.shape, len(centers)))
+    contributors = np.empty((1, m, n), dtype=np.int32)
+    weights = np.empty((1, m, n), dtype=np.float32)
+    dominant = np.empty((1, m), dtype=np.int32)
+    present = _decode_kernels.decode_listed(
+        pcr.contribution_vectors, pcr.contribution_maps, *pixels, valid,
+        pcr.maps_are_logits, *index.decode_arguments, contributors, weights,
+        dominant)
+    labels = _confined_labels(contributors, weights, dominant, centers,
+                              segments, present, pixels=pixels)
     return contributors, weights, dominant, centers, labels
 
 
@@ -539,21 +535,30 @@ def _exact_float32_shares(shares, labels):
 _NOTHING_MASKED = np.ones((1, 1), dtype=bool)
 
 
-def _valid_pixels(data, footprint, mask):
-    """Boolean (h, w) map of the pixels that may be attributed."""
+def _valid_pixels(data, footprint, mask, pixels=None):
+    """
+    Boolean (h, w) map of the pixels that may be attributed; with
+    ``pixels`` (the (ys, xs) index arrays of `decode_at_pixels`) only its
+    (m,) values at those pixels (``mask`` and ``footprint`` are still
+    checked as whole frames).
+    """
+    def at(frame):
+        return frame if pixels is None else frame[pixels]
+
     if data.dtype.kind == 'f':
-        valid = np.isfinite(data)
+        valid = np.isfinite(at(data))
         if data.ndim == 3:
             valid = valid.all(axis=-1)
     else:
-        valid = np.ones(data.shape[:2], dtype=bool)
+        valid = np.ones(at(data).shape[:1 if pixels is not None else 2],
+                        dtype=bool)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.dtype != bool:
             msg = f'mask must be a boolean array, got dtype {mask.dtype}'
             raise TypeError(msg)
         check_same_shape(mask.shape, data.shape[:2], 'mask', 'data')
-        valid &= ~mask
+        valid &= ~at(mask)
     if footprint is not None:
         if hasattr(footprint, 'data') and not isinstance(footprint,
                                                           np.ndarray):
@@ -565,5 +570,5 @@ def _valid_pixels(data, footprint, mask):
             raise TypeError(msg)
         check_same_shape(footprint.shape, data.shape[:2], 'footprint',
                          'data')
-        valid &= footprint != 0
+        valid &= at(footprint) != 0
     return valid
