@@ -495,12 +495,41 @@ def _as_detection(detection, shape):
     return detection
 
 
+def _smoothed_planes(image, segments, smoothing):
+    """
+    The (b, h, w) float32 bands of ``image`` (validated, (h, w) or
+    (h, w, b)) with non-finite pixels set to 0 and smoothed by
+    ``smoothing`` pixels, and the map of those non-finite pixels (or
+    None).
+    """
+    from ..utils._smoothing import smooth_gaussian
+
+    multiband = image.ndim == 3
+    n_bands = image.shape[2] if multiband else 1
+    planes = np.empty((n_bands,) + image.shape[:2], dtype=np.float32)
+    # with smoothing, each band is read into one scratch plane and
+    # smoothed straight into its own
+    scratch = (np.empty(image.shape[:2], dtype=np.float32) if smoothing > 0
+               else None)
+    in_segment = [None]
+    masked = None
+    for b in range(n_bands):
+        band = image[..., b] if multiband else image
+        plane = planes[b] if scratch is None else scratch
+        plane[...] = band
+        bad = _masked_pixels(plane, b, segments, in_segment)
+        if bad is not None:
+            plane[bad] = 0.0
+            masked = bad if masked is None else masked | bad
+        if scratch is not None:
+            smooth_gaussian(plane, smoothing, out=planes[b])
+    return planes, masked
+
+
 def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
              max_shift, monotonic, max_radius, threshold, band_templates,
              detection=None):
     """Validate the inputs, smooth the bands and refine the centres."""
-    from ..utils._smoothing import smooth_gaussian
-
     image = as_image(image, 'image', ndim=(2, 3), dtype=None)
     multiband = image.ndim == 3
     height, width = image.shape[:2]
@@ -525,30 +554,14 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
     check_in(band_templates, _BAND_TEMPLATES, 'band_templates')
     if detection is not None:
         detection = _as_detection(detection, (height, width))
-        if n_bands == 1:
-            return _prepare_from_detection(
-                image, detection, centers, segments, max_id,
-                smoothing=smoothing, refine=refine, max_shift=max_shift,
-                monotonic=monotonic, max_radius=max_radius,
-                threshold=threshold, band_templates=band_templates)
-
-    planes = np.empty((n_bands, height, width), dtype=np.float32)
-    # with smoothing, each band is read into one scratch plane and
-    # smoothed straight into its own
-    scratch = (np.empty((height, width), dtype=np.float32) if smoothing > 0
-               else None)
-    in_segment = [None]
-    masked = None
-    for b in range(n_bands):
-        band = image[..., b] if multiband else image
-        plane = planes[b] if scratch is None else scratch
-        plane[...] = band
-        bad = _masked_pixels(plane, b, segments, in_segment)
-        if bad is not None:
-            plane[bad] = 0.0
-            masked = bad if masked is None else masked | bad
-        if scratch is not None:
-            smooth_gaussian(plane, smoothing, out=planes[b])
+    if detection is not None and n_bands == 1:
+        # the plane is the given detection image itself, in units of the
+        # noise
+        planes = detection[np.newaxis]
+        noise = np.ones(1)
+        masked = _masked_pixels(image, 0, segments, [None])
+    else:
+        planes, masked = _smoothed_planes(image, segments, smoothing)
     if detection is None and n_bands == 1:
         detection = planes[0]
     elif detection is None:
@@ -568,26 +581,6 @@ def _prepare(image, centers, segments, *, noise_sigma, smoothing, refine,
                    monotonic=monotonic,
                    max_radius=max_radius, threshold=threshold,
                    sed=band_templates == 'sed', multiband=multiband)
-
-
-def _prepare_from_detection(image, detection, centers, segments, max_id,
-                            *, smoothing, refine, max_shift,
-                            monotonic, max_radius, threshold,
-                            band_templates):
-    """`_prepare` of a one-band image whose detection image is given:
-    the plane is ``detection`` itself, in units of the noise."""
-    masked = _masked_pixels(image, 0, segments, [None])
-    if refine and len(centers):
-        centers = _refine(detection, centers, max_shift, segments)
-    factor = smoothed_noise_factor(smoothing)
-    unit = np.ones(1)
-    return _Inputs(planes=detection[np.newaxis], detection=detection,
-                   segments=segments, max_id=max_id, centers=centers,
-                   noise=unit, smoothed_noise=unit * factor,
-                   detection_noise=factor, masked=masked,
-                   monotonic=monotonic, max_radius=max_radius,
-                   threshold=threshold, sed=band_templates == 'sed',
-                   multiband=False)
 
 
 def _template_boxes(centers, segments, max_id, max_radius):
